@@ -1,0 +1,125 @@
+// Value: the typed values the server stores and the protocol carries.
+//
+// null, bool, int64, double, Decimal (exact), string (UTF-8 text), bytes, list and map.
+// A Value is 16 bytes: a tag byte, then either an inline payload (scalars, and strings or bytes
+// of up to kInlineCapacity bytes) or a pointer to one heap block. Copying is deep; moving is
+// cheap. Maps keep their insertion order and may have keys of any type.
+#ifndef DATABRIDGE_CORE_VALUE_H_
+#define DATABRIDGE_CORE_VALUE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/decimal.h"
+
+namespace dbkv {
+
+enum class ValueType : uint8_t {
+  kNull = 0,
+  kBool = 1,
+  kInt = 2,
+  kDouble = 3,
+  kDecimal = 4,
+  kString = 5,
+  kBytes = 6,
+  kList = 7,
+  kMap = 8,
+};
+
+std::string_view ValueTypeName(ValueType t);
+
+class Value;
+using ValueList = std::vector<Value>;
+using ValueMap = std::vector<std::pair<Value, Value>>;
+
+class Value {
+ public:
+  static constexpr size_t kInlineCapacity = 14;
+
+  Value() { rep_[0] = static_cast<char>(ValueType::kNull); }
+  ~Value() { Destroy(); }
+  Value(const Value& o);
+  Value(Value&& o) noexcept {
+    std::memcpy(rep_, o.rep_, sizeof(rep_));
+    o.rep_[0] = static_cast<char>(ValueType::kNull);
+  }
+  Value& operator=(const Value& o);
+  Value& operator=(Value&& o) noexcept {
+    if (this != &o) {
+      Destroy();
+      std::memcpy(rep_, o.rep_, sizeof(rep_));
+      o.rep_[0] = static_cast<char>(ValueType::kNull);
+    }
+    return *this;
+  }
+
+  static Value Null() { return Value(); }
+  static Value Bool(bool b);
+  static Value Int(int64_t i);
+  static Value Double(double d);
+  static Value Dec(const Decimal& d);
+  static Value String(std::string_view s);
+  static Value Bytes(std::string_view b);
+  static Value List(ValueList items);
+  static Value Map(ValueMap items);
+
+  ValueType type() const { return static_cast<ValueType>(rep_[0] & kTypeMask); }
+  bool is_null() const { return type() == ValueType::kNull; }
+  bool is_string_like() const { return type() == ValueType::kString || type() == ValueType::kBytes; }
+
+  // Accessors: calling one for another type is a bug.
+  bool AsBool() const { return rep_[8] != 0; }
+  int64_t AsInt() const { return Load<int64_t>(); }
+  double AsDouble() const { return Load<double>(); }
+  const Decimal& AsDecimal() const { return *Load<Decimal*>(); }
+  // Text of a string or bytes value.
+  std::string_view AsStringView() const;
+  const ValueList& AsList() const { return *Load<ValueList*>(); }
+  ValueList& MutableList() { return *Load<ValueList*>(); }
+  const ValueMap& AsMap() const { return *Load<ValueMap*>(); }
+  ValueMap& MutableMap() { return *Load<ValueMap*>(); }
+
+  // Bytes this value holds on the heap (0 for scalars and inline strings). An estimate of
+  // allocator usage for memory accounting, not an exact figure.
+  size_t HeapBytes() const;
+
+  // Deep equality: same type and same content (Decimal 1.0 != 1.00, as stored).
+  bool operator==(const Value& o) const;
+  bool operator!=(const Value& o) const { return !(*this == o); }
+
+  // A short human-readable rendering, for logs and tests: 5, 1.10, "text", b"..", [..], {..}.
+  std::string DebugString() const;
+
+ private:
+  static constexpr char kTypeMask = 0x0f;
+  static constexpr char kInlineBit = 0x10;
+
+  template <class T>
+  T Load() const {
+    T v;
+    std::memcpy(&v, rep_ + 8, sizeof(T));
+    return v;
+  }
+  template <class T>
+  void Store(T v) {
+    std::memcpy(rep_ + 8, &v, sizeof(T));
+  }
+  bool is_inline() const { return (rep_[0] & kInlineBit) != 0; }
+  void SetStringLike(ValueType t, std::string_view s);
+  void Destroy();
+
+  // rep_[0]: type | inline bit. Inline strings: rep_[1] length, rep_[2..15] bytes.
+  // Otherwise rep_[8..15] holds the scalar or the heap pointer.
+  alignas(8) char rep_[16];
+};
+
+static_assert(sizeof(Value) == 16, "Value must stay 16 bytes: it is stored once per key");
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_CORE_VALUE_H_

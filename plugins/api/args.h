@@ -1,0 +1,30 @@
+// Helpers for handlers to read their arguments. Arguments arrive typed from the binary
+// protocol (an int is an int) and as bytes from text protocols (RESP), so numeric helpers
+// accept both forms.
+#ifndef DATABRIDGE_PLUGINS_API_ARGS_H_
+#define DATABRIDGE_PLUGINS_API_ARGS_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/value.h"
+
+namespace dbkv {
+
+// An int64 from an int argument or from text holding a canonical integer.
+bool ArgToInt(const Value& v, int64_t* out);
+// An int or a Decimal from an int/Decimal argument or from text ("5", "1.10").
+StatusOr<Value> ArgToNumber(const Value& v);
+// Whether v is text equal to word, ignoring ASCII case ("ex" matches "EX").
+bool ArgIs(const Value& v, std::string_view word);
+// The text of a string or bytes argument; empty for other types.
+std::string_view ArgText(const Value& v);
+
+// Standard error replies, with Redis's texts where Redis has one.
+Status NotAnInteger();  // "value is not an integer or out of range"
+Status SyntaxError();   // "syntax error"
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_PLUGINS_API_ARGS_H_

@@ -1,0 +1,113 @@
+// The plugin API: how a command is described and what its handler sees.
+//
+// Every command, built-in or loaded with --plugin, is a CommandSpec registered in the one
+// CommandRegistry. Handlers never see the wire format: they get the decoded arguments and
+// return a Reply, which each protocol encodes its own way.
+//
+// Where a handler runs depends on the command's flags:
+//  - kCmdConnection: on the connection's I/O thread, with a ConnectionContext (PING, HELLO).
+//  - kCmdAllShards: once on every shard, then the per-shard replies are merged (INFO).
+//  - otherwise the command has keys: it runs on the shard that owns its key, or, for several
+//    keys (first_key..last_key), once per shard on that shard's keys, then merged.
+#ifndef DATABRIDGE_PLUGINS_API_COMMAND_H_
+#define DATABRIDGE_PLUGINS_API_COMMAND_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/reply.h"
+#include "core/value.h"
+
+namespace dbkv {
+
+class ShardContext;
+class ConnectionContext;
+
+enum CommandFlag : uint32_t {
+  kCmdWrite = 1u << 0,       // modifies data: logged, refused by noeviction when memory is full
+  kCmdReadOnly = 1u << 1,    // reads only
+  kCmdConnection = 1u << 2,  // runs on the connection, touches no shard
+  kCmdAllShards = 1u << 3,   // runs on every shard; replies merged by `merge`
+  kCmdNoAuth = 1u << 4,      // allowed before the connection has authenticated
+  kCmdBlocking = 1u << 5,    // may wait for an event before replying (never holds the shard)
+  kCmdAdmin = 1u << 6,       // server administration
+};
+
+// The arguments of one command invocation, after the command name. A view: the values are
+// owned by the request and live until the reply is sent.
+class CommandArgs {
+ public:
+  CommandArgs() = default;
+  CommandArgs(const Value* data, size_t size) : data_(data), size_(size) {}
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const Value& operator[](size_t i) const { return data_[i]; }
+  const Value* begin() const { return data_; }
+  const Value* end() const { return data_ + size_; }
+  CommandArgs subspan(size_t from) const {
+    return from >= size_ ? CommandArgs(data_ + size_, 0) : CommandArgs(data_ + from, size_ - from);
+  }
+
+ private:
+  const Value* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// What a multi-shard command's merge function receives.
+struct MergeInput {
+  // One reply per shard the command ran on, in the order of `groups`.
+  std::vector<Reply> parts;
+  // For key commands: for each part, the indexes (in the caller's order) of the key groups it
+  // handled. parts[i], if a list, holds one element per entry of groups[i]. Empty for
+  // kCmdAllShards commands.
+  std::vector<std::vector<uint32_t>> groups;
+  // Total number of key groups in the request.
+  uint32_t group_count = 0;
+};
+
+using ShardHandler = std::function<Reply(ShardContext& ctx, const CommandArgs& args)>;
+using ConnectionHandler = std::function<Reply(ConnectionContext& ctx, const CommandArgs& args)>;
+using MergeFunction = std::function<Reply(MergeInput& input, ConnectionContext& ctx)>;
+
+struct CommandSpec {
+  // Upper-case name, as clients send it (case-insensitive on the wire).
+  std::string name;
+  // Opcode on the binary protocol, or 0: reachable by name only (all plugin commands).
+  uint8_t opcode = 0;
+  uint32_t flags = 0;
+  // Accepted argument counts (after the name); max_args -1 means unlimited.
+  int min_args = 0;
+  int max_args = -1;
+  // Key positions among the arguments, 0-based: first_key, then every key_step-th argument up
+  // to last_key (-1: up to the last argument). first_key -1: the command takes no key.
+  // A key group is a key and the key_step - 1 arguments after it (MSET: key, value).
+  int first_key = -1;
+  int last_key = -1;
+  int key_step = 1;
+  // Runs on a shard (commands with keys, and kCmdAllShards). For a multi-key command it gets
+  // the arguments of its own key groups only, in the caller's order.
+  ShardHandler shard;
+  // Runs on the connection (kCmdConnection).
+  ConnectionHandler connection;
+  // Combines per-shard replies: required for kCmdAllShards and for commands whose keys may
+  // span shards (first_key != last_key). Runs on the connection.
+  MergeFunction merge;
+  // One line for COMMAND/--help listings: "GET key".
+  std::string summary;
+};
+
+// Canned merge functions.
+// parts are lists with one element per key group: scatter them back into the caller's order.
+Reply MergeInKeyOrder(MergeInput& in, ConnectionContext& ctx);
+// parts are integers: their sum.
+Reply MergeSum(MergeInput& in, ConnectionContext& ctx);
+// Every part OK: the first part's reply; else the first error.
+Reply MergeFirstError(MergeInput& in, ConnectionContext& ctx);
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_PLUGINS_API_COMMAND_H_

@@ -1,0 +1,81 @@
+#include "plugins/api/registry.h"
+
+#include <cctype>
+
+namespace dbkv {
+namespace {
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+CommandRegistry::CommandRegistry() { by_opcode_.fill(nullptr); }
+
+bool HasMultipleKeys(const CommandSpec& spec) {
+  return spec.first_key >= 0 && spec.last_key != spec.first_key;
+}
+
+Status CommandRegistry::Register(CommandSpec spec) {
+  if (spec.name.empty() || spec.name.size() > kMaxNameLength) {
+    return Status::InvalidArgument("command name must be 1 to 64 characters");
+  }
+  spec.name = Upper(spec.name);
+  if (by_name_.count(spec.name) != 0) {
+    return Status::InvalidArgument("command " + spec.name + " is already registered");
+  }
+  if (spec.opcode != 0 && by_opcode_[spec.opcode] != nullptr) {
+    return Status::InvalidArgument("opcode " + std::to_string(spec.opcode) + " of " + spec.name +
+                                   " is already taken by " + by_opcode_[spec.opcode]->name);
+  }
+  if (spec.min_args < 0 || (spec.max_args >= 0 && spec.max_args < spec.min_args)) {
+    return Status::InvalidArgument(spec.name + ": inconsistent argument counts");
+  }
+  const bool on_connection = (spec.flags & kCmdConnection) != 0;
+  const bool all_shards = (spec.flags & kCmdAllShards) != 0;
+  if (on_connection && all_shards) {
+    return Status::InvalidArgument(spec.name + ": a command runs on the connection or on shards");
+  }
+  if (on_connection) {
+    if (!spec.connection) return Status::InvalidArgument(spec.name + ": no connection handler");
+    if (spec.first_key >= 0) return Status::InvalidArgument(spec.name + ": connection commands take no key");
+  } else {
+    if (!spec.shard) return Status::InvalidArgument(spec.name + ": no shard handler");
+    if (!all_shards && spec.first_key < 0) {
+      return Status::InvalidArgument(spec.name + ": a shard command needs a key position or kCmdAllShards");
+    }
+    if (spec.first_key >= 0) {
+      if (spec.first_key >= spec.min_args) {
+        return Status::InvalidArgument(spec.name + ": the first key must be a required argument");
+      }
+      if (spec.key_step < 1) return Status::InvalidArgument(spec.name + ": key_step must be >= 1");
+      if (spec.last_key >= 0 && spec.last_key < spec.first_key) {
+        return Status::InvalidArgument(spec.name + ": last_key before first_key");
+      }
+    }
+    if ((all_shards || HasMultipleKeys(spec)) && !spec.merge) {
+      return Status::InvalidArgument(spec.name + ": a command that spans shards needs a merge");
+    }
+  }
+  auto owned = std::make_unique<CommandSpec>(std::move(spec));
+  const CommandSpec* p = owned.get();
+  by_name_.emplace(p->name, p);
+  if (p->opcode != 0) by_opcode_[p->opcode] = p;
+  commands_.push_back(std::move(owned));
+  return Status::OK();
+}
+
+const CommandSpec* CommandRegistry::FindByName(std::string_view name) const {
+  if (name.empty() || name.size() > kMaxNameLength) return nullptr;
+  char buf[kMaxNameLength];
+  for (size_t i = 0; i < name.size(); ++i) {
+    buf[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[i])));
+  }
+  auto it = by_name_.find(std::string(buf, name.size()));
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+}  // namespace dbkv

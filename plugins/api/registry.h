@@ -1,0 +1,51 @@
+// CommandRegistry: every command the server knows, by name and by opcode.
+//
+// Filled at start-up (built-in families, then --plugin libraries), then read-only: lookups
+// from any thread need no lock once the server runs.
+#ifndef DATABRIDGE_PLUGINS_API_REGISTRY_H_
+#define DATABRIDGE_PLUGINS_API_REGISTRY_H_
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "plugins/api/command.h"
+
+namespace dbkv {
+
+class CommandRegistry {
+ public:
+  CommandRegistry();
+  CommandRegistry(const CommandRegistry&) = delete;
+  CommandRegistry& operator=(const CommandRegistry&) = delete;
+
+  // Adds a command. Errors (InvalidArgument): empty or over-long name, a name or opcode that is
+  // already registered, inconsistent key positions or arities, a missing handler, a command
+  // whose keys may span shards without a merge function.
+  Status Register(CommandSpec spec);
+
+  // Case-insensitive. nullptr if unknown.
+  const CommandSpec* FindByName(std::string_view name) const;
+  const CommandSpec* FindByOpcode(uint8_t opcode) const { return by_opcode_[opcode]; }
+
+  // Every command, in registration order.
+  const std::vector<std::unique_ptr<CommandSpec>>& commands() const { return commands_; }
+
+  static constexpr size_t kMaxNameLength = 64;
+
+ private:
+  std::vector<std::unique_ptr<CommandSpec>> commands_;
+  std::unordered_map<std::string, const CommandSpec*> by_name_;
+  std::array<const CommandSpec*, 256> by_opcode_;
+};
+
+// Whether spec's keys can fall on more than one shard (several key positions).
+bool HasMultipleKeys(const CommandSpec& spec);
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_PLUGINS_API_REGISTRY_H_

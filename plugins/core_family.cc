@@ -1,0 +1,251 @@
+#include "plugins/core_family.h"
+
+#include <limits>
+
+#include "core/numeric.h"
+#include "plugins/api/args.h"
+#include "plugins/api/contexts.h"
+#include "protocol/opcodes.h"
+
+namespace dbkv {
+namespace {
+
+namespace op = protocol::op;
+
+std::string_view KeyArg(const CommandArgs& args, size_t i) { return args[i].AsStringView(); }
+
+// "seconds" or "milliseconds" from now as an absolute expiry; false if not a positive integer
+// or if it overflows.
+bool RelativeExpiry(const Value& arg, int64_t unit_ms, int64_t now_ms, int64_t* out) {
+  int64_t n;
+  if (!ArgToInt(arg, &n)) return false;
+  if (n <= 0) return false;
+  int64_t ms;
+  if (__builtin_mul_overflow(n, unit_ms, &ms)) return false;
+  if (__builtin_add_overflow(ms, now_ms, out)) return false;
+  return true;
+}
+
+// GET key
+Reply Get(ShardContext& ctx, const CommandArgs& args) {
+  Entry* e = ctx.Find(KeyArg(args, 0));
+  if (e == nullptr) return Reply::Nil();
+  return Reply::Of(e->value);
+}
+
+// SET key value [EX s | PX ms | EXAT unix-s | PXAT unix-ms | KEEPTTL] [NX | XX] [GET]
+Reply Set(ShardContext& ctx, const CommandArgs& args) {
+  enum { kNone, kNx, kXx } cond = kNone;
+  bool keep_ttl = false, get = false, have_expiry = false;
+  int64_t expire_at = kNoExpiry;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const Value& a = args[i];
+    const bool has_next = i + 1 < args.size();
+    if (ArgIs(a, "NX") && cond == kNone) {
+      cond = kNx;
+    } else if (ArgIs(a, "XX") && cond == kNone) {
+      cond = kXx;
+    } else if (ArgIs(a, "GET")) {
+      get = true;
+    } else if (ArgIs(a, "KEEPTTL") && !have_expiry) {
+      keep_ttl = true;
+    } else if ((ArgIs(a, "EX") || ArgIs(a, "PX") || ArgIs(a, "EXAT") || ArgIs(a, "PXAT")) &&
+               has_next && !have_expiry && !keep_ttl) {
+      const bool seconds = ArgIs(a, "EX") || ArgIs(a, "EXAT");
+      const bool absolute = ArgIs(a, "EXAT") || ArgIs(a, "PXAT");
+      const Value& n = args[++i];
+      bool ok = absolute ? RelativeExpiry(n, seconds ? 1000 : 1, 0, &expire_at)
+                         : RelativeExpiry(n, seconds ? 1000 : 1, ctx.now_ms(), &expire_at);
+      if (!ok) return Reply::Error(Code::kInvalidArgument, "invalid expire time in 'set' command");
+      have_expiry = true;
+    } else {
+      return Reply::Error(SyntaxError());
+    }
+  }
+  std::string_view key = KeyArg(args, 0);
+  Entry* old = ctx.Peek(key);
+  Reply reply = get ? (old ? Reply::Of(old->value) : Reply::Nil()) : Reply::Ok();
+  if ((cond == kNx && old != nullptr) || (cond == kXx && old == nullptr)) {
+    return get ? reply : Reply::Nil();
+  }
+  if (keep_ttl && old != nullptr) expire_at = old->expire_at_ms;
+  if (have_expiry && expire_at <= ctx.now_ms()) {
+    // An absolute time in the past: the key is written and immediately gone.
+    ctx.Erase(key);
+    return reply;
+  }
+  ctx.Put(key, args[1], expire_at);
+  return reply;
+}
+
+// DEL key [key ...] -> number removed
+Reply Del(ShardContext& ctx, const CommandArgs& args) {
+  int64_t n = 0;
+  for (const Value& k : args) n += ctx.Erase(k.AsStringView()) ? 1 : 0;
+  return Reply::Of(Value::Int(n));
+}
+
+// EXISTS key [key ...] -> number existing (a key named twice counts twice, as in Redis)
+Reply Exists(ShardContext& ctx, const CommandArgs& args) {
+  int64_t n = 0;
+  for (const Value& k : args) n += ctx.Peek(k.AsStringView()) != nullptr ? 1 : 0;
+  return Reply::Of(Value::Int(n));
+}
+
+Reply IncrBy(ShardContext& ctx, const CommandArgs& args, bool negate) {
+  Value delta = Value::Int(1);
+  if (args.size() > 1) {
+    auto n = ArgToNumber(args[1]);
+    if (!n.ok()) return Reply::Error(n.status());
+    delta = std::move(*n);
+  }
+  if (negate) {
+    if (delta.type() == ValueType::kInt) {
+      if (delta.AsInt() == std::numeric_limits<int64_t>::min()) {
+        return Reply::Error(Code::kOverflow, "decrement would overflow");
+      }
+      delta = Value::Int(-delta.AsInt());
+    } else {
+      delta = Value::Dec(delta.AsDecimal().Negated());
+    }
+  }
+  EntryRef ref = ctx.Upsert(KeyArg(args, 0));
+  auto sum = AddNumbers(ref.entry->value, delta);
+  if (!sum.ok()) {
+    ctx.Abort(ref);
+    return Reply::Error(sum.status());
+  }
+  ref.entry->value = *sum;
+  ctx.Commit(ref);
+  return Reply::Of(std::move(*sum));
+}
+
+// INCR key [by] / DECR key [by]: by is an integer or a Decimal; exact.
+Reply Incr(ShardContext& ctx, const CommandArgs& args) { return IncrBy(ctx, args, false); }
+Reply Decr(ShardContext& ctx, const CommandArgs& args) { return IncrBy(ctx, args, true); }
+
+// TTL key / PTTL key -> remaining time; -1 without expiry; -2 if the key does not exist.
+Reply TtlIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
+  Entry* e = ctx.Peek(KeyArg(args, 0));
+  if (e == nullptr) return Reply::Of(Value::Int(-2));
+  if (!e->HasExpiry()) return Reply::Of(Value::Int(-1));
+  int64_t left = e->expire_at_ms - ctx.now_ms();
+  return Reply::Of(Value::Int(unit_ms == 1 ? left : (left + unit_ms / 2) / unit_ms));
+}
+Reply Ttl(ShardContext& ctx, const CommandArgs& args) { return TtlIn(ctx, args, 1000); }
+Reply Pttl(ShardContext& ctx, const CommandArgs& args) { return TtlIn(ctx, args, 1); }
+
+// EXPIRE key seconds [NX | XX | GT | LT] / PEXPIRE key ms [...] -> 1 if set, 0 if not.
+// A time <= 0 deletes the key (as Redis does).
+Reply ExpireIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
+  int64_t n;
+  if (!ArgToInt(args[1], &n)) return Reply::Error(NotAnInteger());
+  enum { kAlways, kNx, kXx, kGt, kLt } cond = kAlways;
+  if (args.size() > 2) {
+    const Value& c = args[2];
+    if (ArgIs(c, "NX")) {
+      cond = kNx;
+    } else if (ArgIs(c, "XX")) {
+      cond = kXx;
+    } else if (ArgIs(c, "GT")) {
+      cond = kGt;
+    } else if (ArgIs(c, "LT")) {
+      cond = kLt;
+    } else {
+      return Reply::Error(Code::kInvalidArgument, "unsupported option");
+    }
+  }
+  int64_t at;
+  if (__builtin_mul_overflow(n, unit_ms, &at) || __builtin_add_overflow(at, ctx.now_ms(), &at)) {
+    return Reply::Error(Code::kInvalidArgument, "invalid expire time in 'expire' command");
+  }
+  std::string_view key = KeyArg(args, 0);
+  EntryRef ref;
+  Entry* e = ctx.Peek(key);
+  if (e == nullptr) return Reply::Of(Value::Int(0));
+  const bool has = e->HasExpiry();
+  switch (cond) {
+    case kNx:
+      if (has) return Reply::Of(Value::Int(0));
+      break;
+    case kXx:
+      if (!has) return Reply::Of(Value::Int(0));
+      break;
+    case kGt:  // no expiry counts as infinite
+      if (!has || at <= e->expire_at_ms) return Reply::Of(Value::Int(0));
+      break;
+    case kLt:
+      if (has && at >= e->expire_at_ms) return Reply::Of(Value::Int(0));
+      break;
+    case kAlways:
+      break;
+  }
+  if (at <= ctx.now_ms()) {
+    ctx.Erase(key);
+    return Reply::Of(Value::Int(1));
+  }
+  ref = ctx.Upsert(key);
+  ref.entry->expire_at_ms = at;
+  ctx.Commit(ref);
+  return Reply::Of(Value::Int(1));
+}
+Reply Expire(ShardContext& ctx, const CommandArgs& args) { return ExpireIn(ctx, args, 1000); }
+Reply Pexpire(ShardContext& ctx, const CommandArgs& args) { return ExpireIn(ctx, args, 1); }
+
+// PERSIST key -> 1 if an expiry was removed, else 0.
+Reply Persist(ShardContext& ctx, const CommandArgs& args) {
+  std::string_view key = KeyArg(args, 0);
+  Entry* e = ctx.Peek(key);
+  if (e == nullptr || !e->HasExpiry()) return Reply::Of(Value::Int(0));
+  EntryRef ref = ctx.Upsert(key);
+  ref.entry->expire_at_ms = kNoExpiry;
+  ctx.Commit(ref);
+  return Reply::Of(Value::Int(1));
+}
+
+CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args,
+                       int max_args, ShardHandler handler, std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.opcode = opcode;
+  s.flags = flags;
+  s.min_args = min_args;
+  s.max_args = max_args;
+  s.first_key = 0;
+  s.last_key = 0;
+  s.shard = std::move(handler);
+  s.summary = std::move(summary);
+  return s;
+}
+
+}  // namespace
+
+Status RegisterCoreFamily(CommandRegistry* r) {
+  CommandSpec specs[] = {
+      KeyCommand("GET", op::kGet, kCmdReadOnly, 1, 1, Get, "GET key"),
+      KeyCommand("SET", op::kSet, kCmdWrite, 2, 7, Set,
+                 "SET key value [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] [NX|XX] [GET]"),
+      KeyCommand("DEL", op::kDel, kCmdWrite, 1, -1, Del, "DEL key [key ...]"),
+      KeyCommand("EXISTS", op::kExists, kCmdReadOnly, 1, -1, Exists, "EXISTS key [key ...]"),
+      KeyCommand("INCR", op::kIncr, kCmdWrite, 1, 2, Incr, "INCR key [by]"),
+      KeyCommand("DECR", op::kDecr, kCmdWrite, 1, 2, Decr, "DECR key [by]"),
+      KeyCommand("TTL", op::kTtl, kCmdReadOnly, 1, 1, Ttl, "TTL key"),
+      KeyCommand("PTTL", op::kPttl, kCmdReadOnly, 1, 1, Pttl, "PTTL key"),
+      KeyCommand("EXPIRE", op::kExpire, kCmdWrite, 2, 3, Expire,
+                 "EXPIRE key seconds [NX|XX|GT|LT]"),
+      KeyCommand("PEXPIRE", op::kPexpire, kCmdWrite, 2, 3, Pexpire,
+                 "PEXPIRE key milliseconds [NX|XX|GT|LT]"),
+      KeyCommand("PERSIST", op::kPersist, kCmdWrite, 1, 1, Persist, "PERSIST key"),
+  };
+  for (CommandSpec& s : specs) {
+    if (s.name == "DEL" || s.name == "EXISTS") {
+      s.last_key = -1;
+      s.merge = MergeSum;
+    }
+    Status st = r->Register(std::move(s));
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+}  // namespace dbkv

@@ -1,0 +1,14 @@
+// The core family: GET, SET, DEL, EXISTS, INCR, DECR, TTL, PTTL, EXPIRE, PEXPIRE, PERSIST.
+#ifndef DATABRIDGE_PLUGINS_CORE_FAMILY_H_
+#define DATABRIDGE_PLUGINS_CORE_FAMILY_H_
+
+#include "core/status.h"
+#include "plugins/api/registry.h"
+
+namespace dbkv {
+
+Status RegisterCoreFamily(CommandRegistry* registry);
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_PLUGINS_CORE_FAMILY_H_

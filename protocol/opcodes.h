@@ -1,0 +1,36 @@
+// Opcodes of the built-in commands (protocol/PROTOCOL.md, "Commands"). Every command is also
+// reachable by name (opcode 0); opcodes save the name on the wire for the common ones.
+// Numbers are part of the protocol: never reuse one.
+#ifndef DATABRIDGE_PROTOCOL_OPCODES_H_
+#define DATABRIDGE_PROTOCOL_OPCODES_H_
+
+#include <cstdint>
+
+namespace dbkv::protocol::op {
+
+// Connection and server (0x01-0x0f).
+constexpr uint8_t kPing = 0x01;
+constexpr uint8_t kHello = 0x02;
+constexpr uint8_t kAuth = 0x03;
+constexpr uint8_t kInfo = 0x04;
+constexpr uint8_t kQuit = 0x05;
+
+// Core family (0x10-0x1f).
+constexpr uint8_t kGet = 0x10;
+constexpr uint8_t kSet = 0x11;
+constexpr uint8_t kDel = 0x12;
+constexpr uint8_t kExists = 0x13;
+constexpr uint8_t kIncr = 0x14;
+constexpr uint8_t kDecr = 0x15;
+constexpr uint8_t kTtl = 0x16;
+constexpr uint8_t kPttl = 0x17;
+constexpr uint8_t kExpire = 0x18;
+constexpr uint8_t kPexpire = 0x19;
+constexpr uint8_t kPersist = 0x1a;
+
+// 0x20-0x7f are reserved for the other built-in families; 0x80-0xff are never assigned
+// (plugins are addressed by name).
+
+}  // namespace dbkv::protocol::op
+
+#endif  // DATABRIDGE_PROTOCOL_OPCODES_H_

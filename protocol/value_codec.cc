@@ -1,0 +1,256 @@
+#include "protocol/value_codec.h"
+
+#include <limits>
+#include <msgpack.hpp>
+#include <vector>
+
+#include "protocol/wire_format.h"
+
+namespace dbkv::protocol {
+namespace {
+
+struct StringSink {
+  std::string* s;
+  void write(const char* d, size_t n) { s->append(d, n); }
+};
+
+using Packer = msgpack::packer<StringSink>;
+
+void Pack(Packer& pk, const Value& v) {
+  switch (v.type()) {
+    case ValueType::kNull:
+      pk.pack_nil();
+      return;
+    case ValueType::kBool:
+      if (v.AsBool()) {
+        pk.pack_true();
+      } else {
+        pk.pack_false();
+      }
+      return;
+    case ValueType::kInt:
+      pk.pack_int64(v.AsInt());
+      return;
+    case ValueType::kDouble:
+      pk.pack_double(v.AsDouble());
+      return;
+    case ValueType::kDecimal: {
+      std::string text = v.AsDecimal().ToString();
+      pk.pack_ext(text.size(), kExtDecimal);
+      pk.pack_ext_body(text.data(), text.size());
+      return;
+    }
+    case ValueType::kString: {
+      std::string_view s = v.AsStringView();
+      pk.pack_str(static_cast<uint32_t>(s.size()));
+      pk.pack_str_body(s.data(), s.size());
+      return;
+    }
+    case ValueType::kBytes: {
+      std::string_view s = v.AsStringView();
+      pk.pack_bin(static_cast<uint32_t>(s.size()));
+      pk.pack_bin_body(s.data(), s.size());
+      return;
+    }
+    case ValueType::kList: {
+      const ValueList& l = v.AsList();
+      pk.pack_array(static_cast<uint32_t>(l.size()));
+      for (const Value& e : l) Pack(pk, e);
+      return;
+    }
+    case ValueType::kMap: {
+      const ValueMap& m = v.AsMap();
+      pk.pack_map(static_cast<uint32_t>(m.size()));
+      for (const auto& kv : m) {
+        Pack(pk, kv.first);
+        Pack(pk, kv.second);
+      }
+      return;
+    }
+  }
+}
+
+// A msgpack visitor that builds Values directly from the buffer (no intermediate objects).
+// Every rule of PROTOCOL.md "Values" is enforced here; the first violation stops the parse
+// and is kept in error_.
+class ValueBuilder {
+ public:
+  ValueBuilder(size_t payload_size, bool allow_simple)
+      : payload_size_(payload_size), allow_simple_(allow_simple) {}
+
+  Value& result() { return root_; }
+  bool simple() const { return simple_; }
+  const Status& error() const { return error_; }
+
+  bool visit_nil() { return Emit(Value()); }
+  bool visit_boolean(bool v) { return Emit(Value::Bool(v)); }
+  bool visit_positive_integer(uint64_t v) {
+    if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Fail("integer out of the signed 64-bit range");
+    }
+    return Emit(Value::Int(static_cast<int64_t>(v)));
+  }
+  bool visit_negative_integer(int64_t v) { return Emit(Value::Int(v)); }
+  bool visit_float32(float v) { return Emit(Value::Double(v)); }
+  bool visit_float64(double v) { return Emit(Value::Double(v)); }
+  bool visit_str(const char* v, uint32_t size) { return Emit(Value::String({v, size})); }
+  bool visit_bin(const char* v, uint32_t size) { return Emit(Value::Bytes({v, size})); }
+  bool visit_ext(const char* v, uint32_t size) {
+    // v[0] is the ext type, the payload follows.
+    if (size < 1) return Fail("empty ext");
+    const int8_t type = static_cast<int8_t>(v[0]);
+    std::string_view body(v + 1, size - 1);
+    if (type == kExtDecimal) {
+      auto d = Decimal::Parse(body);
+      if (!d.ok()) return Fail("bad decimal: " + d.status().message());
+      return Emit(Value::Dec(*d));
+    }
+    if (type == kExtSimple && allow_simple_ && stack_.empty()) {
+      simple_ = true;
+      return Emit(Value::String(body));
+    }
+    return Fail("unsupported ext type " + std::to_string(type));
+  }
+  bool start_array(uint32_t n) {
+    if (n > payload_size_) return Fail("array length exceeds the frame");
+    if (!Push(Frame::kList)) return false;
+    stack_.back().list.reserve(n);
+    return true;
+  }
+  bool start_array_item() { return true; }
+  bool end_array_item() { return true; }
+  bool end_array() {
+    Value v = Value::List(std::move(stack_.back().list));
+    stack_.pop_back();
+    return Emit(std::move(v));
+  }
+  bool start_map(uint32_t n) {
+    if (n > payload_size_ / 2) return Fail("map length exceeds the frame");
+    if (!Push(Frame::kMap)) return false;
+    stack_.back().map.reserve(n);
+    return true;
+  }
+  bool start_map_key() { return true; }
+  bool end_map_key() { return true; }
+  bool start_map_value() { return true; }
+  bool end_map_value() { return true; }
+  bool end_map() {
+    Value v = Value::Map(std::move(stack_.back().map));
+    stack_.pop_back();
+    return Emit(std::move(v));
+  }
+  void parse_error(size_t, size_t error_offset) {
+    if (error_.ok()) error_ = Status::Protocol("malformed msgpack at offset " + std::to_string(error_offset));
+  }
+  void insufficient_bytes(size_t, size_t) {
+    if (error_.ok()) error_ = Status::Protocol("truncated msgpack value");
+  }
+  bool referenced() const { return false; }
+  void set_referenced(bool) {}
+
+ private:
+  struct Frame {
+    enum Kind { kList, kMap } kind;
+    ValueList list;
+    ValueMap map;
+    bool have_key = false;
+    Value key;
+  };
+
+  bool Push(Frame::Kind kind) {
+    if (static_cast<int>(stack_.size()) >= kMaxNestingDepth) {
+      return Fail("values nested deeper than " + std::to_string(kMaxNestingDepth));
+    }
+    stack_.emplace_back();
+    stack_.back().kind = kind;
+    return true;
+  }
+
+  bool Emit(Value v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return true;
+    }
+    if (simple_) return Fail("a simple status may only be a whole reply");
+    Frame& f = stack_.back();
+    if (f.kind == Frame::kList) {
+      f.list.push_back(std::move(v));
+    } else if (!f.have_key) {
+      f.key = std::move(v);
+      f.have_key = true;
+    } else {
+      f.map.emplace_back(std::move(f.key), std::move(v));
+      f.have_key = false;
+    }
+    return true;
+  }
+
+  bool Fail(std::string msg) {
+    if (error_.ok()) error_ = Status::Protocol(std::move(msg));
+    return false;
+  }
+
+  size_t payload_size_;
+  bool allow_simple_;
+  bool simple_ = false;
+  std::vector<Frame> stack_;
+  Value root_;
+  Status error_;
+};
+
+}  // namespace
+
+void AppendValue(std::string* out, const Value& v) {
+  StringSink sink{out};
+  Packer pk(sink);
+  Pack(pk, v);
+}
+
+void AppendSimple(std::string* out, std::string_view text) {
+  StringSink sink{out};
+  Packer pk(sink);
+  pk.pack_ext(text.size(), kExtSimple);
+  pk.pack_ext_body(text.data(), text.size());
+}
+
+void AppendArrayHeader(std::string* out, uint32_t n) {
+  StringSink sink{out};
+  Packer pk(sink);
+  pk.pack_array(n);
+}
+
+void AppendString(std::string* out, std::string_view s) {
+  StringSink sink{out};
+  Packer pk(sink);
+  pk.pack_str(static_cast<uint32_t>(s.size()));
+  pk.pack_str_body(s.data(), s.size());
+}
+
+Status DecodeValue(std::string_view data, Value* out, bool* simple) {
+  if (data.empty()) return Status::Protocol("empty payload");
+  ValueBuilder b(data.size(), simple != nullptr);
+  size_t off = 0;
+  bool ok;
+  try {
+    ok = msgpack::parse(data.data(), data.size(), off, b);
+  } catch (const std::exception& e) {
+    return Status::Protocol(std::string("malformed msgpack: ") + e.what());
+  }
+  if (!b.error().ok()) return b.error();
+  if (!ok) return Status::Protocol("malformed msgpack");
+  if (off != data.size()) return Status::Protocol("trailing bytes after the payload value");
+  *out = std::move(b.result());
+  if (simple != nullptr) *simple = b.simple();
+  return Status::OK();
+}
+
+Status DecodeArray(std::string_view data, ValueList* out) {
+  Value v;
+  Status s = DecodeValue(data, &v);
+  if (!s.ok()) return s;
+  if (v.type() != ValueType::kList) return Status::Protocol("request payload must be an array");
+  *out = std::move(v.MutableList());
+  return Status::OK();
+}
+
+}  // namespace dbkv::protocol

@@ -1,0 +1,386 @@
+#include "server/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+#include "core/shard_hash.h"
+#include "protocol/frame.h"
+#include "protocol/wire_format.h"
+#include "server/io_loop.h"
+
+namespace dbkv {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+// Compares in time that depends only on the expected length, not on where they differ.
+bool ConstantTimeEquals(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff |= g ^ static_cast<unsigned char>(expected[i]);
+  }
+  return diff == 0;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+Connection::Connection(IoLoop* loop, asio::ip::tcp::socket socket)
+    : loop_(loop), socket_(std::move(socket)) {
+  authenticated_ = loop_->state()->options.password.empty();
+}
+
+Connection::~Connection() = default;
+
+void Connection::Start() {
+  error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  loop_->Register(this);
+  rbuf_.resize(kReadChunk);
+  Read();
+}
+
+bool Connection::auth_required() const { return !loop_->state()->options.password.empty(); }
+
+bool Connection::Authenticate(std::string_view password) {
+  const std::string& expected = loop_->state()->options.password;
+  if (expected.empty()) return false;
+  authenticated_ = ConstantTimeEquals(password, expected);
+  return authenticated_;
+}
+
+ServerInfo Connection::server_info() const { return loop_->state()->Info(); }
+
+bool Connection::ShouldPauseReading() const {
+  return obuf_.size() + wbuf_.size() > kMaxPendingOutputBytes ||
+         inflight_requests_ > kMaxInflightRequests;
+}
+
+void Connection::Read() {
+  if (reading_ || read_closed_ || closed_ || ShouldPauseReading()) return;
+  if (rbegin_ == rend_) {
+    rbegin_ = rend_ = 0;
+  } else if (rbuf_.size() - rend_ < kReadChunk / 4 && rbegin_ > 0) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+    rend_ -= rbegin_;
+    rbegin_ = 0;
+  }
+  if (rbuf_.size() - rend_ < kReadChunk / 4) rbuf_.resize(rbuf_.size() + kReadChunk);
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                          [self = shared_from_this()](const error_code& ec, size_t n) {
+                            self->reading_ = false;
+                            if (ec) {
+                              // EOF or reset: answer what was asked, then close.
+                              self->read_closed_ = true;
+                              if (self->pipelines_.empty() && !self->writing_) {
+                                self->Close();
+                              } else {
+                                self->close_after_write_ = true;
+                              }
+                              return;
+                            }
+                            self->OnRead(n);
+                          });
+}
+
+void Connection::OnRead(size_t n) {
+  rend_ += n;
+  ProcessInput();
+  Flush();
+  Read();
+}
+
+void Connection::ProcessInput() {
+  if (closed_ || draining_) return;
+  const size_t max_frame = loop_->state()->options.max_frame_bytes;
+  auto pipeline = std::make_unique<Pipeline>();
+  std::vector<uint8_t> opcodes;
+  Status frame_error;
+  uint32_t error_id = 0;
+  for (;;) {
+    std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+    protocol::FrameView frame;
+    Status error;
+    protocol::SplitResult r = protocol::SplitFrame(data, max_frame, &frame, &error);
+    if (r == protocol::SplitResult::kNeedMore) {
+      // A large frame in progress: make room for all of it at once.
+      if (data.size() >= protocol::kLengthFieldSize) {
+        const size_t need = frame.header.length + protocol::kLengthFieldSize;
+        if (data.size() >= protocol::kHeaderSize && rbegin_ + need > rbuf_.size()) {
+          std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+          rend_ -= rbegin_;
+          rbegin_ = 0;
+          if (need > rbuf_.size()) rbuf_.resize(need);
+        }
+      }
+      break;
+    }
+    if (r == protocol::SplitResult::kError) {
+      frame_error = error;
+      error_id = data.size() >= protocol::kHeaderSize ? frame.header.request_id : 0;
+      break;
+    }
+    rbegin_ += frame.size();
+    PendingRequest& req = pipeline->requests.emplace_back();
+    req.id = frame.header.request_id;
+    protocol::Request decoded;
+    Status s = protocol::DecodeRequest(frame, &decoded);
+    if (!s.ok()) {
+      req.reply = Reply::Error(s);
+      opcodes.push_back(0);
+      continue;
+    }
+    req.argv = std::move(decoded.argv);
+    opcodes.push_back(frame.header.code);
+  }
+  if (!frame_error.ok()) {
+    spdlog::debug("closing connection after a bad frame: {}", frame_error.ToString());
+    PendingRequest& req = pipeline->requests.emplace_back();
+    req.id = error_id;
+    req.reply = Reply::Error(frame_error);
+    opcodes.push_back(0);
+    read_closed_ = true;
+    close_after_write_ = true;
+  }
+  if (pipeline->requests.empty()) return;
+
+  pipeline->conn = shared_from_this();
+  for (uint32_t i = 0; i < pipeline->requests.size(); ++i) {
+    PendingRequest& req = pipeline->requests[i];
+    if (req.reply.ok()) Resolve(req, opcodes[i]);
+    if (req.cmd != nullptr) Dispatch(*pipeline, i);
+    if (quit_requested_) {
+      // QUIT: nothing after it is answered.
+      pipeline->requests.resize(i + 1);
+      read_closed_ = true;
+      close_after_write_ = true;
+      break;
+    }
+  }
+  inflight_requests_ += pipeline->requests.size();
+  pipelines_.push_back(std::move(pipeline));
+}
+
+void Connection::Resolve(PendingRequest& r, uint8_t opcode) {
+  const CommandRegistry& registry = loop_->state()->registry;
+  if (opcode == protocol::kOpByName) {
+    std::string_view name = r.argv[0].AsStringView();
+    r.cmd = registry.FindByName(name);
+    r.arg_offset = 1;
+    if (r.cmd == nullptr) {
+      r.reply = Reply::Error(Code::kUnknownCommand,
+                             "unknown command '" + std::string(name.substr(0, 64)) + "'");
+    }
+    return;
+  }
+  r.cmd = registry.FindByOpcode(opcode);
+  if (r.cmd == nullptr) {
+    r.reply = Reply::Error(Code::kUnknownCommand, "unknown opcode " + std::to_string(opcode));
+  }
+}
+
+std::string_view Connection::CurrentNamespace(Pipeline& p) {
+  if (p.namespaces.empty() || p.namespaces.back() != ns_) p.namespaces.push_back(ns_);
+  return p.namespaces.back();
+}
+
+void Connection::Dispatch(Pipeline& p, uint32_t index) {
+  PendingRequest& r = p.requests[index];
+  const CommandSpec& cmd = *r.cmd;
+  const size_t nargs = r.argv.size() - r.arg_offset;
+  if (nargs < static_cast<size_t>(cmd.min_args) ||
+      (cmd.max_args >= 0 && nargs > static_cast<size_t>(cmd.max_args))) {
+    r.reply = Reply::Error(Code::kInvalidArgument,
+                           "wrong number of arguments for '" + Lower(cmd.name) + "' command");
+    r.cmd = nullptr;
+    return;
+  }
+  if (!authenticated_ && (cmd.flags & kCmdNoAuth) == 0) {
+    r.reply = Reply::Error(Code::kAuth, "Authentication required.");
+    r.cmd = nullptr;
+    return;
+  }
+  CommandArgs args(r.argv.data() + r.arg_offset, nargs);
+  if (cmd.flags & kCmdConnection) {
+    r.reply = cmd.connection(*this, args);
+    r.cmd = nullptr;
+    return;
+  }
+  DispatchToShards(p, index, args, CurrentNamespace(p));
+}
+
+void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
+                                  std::string_view ns) {
+  PendingRequest& r = p.requests[index];
+  const CommandSpec& cmd = *r.cmd;
+  const uint32_t nshards = static_cast<uint32_t>(loop_->state()->shards.size());
+
+  if (cmd.flags & kCmdAllShards) {
+    r.split = std::make_unique<SplitState>();
+    r.split->input.parts.resize(nshards);
+    r.split->remaining = nshards;
+    for (uint32_t s = 0; s < nshards; ++s) {
+      loop_->AddOp(s, ShardOp{&cmd, args, ns, &r.split->input.parts[s], &p, index,
+                              static_cast<int32_t>(s)});
+    }
+    p.pending_ops += nshards;
+    return;
+  }
+
+  // Key positions: first_key, every key_step-th argument up to last_key (negative: from the
+  // end). Keys must be text; integers are accepted and stand for their decimal text.
+  const int n = static_cast<int>(args.size());
+  const int first = cmd.first_key;
+  const int last = cmd.last_key >= 0 ? std::min(cmd.last_key, n - 1) : n + cmd.last_key;
+  const int step = cmd.key_step;
+  if (last < first || (HasMultipleKeys(cmd) && (last - first + 1) % step != 0)) {
+    r.reply = Reply::Error(Code::kInvalidArgument,
+                           "wrong number of arguments for '" + Lower(cmd.name) + "' command");
+    return;
+  }
+  Value* argv = r.argv.data() + r.arg_offset;
+  for (int k = first; k <= last; k += step) {
+    Value& key = argv[k];
+    if (key.type() == ValueType::kInt) {
+      key = Value::String(std::to_string(key.AsInt()));
+    } else if (!key.is_string_like()) {
+      r.reply = Reply::Error(Code::kInvalidArgument,
+                             "key must be a string, bytes or an integer, not " +
+                                 std::string(ValueTypeName(key.type())));
+      return;
+    }
+  }
+  const uint32_t first_shard = ShardOf(argv[first].AsStringView(), nshards);
+  bool one_shard = true;
+  for (int k = first + step; k <= last && one_shard; k += step) {
+    one_shard = ShardOf(argv[k].AsStringView(), nshards) == first_shard;
+  }
+  if (one_shard) {
+    loop_->AddOp(first_shard, ShardOp{&cmd, args, ns, &r.reply, &p, index, -1});
+    ++p.pending_ops;
+    return;
+  }
+
+  // Keys on several shards: one part per shard, each with the arguments before the first
+  // key, its own key groups in the caller's order, and the arguments after the last group.
+  auto split = std::make_unique<SplitState>();
+  std::vector<int> part_of_shard(nshards, -1);
+  uint32_t group = 0;
+  for (int k = first; k <= last; k += step, ++group) {
+    const uint32_t s = ShardOf(argv[k].AsStringView(), nshards);
+    if (part_of_shard[s] < 0) {
+      part_of_shard[s] = static_cast<int>(split->part_args.size());
+      split->part_args.emplace_back(argv, argv + first);  // the prefix
+      split->input.groups.emplace_back();
+    }
+    const int part = part_of_shard[s];
+    ValueList& pa = split->part_args[part];
+    for (int j = k; j < k + step; ++j) pa.push_back(std::move(argv[j]));
+    split->input.groups[part].push_back(group);
+  }
+  split->input.group_count = group;
+  for (ValueList& pa : split->part_args) pa.insert(pa.end(), argv + last + 1, argv + n);
+  const uint32_t parts = static_cast<uint32_t>(split->part_args.size());
+  split->input.parts.resize(parts);
+  split->remaining = parts;
+  r.split = std::move(split);
+  for (uint32_t s = 0; s < nshards; ++s) {
+    const int part = part_of_shard[s];
+    if (part < 0) continue;
+    const ValueList& pa = r.split->part_args[part];
+    loop_->AddOp(s, ShardOp{&cmd, CommandArgs(pa.data(), pa.size()), ns,
+                            &r.split->input.parts[part], &p, index, part});
+  }
+  p.pending_ops += parts;
+}
+
+void Connection::OnPipelineDone() {
+  // Flush may drop the last pipeline, which may hold the last reference to this connection.
+  auto self = shared_from_this();
+  Flush();
+  MaybeResumeReading();
+}
+
+void Connection::Flush() {
+  while (!pipelines_.empty() && pipelines_.front()->pending_ops == 0) {
+    std::unique_ptr<Pipeline> p = std::move(pipelines_.front());
+    pipelines_.pop_front();
+    inflight_requests_ -= p->requests.size();
+    if (!closed_) {
+      for (PendingRequest& r : p->requests) {
+        if (r.split != nullptr && r.cmd != nullptr) {
+          r.reply = r.cmd->merge(r.split->input, *this);
+        }
+        protocol::AppendResponse(&obuf_, r.id, r.reply);
+      }
+    }
+  }
+  Write();
+}
+
+void Connection::Write() {
+  if (writing_ || closed_) return;
+  if (obuf_.empty()) {
+    if (close_after_write_ && pipelines_.empty()) Close();
+    if (draining_ && pipelines_.empty()) Close();
+    return;
+  }
+  wbuf_.swap(obuf_);
+  obuf_.clear();
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(wbuf_),
+                    [self = shared_from_this()](const error_code& ec, size_t) {
+                      self->writing_ = false;
+                      if (self->wbuf_.capacity() > (size_t{1} << 20)) {
+                        std::string().swap(self->wbuf_);
+                      } else {
+                        self->wbuf_.clear();
+                      }
+                      if (ec) {
+                        self->Close();
+                        return;
+                      }
+                      self->Write();
+                      self->MaybeResumeReading();
+                    });
+}
+
+void Connection::MaybeResumeReading() {
+  if (!reading_ && !ShouldPauseReading()) Read();
+}
+
+void Connection::Drain() {
+  draining_ = true;
+  read_closed_ = true;
+  error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+  if (pipelines_.empty() && !writing_) Close();
+}
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  read_closed_ = true;
+  error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  loop_->Unregister(this);
+}
+
+}  // namespace dbkv

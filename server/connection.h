@@ -1,0 +1,94 @@
+// Connection: one client socket on one IoLoop. Decodes frames into pipelines, dispatches their
+// requests, writes replies in request order, and enforces the per-connection limits:
+//  - a frame over --max-frame-bytes, a bad version or a broken header: an error reply, then
+//    the connection is closed (the byte stream cannot be trusted past it);
+//  - a malformed payload inside a well-formed frame: an error reply, the connection goes on;
+//  - a client that does not read its replies: reading pauses once kMaxPendingOutputBytes of
+//    replies wait, so it cannot make the server buffer without bound.
+// Lives on its loop's thread only.
+#ifndef DATABRIDGE_SERVER_CONNECTION_H_
+#define DATABRIDGE_SERVER_CONNECTION_H_
+
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugins/api/contexts.h"
+#include "server/pipeline.h"
+
+namespace dbkv {
+
+class IoLoop;
+
+class Connection final : public ConnectionContext,
+                         public std::enable_shared_from_this<Connection> {
+ public:
+  // Replies waiting to be written beyond which the connection stops reading.
+  static constexpr size_t kMaxPendingOutputBytes = size_t{64} << 20;
+  // Requests in flight beyond which the connection stops reading.
+  static constexpr size_t kMaxInflightRequests = 1 << 16;
+
+  Connection(IoLoop* loop, boost::asio::ip::tcp::socket socket);
+  ~Connection() override;
+
+  void Start();
+  // Finish what is in flight, then close (server shutdown).
+  void Drain();
+  // Close now.
+  void Close();
+
+  // A pipeline's last op completed (loop thread).
+  void OnPipelineDone();
+
+  // ConnectionContext.
+  const std::string& ns() const override { return ns_; }
+  void set_ns(std::string ns) override { ns_ = std::move(ns); }
+  const std::string& client_name() const override { return name_; }
+  void set_client_name(std::string name) override { name_ = std::move(name); }
+  bool authenticated() const override { return authenticated_; }
+  bool Authenticate(std::string_view password) override;
+  bool auth_required() const override;
+  void CloseAfterReply() override { quit_requested_ = true; }
+  ServerInfo server_info() const override;
+
+ private:
+  void Read();
+  void OnRead(size_t n);
+  // Splits, decodes and dispatches every complete frame in the read buffer.
+  void ProcessInput();
+  void Resolve(PendingRequest& r, uint8_t opcode);
+  void Dispatch(Pipeline& p, uint32_t index);
+  void DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args, std::string_view ns);
+  std::string_view CurrentNamespace(Pipeline& p);
+  // Encodes the replies of every finished pipeline at the front, then writes.
+  void Flush();
+  void Write();
+  bool ShouldPauseReading() const;
+  void MaybeResumeReading();
+
+  IoLoop* loop_;
+  boost::asio::ip::tcp::socket socket_;
+  std::vector<char> rbuf_;
+  size_t rbegin_ = 0, rend_ = 0;
+  std::string obuf_;  // replies encoded, not yet handed to the socket
+  std::string wbuf_;  // replies being written
+  std::deque<std::unique_ptr<Pipeline>> pipelines_;
+  size_t inflight_requests_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool read_closed_ = false;    // EOF or protocol error: no more input
+  bool close_after_write_ = false;
+  bool closed_ = false;
+  bool quit_requested_ = false;
+  bool draining_ = false;
+  bool authenticated_ = false;
+  std::string ns_;
+  std::string name_;
+};
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_SERVER_CONNECTION_H_

@@ -1,0 +1,117 @@
+#include "server/io_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "actors/shard_actor.h"
+#include "server/connection.h"
+
+namespace dbkv {
+
+namespace asio = boost::asio;
+
+IoLoop::IoLoop(ServerState* state, uint32_t index)
+    : state_(state),
+      index_(index),
+      io_(1),
+      work_(asio::make_work_guard(io_)),
+      open_(state->shards.size(), nullptr) {}
+
+IoLoop::~IoLoop() {
+  Stop();
+  for (ShardBatch* b : open_) delete b;
+  for (ShardBatch* b : pool_) delete b;
+}
+
+void IoLoop::Start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), ("dbkv-io-" + std::to_string(index_)).c_str());
+    io_.run();
+  });
+}
+
+void IoLoop::Stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    std::vector<Connection*> open(conns_.begin(), conns_.end());
+    for (Connection* c : open) c->Close();
+    work_.reset();
+  });
+  thread_.join();
+}
+
+void IoLoop::Adopt(asio::ip::tcp::socket socket) {
+  conn_count_.fetch_add(1, std::memory_order_relaxed);
+  asio::post(io_, [this, s = std::move(socket)]() mutable {
+    auto c = std::make_shared<Connection>(this, std::move(s));
+    c->Start();
+  });
+}
+
+void IoLoop::BeginDrain() {
+  asio::post(io_, [this] {
+    std::vector<Connection*> open(conns_.begin(), conns_.end());
+    for (Connection* c : open) c->Drain();
+  });
+}
+
+void IoLoop::Register(Connection* c) { conns_.insert(c); }
+
+void IoLoop::Unregister(Connection* c) {
+  if (conns_.erase(c) != 0) {
+    conn_count_.fetch_sub(1, std::memory_order_relaxed);
+    state_->connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+ShardBatch* IoLoop::NewBatch(uint32_t shard) {
+  ShardBatch* b;
+  if (!pool_.empty()) {
+    b = pool_.back();
+    pool_.pop_back();
+  } else {
+    b = new ShardBatch();
+    b->completion = this;
+  }
+  b->shard = shard;
+  return b;
+}
+
+void IoLoop::AddOp(uint32_t shard, const ShardOp& op) {
+  ShardBatch*& b = open_[shard];
+  if (b == nullptr) b = NewBatch(shard);
+  b->ops.push_back(op);
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    // Runs after every handler already queued: the reads that were ready together share the
+    // same batches.
+    asio::post(io_, [this] { Flush(); });
+  }
+}
+
+void IoLoop::Flush() {
+  flush_posted_ = false;
+  for (uint32_t s = 0; s < open_.size(); ++s) {
+    if (open_[s] == nullptr) continue;
+    caf::anon_send(state_->shards[s], run_atom::value, BatchPtr{open_[s]});
+    open_[s] = nullptr;
+  }
+}
+
+void IoLoop::OnBatchDone(ShardBatch* batch) {
+  asio::post(io_, [this, batch] { Complete(batch); });
+}
+
+void IoLoop::Complete(ShardBatch* batch) {
+  for (ShardOp& op : batch->ops) {
+    Pipeline* p = static_cast<Pipeline*>(op.owner);
+    if (op.part >= 0) --p->requests[op.index].split->remaining;
+    if (--p->pending_ops == 0) p->conn->OnPipelineDone();
+  }
+  batch->ops.clear();
+  if (batch->ops.capacity() > 4096) std::vector<ShardOp>().swap(batch->ops);
+  pool_.push_back(batch);
+}
+
+}  // namespace dbkv

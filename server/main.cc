@@ -1,0 +1,24 @@
+// data-bridge-kv-server: see `data-bridge-kv-server --help`.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "server/options.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals in every thread; the server's signal_set receives them.
+  signal(SIGPIPE, SIG_IGN);
+  dbkv::ServerOptions options;
+  bool exit_now = false;
+  int exit_code = 0;
+  dbkv::Status s = dbkv::ParseServerOptions(argc, argv, &options, &exit_now, &exit_code);
+  if (exit_now) return exit_code;
+  if (!s.ok()) {
+    fprintf(stderr, "data-bridge-kv-server: %s\n", s.message().c_str());
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  dbkv::Server server(std::move(options));
+  return server.Run();
+}

@@ -1,0 +1,156 @@
+#include "server/options.h"
+
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/version.h"
+
+namespace dbkv {
+
+bool ParseByteSize(const std::string& text, uint64_t* out) {
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (n > (UINT64_MAX - 9) / 10) return false;
+    n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+    ++i;
+  }
+  if (i == 0) return false;
+  std::string suffix;
+  for (; i < text.size(); ++i) suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  uint64_t mult = 1;
+  if (suffix.empty() || suffix == "b") {
+    mult = 1;
+  } else if (suffix == "k" || suffix == "kb" || suffix == "kib") {
+    mult = 1ull << 10;
+  } else if (suffix == "m" || suffix == "mb" || suffix == "mib") {
+    mult = 1ull << 20;
+  } else if (suffix == "g" || suffix == "gb" || suffix == "gib") {
+    mult = 1ull << 30;
+  } else if (suffix == "t" || suffix == "tb" || suffix == "tib") {
+    mult = 1ull << 40;
+  } else {
+    return false;
+  }
+  if (n != 0 && mult > UINT64_MAX / n) return false;
+  *out = n * mult;
+  return true;
+}
+
+bool SplitHostPort(const std::string& hp, std::string* host, uint16_t* port) {
+  size_t colon = hp.rfind(':');
+  if (colon == std::string::npos || colon + 1 == hp.size()) return false;
+  std::string h = hp.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) return false;
+  unsigned long p = 0;
+  for (size_t i = colon + 1; i < hp.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(hp[i]))) return false;
+    p = p * 10 + static_cast<unsigned long>(hp[i] - '0');
+    if (p > 65535) return false;
+  }
+  *host = h;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+namespace {
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_now,
+                          int* exit_code) {
+  *exit_now = false;
+  CLI::App app{"data-bridge-kv-server: a sharded key-value server and Celery result backend.\n"
+               "Every flag can also be set from the environment as KV_<FLAG> (e.g. KV_BIND)."};
+  app.set_version_flag("--version", std::string(kServerName) + " " + kVersion);
+  app.get_formatter()->column_width(34);
+
+  std::string max_frame = "64MiB";
+  app.add_option("--bind", o->bind, "host:port to serve the binary protocol on (port 0: any)")
+      ->envname("KV_BIND")
+      ->capture_default_str();
+  app.add_option("--shards", o->shards, "number of shard actors (0: one per worker)")
+      ->envname("KV_SHARDS")
+      ->capture_default_str();
+  app.add_option("--workers", o->workers,
+                 "CAF scheduler threads running the shards (0: cores - io-threads, min 1)")
+      ->envname("KV_WORKERS")
+      ->capture_default_str();
+  app.add_option("--io-threads", o->io_threads, "Asio threads serving connections")
+      ->envname("KV_IO_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--max-frame-bytes", max_frame,
+                 "largest request frame accepted (KiB/MiB/GiB suffixes); larger frames get an "
+                 "error and the connection is closed")
+      ->envname("KV_MAX_FRAME_BYTES")
+      ->capture_default_str();
+  app.add_option("--max-connections", o->max_connections,
+                 "connections served at once; more are refused")
+      ->envname("KV_MAX_CONNECTIONS")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--password-file", o->password_file,
+                 "file holding the password clients must AUTH with (env KV_PASSWORD gives the "
+                 "password itself)")
+      ->envname("KV_PASSWORD_FILE");
+  app.add_option("--log-level", o->log_level, "trace, debug, info, warn, error, off")
+      ->envname("KV_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--port-file", o->port_file,
+                 "write the bound port to this file once listening (for --bind host:0)")
+      ->envname("KV_PORT_FILE");
+  app.add_option("--shutdown-timeout-ms", o->shutdown_timeout_ms,
+                 "on SIGTERM, how long in-flight requests may take before connections are cut")
+      ->envname("KV_SHUTDOWN_TIMEOUT_MS")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_now = true;
+    *exit_code = app.exit(e);
+    return Status::OK();
+  }
+  if (!ParseByteSize(max_frame, &o->max_frame_bytes) || o->max_frame_bytes < 64 ||
+      o->max_frame_bytes > 0xffffffffull) {
+    return Status::InvalidArgument("--max-frame-bytes: expected a size between 64 B and 4 GiB, got '" +
+                                   max_frame + "'");
+  }
+  std::string host;
+  uint16_t port;
+  if (!SplitHostPort(o->bind, &host, &port)) {
+    return Status::InvalidArgument("--bind: expected host:port, got '" + o->bind + "'");
+  }
+  if (const char* env = std::getenv("KV_PASSWORD"); env != nullptr && *env != '\0') {
+    o->password = env;
+  }
+  if (!o->password_file.empty()) {
+    std::ifstream in(o->password_file);
+    if (!in) return Status::InvalidArgument("--password-file: cannot read " + o->password_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    o->password = Trimmed(ss.str());
+    if (o->password.empty()) {
+      return Status::InvalidArgument("--password-file: " + o->password_file + " is empty");
+    }
+  }
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  if (o->workers == 0) o->workers = cores > o->io_threads ? cores - o->io_threads : 1;
+  if (o->shards == 0) o->shards = o->workers;
+  if (o->shards > 1024) return Status::InvalidArgument("--shards: at most 1024");
+  return Status::OK();
+}
+
+}  // namespace dbkv

@@ -1,0 +1,42 @@
+// Server configuration: every flag of `data-bridge-kv-server --help`, each also settable from
+// the environment as KV_<FLAG> (KV_BIND, KV_SHARDS, ...). A flag given on the command line
+// wins over the environment.
+#ifndef DATABRIDGE_SERVER_OPTIONS_H_
+#define DATABRIDGE_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace dbkv {
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1:7379";
+  uint32_t shards = 0;      // 0: one per CAF worker
+  uint32_t workers = 0;     // CAF scheduler threads; 0: cores - io_threads, at least 1
+  uint32_t io_threads = 1;  // Asio threads serving connections
+  uint64_t max_frame_bytes = 64ull << 20;
+  uint32_t max_connections = 10000;
+  std::string password;  // from KV_PASSWORD or --password-file; empty: no AUTH required
+  std::string password_file;
+  std::string log_level = "info";
+  std::string port_file;  // if set, the bound port is written here once listening
+  uint32_t shutdown_timeout_ms = 10000;
+};
+
+// Parses argv (and the environment). On --help or --version, prints and sets *exit_now with
+// *exit_code; on a bad flag, returns an error that names it.
+Status ParseServerOptions(int argc, char** argv, ServerOptions* out, bool* exit_now,
+                          int* exit_code);
+
+// "64MiB", "1GiB", "512KiB", "1048576", also "64MB"/"64M" (binary multiples, as Redis).
+bool ParseByteSize(const std::string& text, uint64_t* out);
+
+// Splits "host:port" ("[::1]:7379" for IPv6). false if malformed.
+bool SplitHostPort(const std::string& hostport, std::string* host, uint16_t* port);
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_SERVER_OPTIONS_H_

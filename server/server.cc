@@ -1,0 +1,229 @@
+#include "server/server.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <caf/all.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "actors/shard_actor.h"
+#include "core/clock.h"
+#include "core/version.h"
+#include "plugins/builtin.h"
+#include "protocol/frame.h"
+#include "server/io_loop.h"
+#include "server/server_state.h"
+
+namespace dbkv {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+ServerInfo ServerState::Info() const {
+  ServerInfo info;
+  info.version = kVersion;
+  info.uptime_s = (WallClockMs() - start_ms) / 1000;
+  info.connections = connections.load(std::memory_order_relaxed);
+  info.shards = static_cast<uint32_t>(shards.size());
+  info.workers = options.workers;
+  info.io_threads = options.io_threads;
+  return info;
+}
+
+struct Server::Impl {
+  explicit Impl(ServerOptions o) { state.options = std::move(o); }
+
+  ServerState state;
+  std::unique_ptr<caf::actor_system_config> caf_cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::vector<std::unique_ptr<IoLoop>> loops;
+  asio::io_context control{1};  // main thread: accept and signals
+  std::unique_ptr<tcp::acceptor> acceptor;
+  uint32_t next_loop = 0;
+  int exit_code = 0;
+
+  Status StartShards();
+  Status Listen();
+  void Accept();
+  void Refuse(tcp::socket socket);
+  void Shutdown();
+  void WaitForDrain(std::chrono::steady_clock::time_point deadline,
+                    std::shared_ptr<asio::steady_timer> timer);
+};
+
+Status Server::Impl::StartShards() {
+  caf_cfg = std::make_unique<caf::actor_system_config>();
+  // CAF's default is max(cores, 4) workers, the slowest choice on small machines
+  // (PERF-NOTES.md): set it explicitly.
+  caf_cfg->set("scheduler.max-threads", static_cast<size_t>(state.options.workers));
+  caf_cfg->set("logger.verbosity", caf::atom("quiet"));
+  system = std::make_unique<caf::actor_system>(*caf_cfg);
+  for (uint32_t i = 0; i < state.options.shards; ++i) {
+    state.shards.push_back(SpawnShard(*system, i, state.options.shards));
+  }
+  return Status::OK();
+}
+
+Status Server::Impl::Listen() {
+  std::string host;
+  uint16_t port;
+  SplitHostPort(state.options.bind, &host, &port);
+  error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) {
+    // A name, not an address: resolve it.
+    tcp::resolver resolver(control);
+    auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec || results.empty()) {
+      return Status::InvalidArgument("--bind: cannot resolve '" + host + "'");
+    }
+    addr = results.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(addr, port);
+  acceptor = std::make_unique<tcp::acceptor>(control);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IoError("cannot listen on " + state.options.bind + ": " + ec.message());
+  }
+  const uint16_t bound = acceptor->local_endpoint().port();
+  spdlog::info("listening on {}:{} ({} shards, {} workers, {} io threads)", host, bound,
+               state.shards.size(), state.options.workers, state.options.io_threads);
+  if (!state.options.port_file.empty()) {
+    // Written whole, then renamed: a reader never sees a partial file.
+    const std::string tmp = state.options.port_file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << bound << "\n";
+      if (!out) return Status::IoError("cannot write " + tmp);
+    }
+    if (std::rename(tmp.c_str(), state.options.port_file.c_str()) != 0) {
+      return Status::IoError("cannot rename " + tmp + " to " + state.options.port_file);
+    }
+  }
+  return Status::OK();
+}
+
+void Server::Impl::Refuse(tcp::socket socket) {
+  // Tell the client why before closing: one small error frame, written without waiting.
+  std::string frame;
+  protocol::AppendResponse(&frame, 0,
+                           Reply::Error(Code::kBusy, "max number of clients reached"));
+  error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(frame), ec);
+  socket.close(ec);
+}
+
+void Server::Impl::Accept() {
+  acceptor->async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      // EMFILE and friends: log, and keep accepting.
+      spdlog::warn("accept failed: {}", ec.message());
+      Accept();
+      return;
+    }
+    if (state.connections.load(std::memory_order_relaxed) >= state.options.max_connections) {
+      state.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+      Refuse(std::move(socket));
+    } else {
+      state.connections.fetch_add(1, std::memory_order_relaxed);
+      state.total_connections.fetch_add(1, std::memory_order_relaxed);
+      IoLoop& loop = *loops[next_loop++ % loops.size()];
+      // The socket was opened on the control context; move its descriptor to the loop's.
+      error_code rec;
+      auto proto = socket.local_endpoint(rec).protocol();
+      int fd = socket.release(rec);
+      if (rec) {
+        state.connections.fetch_sub(1, std::memory_order_relaxed);
+      } else {
+        loop.Adopt(tcp::socket(loop.io(), proto, fd));
+      }
+    }
+    Accept();
+  });
+}
+
+void Server::Impl::Shutdown() {
+  if (state.shutting_down.exchange(true)) return;
+  spdlog::info("shutting down: no new connections, finishing in-flight requests");
+  error_code ec;
+  acceptor->close(ec);
+  for (auto& loop : loops) loop->BeginDrain();
+  auto timer = std::make_shared<asio::steady_timer>(control);
+  WaitForDrain(std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(state.options.shutdown_timeout_ms),
+               timer);
+}
+
+void Server::Impl::WaitForDrain(std::chrono::steady_clock::time_point deadline,
+                                std::shared_ptr<asio::steady_timer> timer) {
+  size_t open = 0;
+  for (auto& loop : loops) open += loop->connection_count();
+  if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (open != 0) spdlog::warn("shutdown: closing {} connections still busy", open);
+    control.stop();
+    return;
+  }
+  timer->expires_after(std::chrono::milliseconds(5));
+  timer->async_wait([this, deadline, timer](const error_code&) { WaitForDrain(deadline, timer); });
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Server::~Server() = default;
+
+int Server::Run() {
+  Impl& m = *impl_;
+  m.state.start_ms = WallClockMs();
+  Status s = RegisterBuiltinFamilies(&m.state.registry);
+  if (!s.ok()) {
+    spdlog::critical("registering commands: {}", s.ToString());
+    return 1;
+  }
+  s = m.StartShards();
+  if (!s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    return 1;
+  }
+  for (uint32_t i = 0; i < m.state.options.io_threads; ++i) {
+    m.loops.push_back(std::make_unique<IoLoop>(&m.state, i));
+  }
+  s = m.Listen();
+  if (!s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  for (auto& loop : m.loops) loop->Start();
+
+  asio::signal_set signals(m.control, SIGINT, SIGTERM);
+  signals.async_wait([&m](const error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("received {}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    m.Shutdown();
+  });
+  m.Accept();
+  m.control.run();
+
+  for (auto& loop : m.loops) loop->Stop();
+  m.loops.clear();
+  for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  m.state.shards.clear();
+  m.system->await_all_actors_done();
+  spdlog::info("bye");
+  return m.exit_code;
+}
+
+}  // namespace dbkv

@@ -1,0 +1,32 @@
+// What every I/O loop and connection of one server shares: read-only after start-up, apart
+// from the atomic counters.
+#ifndef DATABRIDGE_SERVER_SERVER_STATE_H_
+#define DATABRIDGE_SERVER_SERVER_STATE_H_
+
+#include <atomic>
+#include <caf/actor.hpp>
+#include <cstdint>
+#include <vector>
+
+#include "plugins/api/contexts.h"
+#include "plugins/api/registry.h"
+#include "server/options.h"
+
+namespace dbkv {
+
+struct ServerState {
+  ServerOptions options;
+  CommandRegistry registry;
+  std::vector<caf::actor> shards;
+  int64_t start_ms = 0;
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> total_connections{0};
+  std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<bool> shutting_down{false};
+
+  ServerInfo Info() const;
+};
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_SERVER_SERVER_STATE_H_
