@@ -51,9 +51,12 @@ class Value {
   Value& operator=(const Value& o);
   Value& operator=(Value&& o) noexcept {
     if (this != &o) {
-      Destroy();
-      std::memcpy(rep_, o.rep_, sizeof(rep_));
+      // Take o's bytes before destroying this value: o may live inside it (v = move(list[0])).
+      alignas(8) char taken[sizeof(rep_)];
+      std::memcpy(taken, o.rep_, sizeof(rep_));
       o.rep_[0] = static_cast<char>(ValueType::kNull);
+      Destroy();
+      std::memcpy(rep_, taken, sizeof(rep_));
     }
     return *this;
   }

@@ -1,0 +1,512 @@
+#include "core/partition.h"
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dbkv {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000;  // a wall-clock time in milliseconds
+
+std::string Text(size_t n, char c = 'v') { return std::string(n, c); }
+
+}  // namespace
+
+TEST_CASE("Partition starts empty", "[partition]") {
+  Partition p;
+  CHECK(p.Find("", "k", kNow) == nullptr);
+  CHECK(p.Size("") == 0);
+  CHECK(p.Size("ns") == 0);
+  CHECK(p.stats().keys == 0);
+  CHECK(p.stats().memory_bytes == 0);
+  CHECK(p.last_version() == 0);
+  CHECK_FALSE(p.Erase("", "k", kNow));
+  CHECK(p.Clear("") == 0);
+}
+
+TEST_CASE("Partition Put then Find returns the value", "[partition]") {
+  Partition p;
+  Entry& e = p.Put("", "k", Value::String("v"), kNoExpiry);
+  CHECK(e.value == Value::String("v"));
+  CHECK_FALSE(e.HasExpiry());
+  Entry* found = p.Find("", "k", kNow);
+  REQUIRE(found != nullptr);
+  CHECK(found->value == Value::String("v"));
+  CHECK(found->expire_at_ms == kNoExpiry);
+  CHECK(p.Size("") == 1);
+  CHECK(p.stats().keys == 1);
+  CHECK(p.stats().memory_bytes == EntryCharge("k", *found));
+  CHECK(p.Find("", "other", kNow) == nullptr);
+}
+
+TEST_CASE("Partition Put overwrites value and expiry", "[partition]") {
+  Partition p;
+  p.Put("", "k", Value::Int(1), kNow + 1000);
+  p.Put("", "k", Value::String(Text(100)), kNoExpiry);
+  Entry* e = p.Find("", "k", kNow + 5000);
+  REQUIRE(e != nullptr);
+  CHECK(e->value == Value::String(Text(100)));
+  CHECK_FALSE(e->HasExpiry());
+  CHECK(p.Size("") == 1);
+  CHECK(p.stats().keys == 1);
+  CHECK(p.stats().memory_bytes == EntryCharge("k", *e));
+}
+
+TEST_CASE("Partition namespaces are independent", "[partition]") {
+  Partition p;
+  p.Put("", "k", Value::Int(0), kNoExpiry);
+  p.Put("a", "k", Value::Int(1), kNoExpiry);
+  p.Put("b", "k", Value::Int(2), kNoExpiry);
+
+  REQUIRE(p.Find("", "k", kNow) != nullptr);
+  REQUIRE(p.Find("a", "k", kNow) != nullptr);
+  REQUIRE(p.Find("b", "k", kNow) != nullptr);
+  CHECK(p.Find("", "k", kNow)->value == Value::Int(0));
+  CHECK(p.Find("a", "k", kNow)->value == Value::Int(1));
+  CHECK(p.Find("b", "k", kNow)->value == Value::Int(2));
+  CHECK(p.Find("c", "k", kNow) == nullptr);
+  CHECK(p.Size("") == 1);
+  CHECK(p.Size("a") == 1);
+  CHECK(p.stats().keys == 3);
+
+  // Overwriting in one namespace leaves the others alone.
+  p.Put("a", "k", Value::Int(10), kNoExpiry);
+  CHECK(p.Find("a", "k", kNow)->value == Value::Int(10));
+  CHECK(p.Find("b", "k", kNow)->value == Value::Int(2));
+  CHECK(p.Find("", "k", kNow)->value == Value::Int(0));
+
+  // Erasing in one namespace leaves the others alone.
+  CHECK(p.Erase("a", "k", kNow));
+  CHECK(p.Find("a", "k", kNow) == nullptr);
+  CHECK(p.Find("b", "k", kNow)->value == Value::Int(2));
+  CHECK(p.Find("", "k", kNow)->value == Value::Int(0));
+  CHECK_FALSE(p.Erase("a", "k", kNow));
+  CHECK_FALSE(p.Erase("missing-ns", "k", kNow));
+  CHECK(p.stats().keys == 2);
+}
+
+TEST_CASE("Partition namespace lookups alternate correctly", "[partition]") {
+  // Exercises the last-namespace cache: interleaved namespaces, new namespaces created in
+  // between (which may move every table), and lookups of namespaces that do not exist.
+  Partition p;
+  for (int i = 0; i < 50; ++i) {
+    const std::string ns = "ns" + std::to_string(i);
+    p.Put(ns, "k", Value::Int(i), kNoExpiry);
+    CHECK(p.Find("", "k", kNow) == nullptr);
+    CHECK(p.Find("nope", "k", kNow) == nullptr);
+    for (int j = 0; j <= i; ++j) {
+      Entry* e = p.Find("ns" + std::to_string(j), "k", kNow);
+      REQUIRE(e != nullptr);
+      CHECK(e->value == Value::Int(j));
+    }
+  }
+  CHECK(p.stats().keys == 50);
+}
+
+TEST_CASE("Partition Erase removes the key and its charge", "[partition]") {
+  Partition p;
+  p.Put("", "a", Value::String(Text(40)), kNoExpiry);
+  const uint64_t one = p.stats().memory_bytes;
+  p.Put("", "b", Value::Int(2), kNoExpiry);
+  CHECK(p.Erase("", "b", kNow));
+  CHECK(p.Find("", "b", kNow) == nullptr);
+  CHECK(p.stats().memory_bytes == one);
+  CHECK(p.Erase("", "a", kNow));
+  CHECK(p.stats().memory_bytes == 0);
+  CHECK(p.stats().keys == 0);
+  CHECK(p.Size("") == 0);
+  CHECK_FALSE(p.Erase("", "a", kNow));
+}
+
+TEST_CASE("Partition expires entries lazily on Find", "[partition]") {
+  Partition p;
+  p.Put("", "k", Value::String(Text(64)), kNow + 100);
+  p.Put("", "keep", Value::Int(1), kNoExpiry);
+  const uint64_t keep_charge = EntryCharge("keep", *p.Find("", "keep", kNow));
+
+  // Before the deadline the entry is live.
+  Entry* e = p.Find("", "k", kNow + 99);
+  REQUIRE(e != nullptr);
+  CHECK(e->HasExpiry());
+  CHECK(e->expire_at_ms == kNow + 100);
+  CHECK(p.stats().expired_keys == 0);
+
+  // Not reclaimed until looked up: Size counts it.
+  CHECK(p.Size("") == 2);
+  CHECK(p.stats().keys == 2);
+
+  // At the deadline exactly it is gone, and erased on the way.
+  CHECK(p.Find("", "k", kNow + 100) == nullptr);
+  CHECK(p.stats().expired_keys == 1);
+  CHECK(p.stats().keys == 1);
+  CHECK(p.Size("") == 1);
+  CHECK(p.stats().memory_bytes == keep_charge);
+
+  // A second lookup finds nothing and does not count again.
+  CHECK(p.Find("", "k", kNow + 100) == nullptr);
+  CHECK(p.stats().expired_keys == 1);
+  CHECK(p.Find("", "keep", kNow + 1'000'000) != nullptr);
+}
+
+TEST_CASE("Partition expiry after the deadline and Erase of an expired key", "[partition]") {
+  Partition p;
+  p.Put("", "k", Value::Int(1), kNow);
+  CHECK(p.Find("", "k", kNow + 1'000'000) == nullptr);
+  CHECK(p.stats().expired_keys == 1);
+
+  p.Put("", "j", Value::Int(1), kNow);
+  // Erase of an expired entry reclaims it but reports that no live key was removed.
+  CHECK_FALSE(p.Erase("", "j", kNow));
+  CHECK(p.stats().expired_keys == 2);
+  CHECK(p.stats().keys == 0);
+  CHECK(p.Size("") == 0);
+  CHECK(p.stats().memory_bytes == 0);
+}
+
+TEST_CASE("Partition versions strictly increase across writes", "[partition]") {
+  Partition p;
+  uint64_t last = 0;
+  auto check_newer = [&](uint64_t v) {
+    CHECK(v > last);
+    CHECK(v == p.last_version());
+    last = v;
+  };
+  check_newer(p.Put("", "a", Value::Int(1), kNoExpiry).version);
+  check_newer(p.Put("", "b", Value::Int(1), kNoExpiry).version);
+  check_newer(p.Put("ns", "a", Value::Int(1), kNoExpiry).version);
+  check_newer(p.Put("", "a", Value::Int(2), kNoExpiry).version);
+
+  EntryRef ref = p.Upsert("", "a", kNow);
+  ref.entry->value = Value::Int(3);
+  p.Commit(ref);
+  check_newer(p.Find("", "a", kNow)->version);
+
+  ref = p.Upsert("", "new", kNow);
+  ref.entry->value = Value::Int(3);
+  p.Commit(ref);
+  check_newer(p.Find("", "new", kNow)->version);
+
+  // Reads do not change versions.
+  const uint64_t before = p.last_version();
+  p.Find("", "a", kNow);
+  p.Find("", "missing", kNow);
+  CHECK(p.last_version() == before);
+}
+
+TEST_CASE("Partition gives a re-created key a higher version than before", "[partition]") {
+  Partition p;
+  const uint64_t first = p.Put("", "k", Value::Int(1), kNoExpiry).version;
+  p.Put("", "other", Value::Int(1), kNoExpiry);
+  REQUIRE(p.Erase("", "k", kNow));
+  const uint64_t second = p.Put("", "k", Value::Int(1), kNoExpiry).version;
+  CHECK(second > first);
+
+  // Same after expiry and after Clear.
+  p.Put("", "k", Value::Int(1), kNow);
+  CHECK(p.Find("", "k", kNow) == nullptr);
+  const uint64_t third = p.Put("", "k", Value::Int(1), kNoExpiry).version;
+  CHECK(third > second);
+  p.Clear("");
+  EntryRef ref = p.Upsert("", "k", kNow);
+  p.Commit(ref);
+  CHECK(p.Find("", "k", kNow)->version > third);
+}
+
+TEST_CASE("Partition Upsert creates a null entry that Commit keeps", "[partition]") {
+  Partition p;
+  EntryRef ref = p.Upsert("ns", "counter", kNow);
+  REQUIRE(ref.entry != nullptr);
+  CHECK(ref.created);
+  CHECK(ref.key == "counter");
+  CHECK(ref.entry->value.is_null());
+  CHECK_FALSE(ref.entry->HasExpiry());
+  CHECK(p.stats().keys == 1);
+
+  ref.entry->value = Value::String(Text(300));
+  ref.entry->expire_at_ms = kNow + 10;
+  p.Commit(ref);
+
+  Entry* e = p.Find("ns", "counter", kNow);
+  REQUIRE(e != nullptr);
+  CHECK(e->value == Value::String(Text(300)));
+  CHECK(e->expire_at_ms == kNow + 10);
+  CHECK(p.stats().memory_bytes == EntryCharge("counter", *e));
+}
+
+TEST_CASE("Partition Upsert of a live key modifies it in place", "[partition]") {
+  Partition p;
+  p.Put("", "k", Value::Int(1), kNow + 1000);
+  const uint64_t v1 = p.Find("", "k", kNow)->version;
+
+  EntryRef ref = p.Upsert("", "k", kNow);
+  CHECK_FALSE(ref.created);
+  CHECK(ref.entry->value == Value::Int(1));
+  CHECK(ref.entry->expire_at_ms == kNow + 1000);
+  CHECK(ref.old_charge == EntryCharge("k", *ref.entry));
+  ref.entry->value = Value::List({Value::String(Text(100)), Value::String(Text(200))});
+  p.Commit(ref);
+
+  Entry* e = p.Find("", "k", kNow);
+  REQUIRE(e != nullptr);
+  CHECK(e->value.type() == ValueType::kList);
+  CHECK(e->expire_at_ms == kNow + 1000);
+  CHECK(e->version > v1);
+  CHECK(p.stats().keys == 1);
+  CHECK(p.stats().memory_bytes == EntryCharge("k", *e));
+
+  // Shrinking it again is accounted too.
+  ref = p.Upsert("", "k", kNow);
+  ref.entry->value = Value::Int(0);
+  p.Commit(ref);
+  CHECK(p.stats().memory_bytes == EntryCharge("k", *p.Find("", "k", kNow)));
+}
+
+TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
+  Partition p;
+  p.Put("", "existing", Value::String(Text(50)), kNoExpiry);
+  const PartitionStats before = p.stats();
+  const uint64_t version = p.Find("", "existing", kNow)->version;
+
+  SECTION("a created entry is removed") {
+    EntryRef ref = p.Upsert("", "fresh", kNow);
+    REQUIRE(ref.created);
+    p.Abort(ref);
+    CHECK(p.Find("", "fresh", kNow) == nullptr);
+    CHECK(p.Size("") == 1);
+    CHECK(p.stats().keys == before.keys);
+    CHECK(p.stats().memory_bytes == before.memory_bytes);
+  }
+  SECTION("a created entry in a new namespace is removed") {
+    EntryRef ref = p.Upsert("other", "fresh", kNow);
+    REQUIRE(ref.created);
+    p.Abort(ref);
+    CHECK(p.Find("other", "fresh", kNow) == nullptr);
+    CHECK(p.Size("other") == 0);
+    CHECK(p.stats().keys == before.keys);
+    CHECK(p.stats().memory_bytes == before.memory_bytes);
+  }
+  SECTION("a created entry that was already filled in is removed with its whole charge") {
+    EntryRef ref = p.Upsert("", "fresh", kNow);
+    REQUIRE(ref.created);
+    ref.entry->value = Value::String(Text(1000));
+    p.Abort(ref);
+    CHECK(p.Find("", "fresh", kNow) == nullptr);
+    CHECK(p.stats().keys == before.keys);
+    CHECK(p.stats().memory_bytes == before.memory_bytes);
+  }
+  SECTION("an existing entry is left unchanged") {
+    EntryRef ref = p.Upsert("", "existing", kNow);
+    REQUIRE_FALSE(ref.created);
+    p.Abort(ref);
+    Entry* e = p.Find("", "existing", kNow);
+    REQUIRE(e != nullptr);
+    CHECK(e->value == Value::String(Text(50)));
+    CHECK(e->version == version);
+    CHECK(p.stats().keys == before.keys);
+    CHECK(p.stats().memory_bytes == before.memory_bytes);
+  }
+  // Abort never assigns a version.
+  CHECK(p.last_version() == version);
+}
+
+TEST_CASE("Partition Upsert over an expired entry yields a fresh created entry", "[partition]") {
+  Partition p;
+  p.Put("", "k", Value::String(Text(500)), kNow);
+  const uint64_t old_version = p.last_version();
+
+  EntryRef ref = p.Upsert("", "k", kNow);
+  CHECK(ref.created);
+  CHECK(ref.entry->value.is_null());
+  CHECK_FALSE(ref.entry->HasExpiry());
+  CHECK(ref.entry->version == 0);
+  CHECK(p.stats().expired_keys == 1);
+  CHECK(p.stats().keys == 1);
+  CHECK(p.stats().memory_bytes == EntryCharge("k", Entry()));
+
+  SECTION("Commit keeps the fresh entry") {
+    ref.entry->value = Value::Int(1);
+    p.Commit(ref);
+    Entry* e = p.Find("", "k", kNow);
+    REQUIRE(e != nullptr);
+    CHECK(e->value == Value::Int(1));
+    CHECK_FALSE(e->HasExpiry());
+    CHECK(e->version > old_version);
+    CHECK(p.stats().memory_bytes == EntryCharge("k", *e));
+  }
+  SECTION("Abort removes the key altogether") {
+    p.Abort(ref);
+    CHECK(p.Find("", "k", kNow) == nullptr);
+    CHECK(p.Size("") == 0);
+    CHECK(p.stats().keys == 0);
+    CHECK(p.stats().memory_bytes == 0);
+    CHECK(p.stats().expired_keys == 1);
+  }
+}
+
+TEST_CASE("Partition Clear and Size work per namespace", "[partition]") {
+  Partition p;
+  for (int i = 0; i < 10; ++i) p.Put("a", "k" + std::to_string(i), Value::Int(i), kNoExpiry);
+  for (int i = 0; i < 5; ++i) {
+    p.Put("b", "k" + std::to_string(i), Value::String(Text(30 + i)), kNoExpiry);
+  }
+  p.Put("", "k0", Value::Int(0), kNoExpiry);
+  const uint64_t b_and_default_before = p.stats().memory_bytes;
+  CHECK(p.Size("a") == 10);
+  CHECK(p.Size("b") == 5);
+  CHECK(p.Size("") == 1);
+  CHECK(p.stats().keys == 16);
+
+  CHECK(p.Clear("a") == 10);
+  CHECK(p.Size("a") == 0);
+  CHECK(p.Find("a", "k0", kNow) == nullptr);
+  CHECK(p.Size("b") == 5);
+  CHECK(p.Find("b", "k0", kNow) != nullptr);
+  CHECK(p.Find("", "k0", kNow) != nullptr);
+  CHECK(p.stats().keys == 6);
+  CHECK(p.stats().memory_bytes < b_and_default_before);
+
+  CHECK(p.Clear("a") == 0);
+  CHECK(p.Clear("never") == 0);
+  CHECK(p.Size("never") == 0);
+
+  // Expired but unreclaimed keys are counted by Size and removed by Clear.
+  p.Put("b", "doomed", Value::Int(1), kNow);
+  CHECK(p.Size("b") == 6);
+  CHECK(p.Clear("b") == 6);
+  CHECK(p.Clear("") == 1);
+  CHECK(p.stats().keys == 0);
+  CHECK(p.stats().memory_bytes == 0);
+
+  // The namespace is usable after Clear.
+  p.Put("a", "k0", Value::Int(7), kNoExpiry);
+  CHECK(p.Find("a", "k0", kNow)->value == Value::Int(7));
+  CHECK(p.Size("a") == 1);
+}
+
+TEST_CASE("Partition memory accounting returns to its starting value", "[partition]") {
+  Partition p;
+  p.Put("", "resident", Value::String(Text(77)), kNoExpiry);
+  const uint64_t start = p.stats().memory_bytes;
+  const uint64_t start_keys = p.stats().keys;
+  CHECK(start == EntryCharge("resident", *p.Find("", "resident", kNow)));
+
+  const std::vector<std::string> namespaces = {"", "ns", std::string(40, 'n')};
+  const size_t value_sizes[] = {0, 1, 14, 15, 16, 100, 1000, 5000};
+  const size_t key_sizes[] = {1, 15, 16, 31, 100};
+  std::vector<std::pair<std::string, std::string>> keys;  // (namespace, key)
+  int n = 0;
+  for (const std::string& ns : namespaces) {
+    for (size_t ks : key_sizes) {
+      for (size_t vs : value_sizes) {
+        std::string key = std::to_string(n++) + "_" + Text(ks, 'k');
+        Value value;
+        switch (n % 4) {
+          case 0:
+            value = Value::String(Text(vs));
+            break;
+          case 1:
+            value = Value::Bytes(Text(vs, '\0'));
+            break;
+          case 2:
+            value = Value::List({Value::String(Text(vs)), Value::Int(1)});
+            break;
+          default:
+            value = Value::Map({{Value::String(Text(vs, 'm')), Value::Dec(Decimal::FromInt(n))}});
+            break;
+        }
+        p.Put(ns, key, std::move(value), n % 3 == 0 ? kNow + n : kNoExpiry);
+        keys.emplace_back(ns, key);
+      }
+    }
+  }
+  CHECK(p.stats().keys == start_keys + keys.size());
+  CHECK(p.stats().memory_bytes > start);
+
+  // The sum of the charges of what is stored is what is accounted.
+  uint64_t sum = start;
+  for (const auto& [ns, key] : keys) sum += EntryCharge(key, *p.Find(ns, key, kNow));
+  CHECK(p.stats().memory_bytes == sum);
+
+  // Overwrite every other key with a value of another size, modify some in place, abort some.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& [ns, key] = keys[i];
+    if (i % 2 == 0) {
+      p.Put(ns, key, Value::String(Text(i * 7 % 300)), kNoExpiry);
+    } else if (i % 3 == 0) {
+      EntryRef ref = p.Upsert(ns, key, kNow);
+      ref.entry->value = Value::List({Value::String(Text(i)), Value::Bytes(Text(2 * i))});
+      p.Commit(ref);
+    } else {
+      EntryRef ref = p.Upsert(ns, key, kNow);
+      p.Abort(ref);
+    }
+  }
+  // A few keys created through Upsert, some kept, some abandoned.
+  for (int i = 0; i < 20; ++i) {
+    EntryRef ref = p.Upsert("ns", "upserted" + std::to_string(i), kNow);
+    ref.entry->value = Value::String(Text(20 * i));
+    if (i % 2 == 0) {
+      p.Commit(ref);
+      keys.emplace_back("ns", "upserted" + std::to_string(i));
+    } else {
+      p.Abort(ref);
+    }
+  }
+  CHECK(p.stats().keys == start_keys + keys.size());
+  sum = start;
+  for (const auto& [ns, key] : keys) sum += EntryCharge(key, *p.Find(ns, key, kNow));
+  CHECK(p.stats().memory_bytes == sum);
+
+  // Let some expire through Find, remove the rest with Erase.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto& [ns, key] = keys[i];
+    if (i % 5 == 0) {
+      p.Put(ns, key, Value::Int(1), kNow);
+      CHECK(p.Find(ns, key, kNow) == nullptr);
+    } else {
+      CHECK(p.Erase(ns, key, kNow));
+    }
+  }
+  CHECK(p.stats().keys == start_keys);
+  CHECK(p.stats().memory_bytes == start);
+  for (const std::string& ns : namespaces) CHECK(p.Size(ns) == (ns.empty() ? 1 : 0));
+}
+
+TEST_CASE("Partition EntryCharge counts key and value heap bytes", "[partition]") {
+  Entry small;
+  const size_t base = EntryCharge("k", small);
+  CHECK(base > sizeof(Entry));
+  // Keys that fit std::string's inline buffer cost nothing more.
+  CHECK(EntryCharge(Text(15, 'k'), small) == base);
+  CHECK(EntryCharge(Text(16, 'k'), small) > base);
+  CHECK(EntryCharge(Text(1000, 'k'), small) >= base + 1000);
+
+  Entry big;
+  big.value = Value::String(Text(1000));
+  CHECK(EntryCharge("k", big) == base + big.value.HeapBytes());
+}
+
+TEST_CASE("Partition records hits and misses", "[partition]") {
+  Partition p;
+  p.RecordHit(true);
+  p.RecordHit(true);
+  p.RecordHit(false);
+  CHECK(p.stats().hits == 2);
+  CHECK(p.stats().misses == 1);
+}
+
+TEST_CASE("Entry expiry predicates", "[partition]") {
+  Entry e;
+  CHECK_FALSE(e.HasExpiry());
+  CHECK_FALSE(e.IsExpired(kNow));
+  e.expire_at_ms = kNow;
+  CHECK(e.HasExpiry());
+  CHECK_FALSE(e.IsExpired(kNow - 1));
+  CHECK(e.IsExpired(kNow));
+  CHECK(e.IsExpired(kNow + 1));
+}
+
+}  // namespace dbkv
