@@ -73,7 +73,7 @@ StatusOr<Decimal> Decimal::Parse(std::string_view s) {
     ++i;
   }
   uint128 coef = 0;
-  int digits = 0;          // significant digits accumulated (after leading zeros)
+  int digits = 0;  // significant digits accumulated (after leading zeros)
   int64_t exponent = 0;
   bool any_digit = false;
   bool seen_point = false;
@@ -88,7 +88,8 @@ StatusOr<Decimal> Decimal::Parse(std::string_view s) {
     any_digit = true;
     if (seen_point) --exponent;
     if (coef == 0 && c == '0') continue;  // leading zero: not significant
-    if (++digits > kMaxDigits) return Status::Overflow("decimal has more than 38 significant digits");
+    if (++digits > kMaxDigits)
+      return Status::Overflow("decimal has more than 38 significant digits");
     coef = coef * 10 + static_cast<unsigned>(c - '0');
   }
   if (!any_digit) return Status::InvalidArgument("invalid decimal: '" + std::string(s) + "'");
@@ -153,7 +154,8 @@ Decimal Decimal::Negated() const { return Decimal(!negative_, coefficient_, expo
 StatusOr<Decimal> Decimal::Add(const Decimal& o) const {
   const int32_t exp = std::min(exponent_, o.exponent_);
   uint128 a, b;
-  if (!ScaleUp(coefficient_, exponent_ - exp, &a) || !ScaleUp(o.coefficient_, o.exponent_ - exp, &b)) {
+  if (!ScaleUp(coefficient_, exponent_ - exp, &a) ||
+      !ScaleUp(o.coefficient_, o.exponent_ - exp, &b)) {
     return Status::Overflow("decimal result needs more than 38 significant digits");
   }
   bool neg;

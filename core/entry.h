@@ -21,7 +21,9 @@ struct Entry {
   uint64_t version = 0;
 
   bool HasExpiry() const { return expire_at_ms != kNoExpiry; }
-  bool IsExpired(int64_t now_ms) const { return expire_at_ms != kNoExpiry && expire_at_ms <= now_ms; }
+  bool IsExpired(int64_t now_ms) const {
+    return expire_at_ms != kNoExpiry && expire_at_ms <= now_ms;
+  }
 };
 
 }  // namespace dbkv

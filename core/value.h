@@ -73,7 +73,9 @@ class Value {
 
   ValueType type() const { return static_cast<ValueType>(rep_[0] & kTypeMask); }
   bool is_null() const { return type() == ValueType::kNull; }
-  bool is_string_like() const { return type() == ValueType::kString || type() == ValueType::kBytes; }
+  bool is_string_like() const {
+    return type() == ValueType::kString || type() == ValueType::kBytes;
+  }
 
   // Accessors: calling one for another type is a bug.
   bool AsBool() const { return rep_[8] != 0; }

@@ -203,8 +203,8 @@ Reply Persist(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Of(Value::Int(1));
 }
 
-CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args,
-                       int max_args, ShardHandler handler, std::string summary) {
+CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
+                       ShardHandler handler, std::string summary) {
   CommandSpec s;
   s.name = std::move(name);
   s.opcode = opcode;

@@ -1,3 +1,3 @@
-#include <catch2/catch.hpp>
-
 #include "plugins/core_family.h"
+
+#include <catch2/catch.hpp>

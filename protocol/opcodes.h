@@ -5,6 +5,7 @@
 #define DATABRIDGE_PROTOCOL_OPCODES_H_
 
 #include <cstdint>
+#include <string_view>
 
 namespace dbkv::protocol::op {
 
@@ -30,6 +31,25 @@ constexpr uint8_t kPersist = 0x1a;
 
 // 0x20-0x7f are reserved for the other built-in families; 0x80-0xff are never assigned
 // (plugins are addressed by name).
+
+// The opcode of a built-in command name (upper case), or kOpByName (0) if it has none. Lets
+// clients save the name on the wire for the common commands.
+inline uint8_t ForName(std::string_view upper_name) {
+  struct Entry {
+    std::string_view name;
+    uint8_t opcode;
+  };
+  static constexpr Entry kTable[] = {
+      {"PING", kPing},     {"HELLO", kHello},   {"AUTH", kAuth},       {"INFO", kInfo},
+      {"QUIT", kQuit},     {"GET", kGet},       {"SET", kSet},         {"DEL", kDel},
+      {"EXISTS", kExists}, {"INCR", kIncr},     {"DECR", kDecr},       {"TTL", kTtl},
+      {"PTTL", kPttl},     {"EXPIRE", kExpire}, {"PEXPIRE", kPexpire}, {"PERSIST", kPersist},
+  };
+  for (const Entry& e : kTable) {
+    if (e.name == upper_name) return e.opcode;
+  }
+  return 0;
+}
 
 }  // namespace dbkv::protocol::op
 

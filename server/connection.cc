@@ -236,8 +236,8 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
     r.split->input.parts.resize(nshards);
     r.split->remaining = nshards;
     for (uint32_t s = 0; s < nshards; ++s) {
-      loop_->AddOp(s, ShardOp{&cmd, args, ns, &r.split->input.parts[s], &p, index,
-                              static_cast<int32_t>(s)});
+      loop_->AddOp(
+          s, ShardOp{&cmd, args, ns, &r.split->input.parts[s], &p, index, static_cast<int32_t>(s)});
     }
     p.pending_ops += nshards;
     return;
@@ -260,9 +260,9 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
     if (key.type() == ValueType::kInt) {
       key = Value::String(std::to_string(key.AsInt()));
     } else if (!key.is_string_like()) {
-      r.reply = Reply::Error(Code::kInvalidArgument,
-                             "key must be a string, bytes or an integer, not " +
-                                 std::string(ValueTypeName(key.type())));
+      r.reply =
+          Reply::Error(Code::kInvalidArgument, "key must be a string, bytes or an integer, not " +
+                                                   std::string(ValueTypeName(key.type())));
       return;
     }
   }

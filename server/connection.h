@@ -23,8 +23,7 @@ namespace dbkv {
 
 class IoLoop;
 
-class Connection final : public ConnectionContext,
-                         public std::enable_shared_from_this<Connection> {
+class Connection final : public ConnectionContext, public std::enable_shared_from_this<Connection> {
  public:
   // Replies waiting to be written beyond which the connection stops reading.
   static constexpr size_t kMaxPendingOutputBytes = size_t{64} << 20;
@@ -79,7 +78,7 @@ class Connection final : public ConnectionContext,
   size_t inflight_requests_ = 0;
   bool reading_ = false;
   bool writing_ = false;
-  bool read_closed_ = false;    // EOF or protocol error: no more input
+  bool read_closed_ = false;  // EOF or protocol error: no more input
   bool close_after_write_ = false;
   bool closed_ = false;
   bool quit_requested_ = false;

@@ -21,7 +21,8 @@ bool ParseByteSize(const std::string& text, uint64_t* out) {
   }
   if (i == 0) return false;
   std::string suffix;
-  for (; i < text.size(); ++i) suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  for (; i < text.size(); ++i)
+    suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
   uint64_t mult = 1;
   if (suffix.empty() || suffix == "b") {
     mult = 1;
@@ -67,11 +68,11 @@ std::string Trimmed(std::string s) {
 
 }  // namespace
 
-Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_now,
-                          int* exit_code) {
+Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_now, int* exit_code) {
   *exit_now = false;
-  CLI::App app{"data-bridge-kv-server: a sharded key-value server and Celery result backend.\n"
-               "Every flag can also be set from the environment as KV_<FLAG> (e.g. KV_BIND)."};
+  CLI::App app{
+      "data-bridge-kv-server: a sharded key-value server and Celery result backend.\n"
+      "Every flag can also be set from the environment as KV_<FLAG> (e.g. KV_BIND)."};
   app.set_version_flag("--version", std::string(kServerName) + " " + kVersion);
   app.get_formatter()->column_width(34);
 
@@ -125,8 +126,8 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
   }
   if (!ParseByteSize(max_frame, &o->max_frame_bytes) || o->max_frame_bytes < 64 ||
       o->max_frame_bytes > 0xffffffffull) {
-    return Status::InvalidArgument("--max-frame-bytes: expected a size between 64 B and 4 GiB, got '" +
-                                   max_frame + "'");
+    return Status::InvalidArgument(
+        "--max-frame-bytes: expected a size between 64 B and 4 GiB, got '" + max_frame + "'");
   }
   std::string host;
   uint16_t port;

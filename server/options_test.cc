@@ -1,3 +1,3 @@
-#include <catch2/catch.hpp>
-
 #include "server/options.h"
+
+#include <catch2/catch.hpp>

@@ -117,8 +117,7 @@ Status Server::Impl::Listen() {
 void Server::Impl::Refuse(tcp::socket socket) {
   // Tell the client why before closing: one small error frame, written without waiting.
   std::string frame;
-  protocol::AppendResponse(&frame, 0,
-                           Reply::Error(Code::kBusy, "max number of clients reached"));
+  protocol::AppendResponse(&frame, 0, Reply::Error(Code::kBusy, "max number of clients reached"));
   error_code ec;
   socket.non_blocking(true, ec);
   socket.write_some(asio::buffer(frame), ec);

@@ -41,11 +41,13 @@ Status CommandRegistry::Register(CommandSpec spec) {
   }
   if (on_connection) {
     if (!spec.connection) return Status::InvalidArgument(spec.name + ": no connection handler");
-    if (spec.first_key >= 0) return Status::InvalidArgument(spec.name + ": connection commands take no key");
+    if (spec.first_key >= 0)
+      return Status::InvalidArgument(spec.name + ": connection commands take no key");
   } else {
     if (!spec.shard) return Status::InvalidArgument(spec.name + ": no shard handler");
     if (!all_shards && spec.first_key < 0) {
-      return Status::InvalidArgument(spec.name + ": a shard command needs a key position or kCmdAllShards");
+      return Status::InvalidArgument(spec.name +
+                                     ": a shard command needs a key position or kCmdAllShards");
     }
     if (spec.first_key >= 0) {
       if (spec.first_key >= spec.min_args) {

@@ -1,0 +1,364 @@
+#include "client/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+
+#include "protocol/frame.h"
+#include "protocol/opcodes.h"
+#include "protocol/wire_format.h"
+
+namespace dbkv::client {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+class AsyncClient::Impl {
+ public:
+  Impl(ClientOptions opts, asio::io_context* io)
+      : opts_(std::move(opts)), io_(io), socket_(*io), resolver_(*io), timer_(*io) {}
+
+  const ClientOptions& options() const { return opts_; }
+
+  void Call(std::string_view command, const Value* args, size_t nargs, Callback cb) {
+    char upper[64];
+    const size_t n = std::min(command.size(), sizeof(upper));
+    for (size_t i = 0; i < n; ++i) {
+      upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(command[i])));
+    }
+    const uint8_t opcode = command.size() <= sizeof(upper) ? protocol::op::ForName({upper, n}) : 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) {
+      // Destroyed or closing: answer at once, without the lock held by the caller's callback.
+      io_post([cb = std::move(cb)] { cb(Reply::Error(Code::kIoError, "client closed")); });
+      return;
+    }
+    const uint32_t id = next_id_++;
+    protocol::AppendRequest(&out_, id, opcode, command, args, nargs);
+    pending_.push_back({id, std::move(cb)});
+    if (state_ == kIdle) {
+      state_ = kConnecting;
+      io_post([this] { StartConnect(); });
+    } else if (state_ == kConnected && !flush_posted_) {
+      flush_posted_ = true;
+      io_post([this] { Flush(); });
+    }
+  }
+
+  size_t inflight() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pending_.size();
+  }
+
+  void Disconnect() {
+    io_post([this] { Fail("disconnected by the client"); });
+  }
+
+  // Stops accepting calls and fails what is in flight (the owner then stops the io_context).
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    io_post([this] { Fail("client closed"); });
+  }
+
+ private:
+  enum State { kIdle, kConnecting, kConnected };
+  struct Pending {
+    uint32_t id;
+    Callback cb;
+  };
+
+  template <class F>
+  void io_post(F&& f) {
+    asio::post(*io_, std::forward<F>(f));
+  }
+
+  void StartConnect() {
+    const double t = opts_.connect_timeout_s > 0 ? opts_.connect_timeout_s : 3600;
+    timer_.expires_after(std::chrono::microseconds(static_cast<int64_t>(t * 1e6)));
+    const uint64_t gen = generation_;
+    timer_.async_wait([this, gen](const error_code& ec) {
+      if (ec || gen != generation_) return;
+      Fail("cannot connect to " + Where() + ": timed out");
+    });
+    resolver_.async_resolve(opts_.host, std::to_string(opts_.port),
+                            [this, gen](const error_code& ec, tcp::resolver::results_type results) {
+                              if (gen != generation_) return;
+                              if (ec) {
+                                Fail("cannot resolve " + opts_.host + ": " + ec.message());
+                                return;
+                              }
+                              asio::async_connect(
+                                  socket_, results,
+                                  [this, gen](const error_code& ec2, const tcp::endpoint&) {
+                                    if (gen != generation_) return;
+                                    if (ec2) {
+                                      Fail("cannot connect to " + Where() + ": " + ec2.message());
+                                      return;
+                                    }
+                                    OnConnected();
+                                  });
+                            });
+  }
+
+  std::string Where() const { return opts_.host + ":" + std::to_string(opts_.port); }
+
+  void OnConnected() {
+    timer_.cancel();
+    error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    // The handshake goes first: HELLO 1 [AUTH password] [NAMESPACE ns].
+    ValueList hello{Value::Int(1)};
+    if (!opts_.password.empty()) {
+      hello.push_back(Value::String("AUTH"));
+      hello.push_back(Value::String(opts_.password));
+    }
+    if (!opts_.ns.empty()) {
+      hello.push_back(Value::String("NAMESPACE"));
+      hello.push_back(Value::String(opts_.ns));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::string frame;
+      const uint32_t id = next_id_++;
+      protocol::AppendRequest(&frame, id, protocol::op::kHello, "HELLO", hello.data(),
+                              hello.size());
+      out_.insert(0, frame);
+      pending_.push_front({id, [](Reply) {}});
+      state_ = kConnected;
+      flush_posted_ = true;
+    }
+    rbuf_.resize(64 * 1024);
+    rbegin_ = rend_ = 0;
+    Read();
+    Flush();
+  }
+
+  void Flush() {
+    std::unique_lock<std::mutex> lock(mu_);
+    flush_posted_ = false;
+    if (writing_ || out_.empty() || state_ != kConnected) return;
+    wbuf_.swap(out_);
+    out_.clear();
+    lock.unlock();
+    writing_ = true;
+    const uint64_t gen = generation_;
+    asio::async_write(socket_, asio::buffer(wbuf_), [this, gen](const error_code& ec, size_t) {
+      if (gen != generation_) return;
+      writing_ = false;
+      wbuf_.clear();
+      if (ec) {
+        Fail("connection lost: " + ec.message());
+        return;
+      }
+      Flush();
+    });
+  }
+
+  void Read() {
+    if (rbegin_ == rend_) {
+      rbegin_ = rend_ = 0;
+    } else if (rbegin_ > 0 && rbuf_.size() - rend_ < 16 * 1024) {
+      std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+      rend_ -= rbegin_;
+      rbegin_ = 0;
+    }
+    if (rbuf_.size() - rend_ < 16 * 1024) rbuf_.resize(rbuf_.size() * 2);
+    const uint64_t gen = generation_;
+    socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                            [this, gen](const error_code& ec, size_t n) {
+                              if (gen != generation_) return;
+                              if (ec) {
+                                Fail(ec == asio::error::eof
+                                         ? "connection lost: closed by the server"
+                                         : "connection lost: " + ec.message());
+                                return;
+                              }
+                              rend_ += n;
+                              if (ProcessReplies()) Read();
+                            });
+  }
+
+  // Returns false if the connection failed.
+  bool ProcessReplies() {
+    for (;;) {
+      std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+      protocol::FrameView frame;
+      Status error;
+      auto r = protocol::SplitFrame(data, protocol::kAbsoluteMaxFrameBytes, &frame, &error);
+      if (r == protocol::SplitResult::kNeedMore) {
+        if (data.size() >= protocol::kHeaderSize) {
+          const size_t need = frame.size();
+          if (rbegin_ + need > rbuf_.size()) {
+            std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, data.size());
+            rend_ -= rbegin_;
+            rbegin_ = 0;
+            if (need > rbuf_.size()) rbuf_.resize(need);
+          }
+        }
+        return true;
+      }
+      if (r == protocol::SplitResult::kError) {
+        Fail("protocol error from the server: " + error.message());
+        return false;
+      }
+      rbegin_ += frame.size();
+      Reply reply;
+      Status s = protocol::DecodeResponse(frame, &reply);
+      if (!s.ok()) reply = Reply::Error(s);
+      Pending p;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (pending_.empty() || pending_.front().id != frame.header.request_id) {
+          lock.unlock();
+          Fail("reply for unknown request " + std::to_string(frame.header.request_id));
+          return false;
+        }
+        p = std::move(pending_.front());
+        pending_.pop_front();
+      }
+      p.cb(std::move(reply));
+    }
+  }
+
+  // Closes the connection and fails every request sent or queued.
+  void Fail(const std::string& reason) {
+    ++generation_;
+    error_code ec;
+    timer_.cancel();
+    resolver_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    writing_ = false;
+    wbuf_.clear();
+    std::deque<Pending> failed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      failed.swap(pending_);
+      out_.clear();
+      state_ = kIdle;
+      flush_posted_ = false;
+    }
+    for (Pending& p : failed) p.cb(Reply::Error(Code::kIoError, reason));
+    // Calls made from those callbacks saw kIdle and started a new connection.
+  }
+
+  ClientOptions opts_;
+  asio::io_context* io_;
+  // I/O thread only.
+  tcp::socket socket_;
+  tcp::resolver resolver_;
+  asio::steady_timer timer_;
+  uint64_t generation_ = 0;  // bumped on every failure: stale handlers see a new value
+  std::string wbuf_;
+  bool writing_ = false;
+  std::vector<char> rbuf_;
+  size_t rbegin_ = 0, rend_ = 0;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  State state_ = kIdle;
+  bool closed_ = false;
+  bool flush_posted_ = false;
+  uint32_t next_id_ = 1;
+  std::string out_;              // requests encoded, not yet handed to the socket
+  std::deque<Pending> pending_;  // every request sent or queued, in order
+};
+
+AsyncClient::AsyncClient(ClientOptions options, asio::io_context* io) {
+  if (io == nullptr) {
+    own_io_ = std::make_unique<asio::io_context>(1);
+    io = own_io_.get();
+  }
+  impl_ = std::make_unique<Impl>(std::move(options), io);
+  if (own_io_ != nullptr) {
+    thread_ = std::thread([io = own_io_.get()] {
+      auto work = asio::make_work_guard(*io);
+      // Runs until the destructor stops it.
+      io->run();
+    });
+  }
+}
+
+AsyncClient::~AsyncClient() {
+  impl_->Close();
+  if (own_io_ != nullptr) {
+    // Let the close run, then stop.
+    std::promise<void> closed;
+    asio::post(*own_io_, [&closed] { closed.set_value(); });
+    closed.get_future().wait();
+    own_io_->stop();
+    thread_.join();
+  }
+  impl_.reset();
+}
+
+void AsyncClient::Call(std::string_view command, ValueList args, Callback cb) {
+  impl_->Call(command, args.data(), args.size(), std::move(cb));
+}
+
+void AsyncClient::Call(std::string_view command, const Value* args, size_t nargs, Callback cb) {
+  impl_->Call(command, args, nargs, std::move(cb));
+}
+
+Status AsyncClient::Connect() {
+  const ClientOptions& o = impl_->options();
+  ValueList hello{Value::Int(1)};
+  if (!o.password.empty()) {
+    hello.push_back(Value::String("AUTH"));
+    hello.push_back(Value::String(o.password));
+  }
+  if (!o.ns.empty()) {
+    hello.push_back(Value::String("NAMESPACE"));
+    hello.push_back(Value::String(o.ns));
+  }
+  auto done = std::make_shared<std::promise<Reply>>();
+  auto fut = done->get_future();
+  impl_->Call("HELLO", hello.data(), hello.size(),
+              [done](Reply r) { done->set_value(std::move(r)); });
+  const double t = o.connect_timeout_s + o.timeout_s;
+  if (fut.wait_for(std::chrono::microseconds(static_cast<int64_t>(t * 1e6))) !=
+      std::future_status::ready) {
+    return Status(Code::kTimeout, "handshake timed out");
+  }
+  Reply r = fut.get();
+  if (!r.ok()) return Status(r.code, r.error);
+  return Status::OK();
+}
+
+void AsyncClient::Disconnect() { impl_->Disconnect(); }
+
+const ClientOptions& AsyncClient::options() const { return impl_->options(); }
+
+size_t AsyncClient::inflight() const { return impl_->inflight(); }
+
+Client::Client(ClientOptions options) : async_(std::move(options)) {}
+
+Client::~Client() = default;
+
+Reply Client::Call(std::string_view command, ValueList args, double timeout_s) {
+  if (timeout_s < 0) timeout_s = async_.options().timeout_s;
+  auto done = std::make_shared<std::promise<Reply>>();
+  auto fut = done->get_future();
+  async_.Call(command, std::move(args), [done](Reply r) { done->set_value(std::move(r)); });
+  if (timeout_s > 0 && fut.wait_for(std::chrono::microseconds(
+                           static_cast<int64_t>(timeout_s * 1e6))) != std::future_status::ready) {
+    return Reply::Error(Code::kTimeout, "no reply within " + std::to_string(timeout_s) + " s");
+  }
+  return fut.get();
+}
+
+}  // namespace dbkv::client

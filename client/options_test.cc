@@ -1,0 +1,3 @@
+#include "client/options.h"
+
+#include <catch2/catch.hpp>

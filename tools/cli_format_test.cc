@@ -1,0 +1,3 @@
+#include "tools/cli_format.h"
+
+#include <catch2/catch.hpp>
