@@ -18,8 +18,8 @@ struct ShardBatch;
 // One command (or one shard's part of a multi-shard command) to run on a shard.
 struct ShardOp {
   const CommandSpec* cmd = nullptr;
-  CommandArgs args;       // owned by the sender; valid until the batch completes
-  std::string_view ns;    // owned by the sender; valid until the batch completes
+  CommandArgs args;        // owned by the sender; valid until the batch completes
+  std::string_view ns;     // owned by the sender; valid until the batch completes
   Reply* reply = nullptr;  // the shard writes the reply here
   // Opaque to the shard: lets the sender find the request again on completion.
   void* owner = nullptr;

@@ -44,7 +44,8 @@ Status ParseUrl(std::string_view url, ClientOptions* out) {
   // Query strings are not used; ignore them.
   if (size_t q = rest.find('?'); q != std::string_view::npos) rest = rest.substr(0, q);
   std::string_view path;
-  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+  const size_t slash = rest.find('/');
+  if (slash != std::string_view::npos) {
     path = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
   }
@@ -85,10 +86,12 @@ Status ParseUrl(std::string_view url, ClientOptions* out) {
     if (p == 0) return bad("port 0");
     out->port = static_cast<uint16_t>(p);
   }
-  std::string ns;
-  if (!PercentDecode(path, &ns)) return bad("bad %-escape in the namespace");
-  if (ns.size() > 255) return bad("namespace longer than 255 bytes");
-  out->ns = ns;
+  if (slash != std::string_view::npos) {
+    std::string ns;
+    if (!PercentDecode(path, &ns)) return bad("bad %-escape in the namespace");
+    if (ns.size() > 255) return bad("namespace longer than 255 bytes");
+    out->ns = ns;
+  }
   return Status::OK();
 }
 

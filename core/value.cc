@@ -1,5 +1,6 @@
 #include "core/value.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -8,8 +9,12 @@
 namespace dbkv {
 namespace {
 
-// Heap block of a long string or bytes value: the length, then the bytes.
+// Heap block of a long string or bytes value: a reference count, the length, then the bytes.
+// Blobs are immutable once made, so copies share them: copying a value (a GET reply, say)
+// costs one atomic increment instead of an allocation and a copy of the bytes, and a reply
+// waiting to be written holds no second copy of a large value.
 struct Blob {
+  std::atomic<uint32_t> refs;
   uint32_t size;
   char data[1];
 };
@@ -18,9 +23,19 @@ Blob* NewBlob(std::string_view s) {
   void* mem = std::malloc(offsetof(Blob, data) + s.size());
   if (mem == nullptr) throw std::bad_alloc();
   Blob* b = static_cast<Blob*>(mem);
+  new (&b->refs) std::atomic<uint32_t>(1);
   b->size = static_cast<uint32_t>(s.size());
   if (!s.empty()) std::memcpy(b->data, s.data(), s.size());
   return b;
+}
+
+Blob* Share(Blob* b) {
+  b->refs.fetch_add(1, std::memory_order_relaxed);
+  return b;
+}
+
+void Release(Blob* b) {
+  if (b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) std::free(b);
 }
 
 // Rounded-up allocator size class, so that accounting tracks what malloc really uses.
@@ -75,8 +90,8 @@ Value Value::Double(double d) {
 
 Value Value::Dec(const Decimal& d) {
   Value v;
-  v.rep_[0] = static_cast<char>(ValueType::kDecimal);
   v.Store(new Decimal(d));
+  v.rep_[0] = static_cast<char>(ValueType::kDecimal);
   return v;
 }
 
@@ -86,8 +101,8 @@ void Value::SetStringLike(ValueType t, std::string_view s) {
     rep_[1] = static_cast<char>(s.size());
     if (!s.empty()) std::memcpy(rep_ + 2, s.data(), s.size());
   } else {
-    rep_[0] = static_cast<char>(t);
     Store(NewBlob(s));
+    rep_[0] = static_cast<char>(t);
   }
 }
 
@@ -105,15 +120,15 @@ Value Value::Bytes(std::string_view b) {
 
 Value Value::List(ValueList items) {
   Value v;
-  v.rep_[0] = static_cast<char>(ValueType::kList);
   v.Store(new ValueList(std::move(items)));
+  v.rep_[0] = static_cast<char>(ValueType::kList);
   return v;
 }
 
 Value Value::Map(ValueMap items) {
   Value v;
-  v.rep_[0] = static_cast<char>(ValueType::kMap);
   v.Store(new ValueMap(std::move(items)));
+  v.rep_[0] = static_cast<char>(ValueType::kMap);
   return v;
 }
 
@@ -130,7 +145,7 @@ void Value::Destroy() {
       break;
     case ValueType::kString:
     case ValueType::kBytes:
-      if (!is_inline()) std::free(Load<Blob*>());
+      if (!is_inline()) Release(Load<Blob*>());
       break;
     case ValueType::kList:
       delete Load<ValueList*>();
@@ -149,31 +164,33 @@ Value::Value(const Value& o) {
   *this = o;
 }
 
+// Every allocating path stores the pointer before setting the type tag: if an allocation throws,
+// the value is still a valid null and its destructor frees nothing.
 Value& Value::operator=(const Value& o) {
   if (this == &o) return *this;
   // Copy before destroying the old value: o may live inside it (v = v.AsList()[0]).
   Value copy;
   switch (o.type()) {
     case ValueType::kDecimal:
-      copy.rep_[0] = o.rep_[0];
       copy.Store(new Decimal(o.AsDecimal()));
+      copy.rep_[0] = o.rep_[0];
       break;
     case ValueType::kString:
     case ValueType::kBytes:
       if (o.is_inline()) {
         std::memcpy(copy.rep_, o.rep_, sizeof(rep_));
       } else {
+        copy.Store(Share(o.Load<Blob*>()));
         copy.rep_[0] = o.rep_[0];
-        copy.Store(NewBlob(o.AsStringView()));
       }
       break;
     case ValueType::kList:
-      copy.rep_[0] = o.rep_[0];
       copy.Store(new ValueList(o.AsList()));
+      copy.rep_[0] = o.rep_[0];
       break;
     case ValueType::kMap:
-      copy.rep_[0] = o.rep_[0];
       copy.Store(new ValueMap(o.AsMap()));
+      copy.rep_[0] = o.rep_[0];
       break;
     default:
       std::memcpy(copy.rep_, o.rep_, sizeof(rep_));

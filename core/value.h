@@ -2,8 +2,10 @@
 //
 // null, bool, int64, double, Decimal (exact), string (UTF-8 text), bytes, list and map.
 // A Value is 16 bytes: a tag byte, then either an inline payload (scalars, and strings or bytes
-// of up to kInlineCapacity bytes) or a pointer to one heap block. Copying is deep; moving is
-// cheap. Maps keep their insertion order and may have keys of any type.
+// of up to kInlineCapacity bytes) or a pointer to one heap block. Copying is deep, except that
+// long strings and bytes are immutable and shared by reference count (a copy costs one atomic
+// increment, and copies may be used and destroyed on different threads); moving is cheap. Maps keep
+// their insertion order and may have keys of any type.
 #ifndef DATABRIDGE_CORE_VALUE_H_
 #define DATABRIDGE_CORE_VALUE_H_
 

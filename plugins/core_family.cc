@@ -157,7 +157,9 @@ Reply ExpireIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
   }
   int64_t at;
   if (__builtin_mul_overflow(n, unit_ms, &at) || __builtin_add_overflow(at, ctx.now_ms(), &at)) {
-    return Reply::Error(Code::kInvalidArgument, "invalid expire time in 'expire' command");
+    return Reply::Error(Code::kInvalidArgument, std::string("invalid expire time in '") +
+                                                    (unit_ms == 1 ? "pexpire" : "expire") +
+                                                    "' command");
   }
   std::string_view key = KeyArg(args, 0);
   EntryRef ref;

@@ -1,3 +1,480 @@
+// The core command family, driven through the plugin API the way a shard runs it: a
+// ShardContext over a Partition, with a clock the test controls, so that expiry is exact.
 #include "plugins/core_family.h"
 
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "plugins/api/contexts.h"
+#include "plugins/api/registry.h"
+#include "plugins/builtin.h"
+#include "protocol/opcodes.h"
+
+namespace dbkv {
+namespace {
+
+namespace op = protocol::op;
+
+Value S(std::string_view s) { return Value::String(s); }
+Value I(int64_t i) { return Value::Int(i); }
+Value D(std::string_view s) { return Value::Dec(*Decimal::Parse(s)); }
+
+constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch: a fixed "now"
+
+// A merge function runs on the connection; only its namespace matters here.
+class FakeConnection : public ConnectionContext {
+ public:
+  const std::string& ns() const override { return ns_; }
+  void set_ns(std::string ns) override { ns_ = std::move(ns); }
+  const std::string& client_name() const override { return name_; }
+  void set_client_name(std::string name) override { name_ = std::move(name); }
+  bool authenticated() const override { return true; }
+  bool Authenticate(std::string_view) override { return true; }
+  bool auth_required() const override { return false; }
+  void CloseAfterReply() override {}
+  ServerInfo server_info() const override { return {}; }
+
+ private:
+  std::string ns_, name_;
+};
+
+// One shard's partition and the registry, with a settable clock and namespace.
+class Shard {
+ public:
+  Shard() { REQUIRE(RegisterBuiltinFamilies(&registry_).ok()); }
+
+  const CommandRegistry& registry() const { return registry_; }
+  Partition& partition() { return partition_; }
+
+  // Runs `name args...` as the shard would (arity checked as the connection does).
+  Reply Run(std::string_view name, ValueList args = {}, Partition* partition = nullptr) {
+    const CommandSpec* cmd = registry_.FindByName(name);
+    INFO(name);
+    REQUIRE(cmd != nullptr);
+    REQUIRE(cmd->shard);
+    const int n = static_cast<int>(args.size());
+    if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
+      return Reply::Error(Code::kInvalidArgument, "wrong number of arguments");
+    }
+    ShardContext ctx(partition != nullptr ? partition : &partition_, 0, 1);
+    ctx.Reset(ns, now);
+    return cmd->shard(ctx, CommandArgs(args.data(), args.size()));
+  }
+
+  // The reply value; fails the test on an error reply.
+  Value Ok(std::string_view name, ValueList args = {}) {
+    Reply r = Run(name, std::move(args));
+    INFO(name << " -> " << r.error);
+    REQUIRE(r.ok());
+    return r.value;
+  }
+
+  Reply Err(std::string_view name, ValueList args = {}) {
+    Reply r = Run(name, std::move(args));
+    INFO(name << " unexpectedly succeeded: " << r.value.DebugString());
+    REQUIRE_FALSE(r.ok());
+    return r;
+  }
+
+  int64_t now = kStart;
+  std::string ns;
+
+ private:
+  CommandRegistry registry_;
+  Partition partition_;
+};
+
+TEST_CASE("the core family registers every command by name and opcode", "[core_family]") {
+  Shard shard;
+  const CommandRegistry& r = shard.registry();
+  struct Expect {
+    const char* name;
+    uint8_t opcode;
+    uint32_t flag;
+    int min_args, max_args;
+  };
+  const Expect expected[] = {
+      {"GET", op::kGet, kCmdReadOnly, 1, 1},      {"SET", op::kSet, kCmdWrite, 2, 7},
+      {"DEL", op::kDel, kCmdWrite, 1, -1},        {"EXISTS", op::kExists, kCmdReadOnly, 1, -1},
+      {"INCR", op::kIncr, kCmdWrite, 1, 2},       {"DECR", op::kDecr, kCmdWrite, 1, 2},
+      {"TTL", op::kTtl, kCmdReadOnly, 1, 1},      {"PTTL", op::kPttl, kCmdReadOnly, 1, 1},
+      {"EXPIRE", op::kExpire, kCmdWrite, 2, 3},   {"PEXPIRE", op::kPexpire, kCmdWrite, 2, 3},
+      {"PERSIST", op::kPersist, kCmdWrite, 1, 1},
+  };
+  for (const Expect& e : expected) {
+    INFO(e.name);
+    const CommandSpec* cmd = r.FindByName(e.name);
+    REQUIRE(cmd != nullptr);
+    CHECK(r.FindByOpcode(e.opcode) == cmd);
+    CHECK(op::ForName(e.name) == e.opcode);
+    CHECK((cmd->flags & e.flag) != 0);
+    CHECK((cmd->flags & (kCmdConnection | kCmdAllShards)) == 0);
+    CHECK(cmd->min_args == e.min_args);
+    CHECK(cmd->max_args == e.max_args);
+    CHECK(cmd->first_key == 0);
+    CHECK_FALSE(cmd->summary.empty());
+  }
+  // Names are case-insensitive; the multi-key commands merge their shards' counts.
+  CHECK(r.FindByName("get") == r.FindByName("GET"));
+  CHECK(r.FindByName("pExPiRe") == r.FindByName("PEXPIRE"));
+  CHECK(r.FindByName("NOSUCH") == nullptr);
+  for (const char* multi : {"DEL", "EXISTS"}) {
+    const CommandSpec* cmd = r.FindByName(multi);
+    CHECK(cmd->last_key == -1);
+    CHECK(static_cast<bool>(cmd->merge));
+  }
+  CHECK(r.FindByName("GET")->last_key == 0);
+}
+
+TEST_CASE("SET then GET returns every value type unchanged", "[core_family]") {
+  Shard shard;
+  const Value values[] = {
+      Value::Null(),
+      Value::Bool(true),
+      I(INT64_MIN),
+      Value::Double(-2.5),
+      D("1.10"),
+      S(""),
+      S(std::string(1000, 'x')),
+      Value::Bytes(std::string("\0\1", 2)),
+      Value::List({I(1), S("a")}),
+      Value::Map({{S("k"), Value::List({})}}),
+  };
+  int n = 0;
+  for (const Value& v : values) {
+    const std::string key = "k" + std::to_string(n++);
+    Reply set = shard.Run("SET", {S(key), v});
+    REQUIRE(set.ok());
+    CHECK(set.simple);
+    CHECK(set.value == S("OK"));
+    CHECK(shard.Ok("GET", {S(key)}) == v);
+  }
+  Reply missing = shard.Run("GET", {S("missing")});
+  CHECK(missing.ok());
+  CHECK_FALSE(missing.simple);
+  CHECK(missing.value.is_null());
+  // A later SET overwrites.
+  shard.Ok("SET", {S("k0"), S("new")});
+  CHECK(shard.Ok("GET", {S("k0")}) == S("new"));
+}
+
+TEST_CASE("SET NX, XX and GET", "[core_family]") {
+  Shard shard;
+  CHECK(shard.Ok("SET", {S("k"), S("v1"), S("XX")}).is_null());
+  CHECK(shard.Ok("GET", {S("k")}).is_null());
+  CHECK(shard.Ok("SET", {S("k"), S("v1"), S("nx")}) == S("OK"));
+  CHECK(shard.Ok("SET", {S("k"), S("v2"), S("NX")}).is_null());
+  CHECK(shard.Ok("GET", {S("k")}) == S("v1"));
+  CHECK(shard.Ok("SET", {S("k"), S("v2"), S("XX")}) == S("OK"));
+  CHECK(shard.Ok("GET", {S("k")}) == S("v2"));
+  // GET returns the old value (nil if none), whether or not the write happens.
+  CHECK(shard.Ok("SET", {S("k"), S("v3"), S("GET")}) == S("v2"));
+  CHECK(shard.Ok("SET", {S("new"), S("v"), S("GET")}).is_null());
+  CHECK(shard.Ok("GET", {S("new")}) == S("v"));
+  CHECK(shard.Ok("SET", {S("k"), S("ignored"), S("NX"), S("GET")}) == S("v3"));
+  CHECK(shard.Ok("GET", {S("k")}) == S("v3"));
+  CHECK(shard.Ok("SET", {S("absent"), S("v"), S("XX"), S("GET")}).is_null());
+  CHECK(shard.Ok("EXISTS", {S("absent")}) == I(0));
+}
+
+TEST_CASE("SET EX, PX, EXAT, PXAT and KEEPTTL", "[core_family]") {
+  Shard shard;
+  CHECK(shard.Ok("SET", {S("ex"), S("v"), S("EX"), I(10)}) == S("OK"));
+  CHECK(shard.Ok("PTTL", {S("ex")}) == I(10000));
+  CHECK(shard.Ok("SET", {S("px"), S("v"), S("px"), S("1500")}) == S("OK"));
+  CHECK(shard.Ok("PTTL", {S("px")}) == I(1500));
+  CHECK(shard.Ok("SET", {S("exat"), S("v"), S("EXAT"), I(kStart / 1000 + 20)}) == S("OK"));
+  CHECK(shard.Ok("TTL", {S("exat")}) == I(20));
+  CHECK(shard.Ok("SET", {S("pxat"), S("v"), S("PXAT"), I(kStart + 250)}) == S("OK"));
+  CHECK(shard.Ok("PTTL", {S("pxat")}) == I(250));
+
+  // KEEPTTL keeps the expiry of the value it replaces; a plain SET drops it.
+  CHECK(shard.Ok("SET", {S("ex"), S("v2"), S("KEEPTTL")}) == S("OK"));
+  CHECK(shard.Ok("PTTL", {S("ex")}) == I(10000));
+  CHECK(shard.Ok("GET", {S("ex")}) == S("v2"));
+  CHECK(shard.Ok("SET", {S("ex"), S("v3")}) == S("OK"));
+  CHECK(shard.Ok("TTL", {S("ex")}) == I(-1));
+  CHECK(shard.Ok("SET", {S("fresh"), S("v"), S("KEEPTTL")}) == S("OK"));
+  CHECK(shard.Ok("TTL", {S("fresh")}) == I(-1));
+
+  // Time passes: each key is gone exactly at its expiry.
+  shard.now = kStart + 249;
+  CHECK(shard.Ok("GET", {S("pxat")}) == S("v"));
+  shard.now = kStart + 250;
+  CHECK(shard.Ok("GET", {S("pxat")}).is_null());
+  CHECK(shard.Ok("GET", {S("px")}) == S("v"));
+  shard.now = kStart + 1500;
+  CHECK(shard.Ok("GET", {S("px")}).is_null());
+}
+
+TEST_CASE("SET with an absolute time in the past writes nothing", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("k"), S("old")});
+  CHECK(shard.Ok("SET", {S("k"), S("v"), S("PXAT"), I(kStart - 1), S("GET")}) == S("old"));
+  CHECK(shard.Ok("GET", {S("k")}).is_null());
+  CHECK(shard.Ok("SET", {S("k2"), S("v"), S("EXAT"), I(1)}) == S("OK"));
+  CHECK(shard.Ok("EXISTS", {S("k2")}) == I(0));
+  // Exactly now counts as past.
+  CHECK(shard.Ok("SET", {S("k3"), S("v"), S("PXAT"), I(kStart)}) == S("OK"));
+  CHECK(shard.Ok("EXISTS", {S("k3")}) == I(0));
+}
+
+TEST_CASE("SET rejects bad options", "[core_family]") {
+  Shard shard;
+  const std::string bad_time = "invalid expire time in 'set' command";
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EX"), I(0)}).error == bad_time);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EX"), I(-5)}).error == bad_time);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("PX"), S("abc")}).error == bad_time);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EX"), D("1.5")}).error == bad_time);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EX"), I(INT64_MAX)}).error == bad_time);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("PX"), I(INT64_MAX - kStart + 1)}).error == bad_time);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EXAT"), I(INT64_MAX / 100)}).code ==
+        Code::kInvalidArgument);
+
+  const std::string syntax = "syntax error";
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("NX"), S("XX")}).error == syntax);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("XX"), S("NX")}).error == syntax);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EX")}).error == syntax);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EX"), I(1), S("PX"), I(1)}).error == syntax);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("KEEPTTL"), S("EX"), I(1)}).error == syntax);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("EX"), I(1), S("KEEPTTL")}).error == syntax);
+  CHECK(shard.Err("SET", {S("k"), S("v"), S("BOGUS")}).error == syntax);
+  CHECK(shard.Err("SET", {S("k"), S("v"), I(1)}).error == syntax);
+  // Nothing was written by the failed commands.
+  CHECK(shard.Ok("EXISTS", {S("k")}) == I(0));
+}
+
+TEST_CASE("DEL and EXISTS count keys", "[core_family]") {
+  Shard shard;
+  for (const char* k : {"a", "b", "c"}) shard.Ok("SET", {S(k), S("v")});
+  // EXISTS counts a key named twice twice, as Redis does.
+  CHECK(shard.Ok("EXISTS", {S("a"), S("b"), S("missing"), S("a")}) == I(3));
+  CHECK(shard.Ok("DEL", {S("a"), S("a"), S("missing")}) == I(1));
+  CHECK(shard.Ok("EXISTS", {S("a")}) == I(0));
+  CHECK(shard.Ok("DEL", {S("b"), S("c")}) == I(2));
+  CHECK(shard.Ok("DEL", {S("b")}) == I(0));
+  CHECK(shard.Ok("EXISTS", {S("a"), S("b"), S("c")}) == I(0));
+}
+
+TEST_CASE("DEL and EXISTS over several shards merge into one count", "[core_family]") {
+  Shard shard;
+  Partition other;
+  // Keys a, b on this shard; c on the other one, as the dispatcher would split them.
+  shard.Ok("SET", {S("a"), I(1)});
+  shard.Ok("SET", {S("b"), I(2)});
+  REQUIRE(shard.Run("SET", {S("c"), I(3)}, &other).ok());
+
+  const CommandSpec* exists = shard.registry().FindByName("EXISTS");
+  FakeConnection conn;
+  MergeInput in;
+  in.parts.push_back(shard.Run("EXISTS", {S("a"), S("b"), S("x")}));
+  in.parts.push_back(shard.Run("EXISTS", {S("c"), S("y")}, &other));
+  in.groups = {{0, 1, 3}, {2, 4}};
+  in.group_count = 5;
+  Reply merged = exists->merge(in, conn);
+  REQUIRE(merged.ok());
+  CHECK(merged.value == I(3));
+
+  const CommandSpec* del = shard.registry().FindByName("DEL");
+  MergeInput din;
+  din.parts.push_back(shard.Run("DEL", {S("a"), S("x")}));
+  din.parts.push_back(shard.Run("DEL", {S("c")}, &other));
+  din.groups = {{0, 1}, {2}};
+  din.group_count = 3;
+  merged = del->merge(din, conn);
+  REQUIRE(merged.ok());
+  CHECK(merged.value == I(2));
+}
+
+TEST_CASE("INCR and DECR on integers", "[core_family]") {
+  Shard shard;
+  CHECK(shard.Ok("INCR", {S("n")}) == I(1));
+  CHECK(shard.Ok("INCR", {S("n")}) == I(2));
+  CHECK(shard.Ok("INCR", {S("n"), I(40)}) == I(42));
+  CHECK(shard.Ok("INCR", {S("n"), S("-2")}) == I(40));
+  CHECK(shard.Ok("DECR", {S("n")}) == I(39));
+  CHECK(shard.Ok("DECR", {S("n"), I(40)}) == I(-1));
+  CHECK(shard.Ok("DECR", {S("fresh")}) == I(-1));
+  CHECK(shard.Ok("GET", {S("n")}) == I(-1));
+  // A string holding an integer counts as that integer, and becomes an int.
+  shard.Ok("SET", {S("s"), S("41")});
+  CHECK(shard.Ok("INCR", {S("s")}) == I(42));
+  CHECK(shard.Ok("GET", {S("s")}) == I(42));
+  shard.Ok("SET", {S("b"), Value::Bytes("-3")});
+  CHECK(shard.Ok("INCR", {S("b")}) == I(-2));
+}
+
+TEST_CASE("INCR and DECR with decimals are exact", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("price"), D("1.10")});
+  CHECK(shard.Ok("INCR", {S("price"), I(2)}) == D("3.10"));
+  CHECK(shard.Ok("INCR", {S("price"), D("0.05")}) == D("3.15"));
+  CHECK(shard.Ok("DECR", {S("price"), S("0.15")}) == D("3.00"));
+  CHECK(shard.Ok("GET", {S("price")}) == D("3.00"));
+  // int + Decimal is a Decimal.
+  shard.Ok("SET", {S("i"), I(1)});
+  CHECK(shard.Ok("INCR", {S("i"), D("0.1")}) == D("1.1"));
+  CHECK(shard.Ok("INCR", {S("absent"), D("-0.50")}) == D("-0.50"));
+  // Text holding a decimal counts as that decimal.
+  shard.Ok("SET", {S("t"), S("2.50")});
+  CHECK(shard.Ok("INCR", {S("t")}) == D("3.50"));
+  CHECK(shard.Ok("DECR", {S("t"), D("3.5")}) == D("0.00"));
+}
+
+TEST_CASE("INCR errors leave the value unchanged", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("text"), S("abc")});
+  shard.Ok("SET", {S("dbl"), Value::Double(1.5)});
+  shard.Ok("SET", {S("list"), Value::List({I(1)})});
+  for (const char* key : {"text", "dbl", "list"}) {
+    INFO(key);
+    Value before = shard.Ok("GET", {S(key)});
+    CHECK(shard.Err("INCR", {S(key)}).code == Code::kWrongType);
+    CHECK(shard.Err("DECR", {S(key), I(2)}).code == Code::kWrongType);
+    CHECK(shard.Ok("GET", {S(key)}) == before);
+  }
+  shard.Ok("SET", {S("max"), I(INT64_MAX)});
+  CHECK(shard.Err("INCR", {S("max")}).code == Code::kOverflow);
+  CHECK(shard.Ok("GET", {S("max")}) == I(INT64_MAX));
+  shard.Ok("SET", {S("min"), I(INT64_MIN)});
+  CHECK(shard.Err("DECR", {S("min")}).code == Code::kOverflow);
+  CHECK(shard.Err("DECR", {S("zero"), I(INT64_MIN)}).error == "decrement would overflow");
+  CHECK(shard.Ok("EXISTS", {S("zero")}) == I(0));
+  // A Decimal result with more than 38 digits is an overflow, never rounded.
+  shard.Ok("SET", {S("big"), D("99999999999999999999999999999999999999")});
+  CHECK(shard.Err("INCR", {S("big")}).code == Code::kOverflow);
+  // A bad increment.
+  CHECK(shard.Err("INCR", {S("n"), S("abc")}).code == Code::kInvalidArgument);
+  CHECK(shard.Err("INCR", {S("n"), Value::Double(1.0)}).code == Code::kInvalidArgument);
+  CHECK(shard.Err("INCR", {S("n"), S("1e999999999")}).code == Code::kOverflow);
+  CHECK(shard.Ok("EXISTS", {S("n")}) == I(0));
+}
+
+TEST_CASE("INCR keeps the key's expiry", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("n"), I(1), S("EX"), I(100)});
+  CHECK(shard.Ok("INCR", {S("n")}) == I(2));
+  CHECK(shard.Ok("TTL", {S("n")}) == I(100));
+}
+
+TEST_CASE("TTL and PTTL", "[core_family]") {
+  Shard shard;
+  CHECK(shard.Ok("TTL", {S("missing")}) == I(-2));
+  CHECK(shard.Ok("PTTL", {S("missing")}) == I(-2));
+  shard.Ok("SET", {S("forever"), S("v")});
+  CHECK(shard.Ok("TTL", {S("forever")}) == I(-1));
+  CHECK(shard.Ok("PTTL", {S("forever")}) == I(-1));
+  shard.Ok("SET", {S("k"), S("v"), S("PX"), I(10'000)});
+  shard.now += 1'400;
+  CHECK(shard.Ok("PTTL", {S("k")}) == I(8'600));
+  CHECK(shard.Ok("TTL", {S("k")}) == I(9));  // 8.6 s rounds to 9
+  shard.now += 1'200;
+  CHECK(shard.Ok("TTL", {S("k")}) == I(7));  // 7.4 s rounds to 7
+  shard.now = kStart + 10'000;
+  CHECK(shard.Ok("TTL", {S("k")}) == I(-2));
+}
+
+TEST_CASE("EXPIRE and PEXPIRE with NX, XX, GT, LT", "[core_family]") {
+  Shard shard;
+  CHECK(shard.Ok("EXPIRE", {S("missing"), I(10)}) == I(0));
+  shard.Ok("SET", {S("k"), S("v")});
+  CHECK(shard.Ok("EXPIRE", {S("k"), I(10), S("XX")}) == I(0));  // no expiry yet
+  CHECK(shard.Ok("EXPIRE", {S("k"), I(10), S("GT")}) == I(0));  // none counts as infinite
+  CHECK(shard.Ok("TTL", {S("k")}) == I(-1));
+  CHECK(shard.Ok("EXPIRE", {S("k"), S("10"), S("nx")}) == I(1));
+  CHECK(shard.Ok("PTTL", {S("k")}) == I(10'000));
+  CHECK(shard.Ok("EXPIRE", {S("k"), I(20), S("NX")}) == I(0));
+  CHECK(shard.Ok("EXPIRE", {S("k"), I(5), S("GT")}) == I(0));
+  CHECK(shard.Ok("EXPIRE", {S("k"), I(20), S("GT")}) == I(1));
+  CHECK(shard.Ok("TTL", {S("k")}) == I(20));
+  CHECK(shard.Ok("EXPIRE", {S("k"), I(30), S("LT")}) == I(0));
+  CHECK(shard.Ok("PEXPIRE", {S("k"), I(1'500), S("LT")}) == I(1));
+  CHECK(shard.Ok("PTTL", {S("k")}) == I(1'500));
+  CHECK(shard.Ok("PEXPIRE", {S("k"), I(2'500), S("XX")}) == I(1));
+  CHECK(shard.Ok("PTTL", {S("k")}) == I(2'500));
+  CHECK(shard.Ok("GET", {S("k")}) == S("v"));  // the value is untouched
+  shard.Ok("SET", {S("k2"), S("v")});
+  CHECK(shard.Ok("EXPIRE", {S("k2"), I(30), S("LT")}) == I(1));  // none counts as infinite
+  CHECK(shard.Ok("TTL", {S("k2")}) == I(30));
+}
+
+TEST_CASE("EXPIRE with a time not in the future deletes the key", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("a"), S("v")});
+  shard.Ok("SET", {S("b"), S("v")});
+  CHECK(shard.Ok("EXPIRE", {S("a"), I(0)}) == I(1));
+  CHECK(shard.Ok("EXISTS", {S("a")}) == I(0));
+  CHECK(shard.Ok("PEXPIRE", {S("b"), I(-100)}) == I(1));
+  CHECK(shard.Ok("GET", {S("b")}).is_null());
+}
+
+TEST_CASE("EXPIRE rejects bad arguments", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("k"), S("v")});
+  CHECK(shard.Err("EXPIRE", {S("k"), S("ten")}).error == "value is not an integer or out of range");
+  CHECK(shard.Err("EXPIRE", {S("k"), D("1.5")}).code == Code::kInvalidArgument);
+  CHECK(shard.Err("EXPIRE", {S("k"), I(10), S("SOMETIMES")}).error == "unsupported option");
+  CHECK(shard.Err("EXPIRE", {S("k"), I(INT64_MAX)}).error ==
+        "invalid expire time in 'expire' command");
+  CHECK(shard.Err("PEXPIRE", {S("k"), I(INT64_MAX - kStart + 1)}).error ==
+        "invalid expire time in 'pexpire' command");
+  CHECK(shard.Ok("TTL", {S("k")}) == I(-1));
+}
+
+TEST_CASE("PERSIST removes an expiry", "[core_family]") {
+  Shard shard;
+  CHECK(shard.Ok("PERSIST", {S("missing")}) == I(0));
+  shard.Ok("SET", {S("k"), S("v")});
+  CHECK(shard.Ok("PERSIST", {S("k")}) == I(0));
+  shard.Ok("EXPIRE", {S("k"), I(5)});
+  CHECK(shard.Ok("PERSIST", {S("k")}) == I(1));
+  CHECK(shard.Ok("TTL", {S("k")}) == I(-1));
+  shard.now += 10'000;
+  CHECK(shard.Ok("GET", {S("k")}) == S("v"));
+}
+
+TEST_CASE("expired keys are absent to every command", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("k"), I(5), S("PX"), I(100)});
+  shard.now += 100;
+  CHECK(shard.Ok("GET", {S("k")}).is_null());
+  CHECK(shard.Ok("EXISTS", {S("k")}) == I(0));
+  CHECK(shard.Ok("TTL", {S("k")}) == I(-2));
+  CHECK(shard.Ok("PERSIST", {S("k")}) == I(0));
+  CHECK(shard.Ok("EXPIRE", {S("k"), I(100)}) == I(0));
+  CHECK(shard.Ok("DEL", {S("k")}) == I(0));
+  shard.Ok("SET", {S("n"), I(5), S("PX"), I(100)});
+  shard.now += 100;
+  CHECK(shard.Ok("INCR", {S("n")}) == I(1));  // counts from zero, without the old expiry
+  CHECK(shard.Ok("TTL", {S("n")}) == I(-1));
+  shard.Ok("SET", {S("x"), S("old"), S("PX"), I(100)});
+  shard.now += 100;
+  CHECK(shard.Ok("SET", {S("x"), S("new"), S("XX")}).is_null());
+  CHECK(shard.Ok("SET", {S("x"), S("new"), S("NX"), S("GET")}).is_null());
+  CHECK(shard.Ok("GET", {S("x")}) == S("new"));
+}
+
+TEST_CASE("namespaces keep keys apart", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("k"), S("default")});
+  shard.ns = "tenant-a";
+  CHECK(shard.Ok("GET", {S("k")}).is_null());
+  shard.Ok("SET", {S("k"), S("a")});
+  CHECK(shard.Ok("INCR", {S("n")}) == I(1));
+  shard.ns = "tenant-b";
+  CHECK(shard.Ok("EXISTS", {S("k"), S("n")}) == I(0));
+  CHECK(shard.Ok("DEL", {S("k")}) == I(0));
+  shard.ns = "";
+  CHECK(shard.Ok("GET", {S("k")}) == S("default"));
+  CHECK(shard.Ok("EXISTS", {S("n")}) == I(0));
+  shard.ns = "tenant-a";
+  CHECK(shard.Ok("GET", {S("k")}) == S("a"));
+  CHECK(shard.Ok("DEL", {S("k"), S("n")}) == I(2));
+  shard.ns = "";
+  CHECK(shard.Ok("GET", {S("k")}) == S("default"));
+}
+
+}  // namespace
+}  // namespace dbkv

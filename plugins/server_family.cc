@@ -78,7 +78,7 @@ Reply Hello(ConnectionContext& ctx, const CommandArgs& args) {
     Reply r = DoAuth(ctx, *password);
     if (!r.ok()) return r;
   } else if (ctx.auth_required() && !ctx.authenticated()) {
-    return Reply::Error(Code::kAuth, "Authentication required");
+    return Reply::Error(Code::kAuth, "Authentication required.");
   }
   if (ns != nullptr) ctx.set_ns(std::string(ns->AsStringView()));
   if (name != nullptr) ctx.set_client_name(std::string(name->AsStringView()));

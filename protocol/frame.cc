@@ -42,42 +42,37 @@ void FinishFrame(std::string* out, size_t at, uint8_t code, uint32_t id) {
 
 SplitResult SplitFrame(std::string_view data, size_t max_frame_bytes, FrameView* frame,
                        Status* error) {
-  if (data.size() < kHeaderSize) {
-    // Reject an impossible length as soon as its four bytes are in, so that a client that
-    // claims 4 GiB learns at once rather than after a timeout.
-    if (data.size() >= kLengthFieldSize) {
-      uint64_t total = uint64_t{LoadBE32(data.data())} + kLengthFieldSize;
-      if (total > max_frame_bytes) {
-        *error = Status(Code::kFrameTooLarge, "frame of " + std::to_string(total) +
-                                                  " bytes exceeds the limit of " +
-                                                  std::to_string(max_frame_bytes));
-        return SplitResult::kError;
-      }
-    }
-    return SplitResult::kNeedMore;
-  }
+  // Each check runs as soon as the bytes it needs are in, so that garbage and impossible
+  // lengths are refused at once rather than after a wait for bytes that never come.
   FrameHeader& h = frame->header;
-  h.length = LoadBE32(data.data());
-  h.version = static_cast<uint8_t>(data[4]);
-  h.code = static_cast<uint8_t>(data[5]);
-  h.flags = static_cast<uint16_t>((static_cast<unsigned char>(data[6]) << 8) |
-                                  static_cast<unsigned char>(data[7]));
-  h.request_id = LoadBE32(data.data() + 8);
-  const uint64_t total = uint64_t{h.length} + kLengthFieldSize;
+  if (data.size() >= kHeaderSize) {
+    h.length = LoadBE32(data.data());
+    h.version = static_cast<uint8_t>(data[4]);
+    h.code = static_cast<uint8_t>(data[5]);
+    h.flags = static_cast<uint16_t>((static_cast<unsigned char>(data[6]) << 8) |
+                                    static_cast<unsigned char>(data[7]));
+    h.request_id = LoadBE32(data.data() + 8);
+  }
+  // The version byte first: text sent to this port ("GET foo") is a PROTOCOL error, not a
+  // frame of 1.1 GB.
+  if (data.size() > kLengthFieldSize && static_cast<uint8_t>(data[4]) != kVersion) {
+    const unsigned v = static_cast<uint8_t>(data[4]);
+    *error = Status::Protocol("unsupported protocol version " + std::to_string(v) +
+                              " (this server speaks " + std::to_string(kVersion) + ")");
+    return SplitResult::kError;
+  }
+  if (data.size() < kLengthFieldSize) return SplitResult::kNeedMore;
+  const uint64_t total = uint64_t{LoadBE32(data.data())} + kLengthFieldSize;
   if (total > max_frame_bytes) {
     *error = Status(Code::kFrameTooLarge, "frame of " + std::to_string(total) +
                                               " bytes exceeds the limit of " +
                                               std::to_string(max_frame_bytes));
     return SplitResult::kError;
   }
+  if (data.size() < kHeaderSize) return SplitResult::kNeedMore;
   if (total < kHeaderSize) {
     *error = Status::Protocol("frame length " + std::to_string(h.length) +
                               " is shorter than the header");
-    return SplitResult::kError;
-  }
-  if (h.version != kVersion) {
-    *error = Status::Protocol("unsupported protocol version " + std::to_string(h.version) +
-                              " (this server speaks " + std::to_string(kVersion) + ")");
     return SplitResult::kError;
   }
   if (h.flags != 0) {
@@ -121,6 +116,13 @@ void AppendResponse(std::string* out, uint32_t id, const Reply& reply) {
     AppendSimple(out, reply.value.AsStringView());
   } else {
     AppendValue(out, reply.value);
+  }
+  if (out->size() - at - kLengthFieldSize > 0xffffffffu) {
+    // The length field cannot describe it: answer with an error instead.
+    out->resize(at);
+    AppendResponse(
+        out, id, Reply::Error(Code::kFrameTooLarge, "reply larger than 4 GiB; fetch less at once"));
+    return;
   }
   FinishFrame(out, at, static_cast<uint8_t>(reply.code), id);
 }

@@ -1,5 +1,7 @@
 #include "protocol/value_codec.h"
 
+#include <algorithm>
+#include <cstring>
 #include <limits>
 #include <msgpack.hpp>
 #include <vector>
@@ -16,7 +18,8 @@ struct StringSink {
 
 using Packer = msgpack::packer<StringSink>;
 
-void Pack(Packer& pk, const Value& v) {
+// pk writes straight through to out (no buffering), so out may also be appended to directly.
+void Pack(Packer& pk, std::string* out, const Value& v) {
   switch (v.type()) {
     case ValueType::kNull:
       pk.pack_nil();
@@ -31,9 +34,18 @@ void Pack(Packer& pk, const Value& v) {
     case ValueType::kInt:
       pk.pack_int64(v.AsInt());
       return;
-    case ValueType::kDouble:
-      pk.pack_double(v.AsDouble());
+    case ValueType::kDouble: {
+      // Always float64: msgpack-cxx's pack_double writes integral doubles as integers, which
+      // would turn 1.0 into 1 (and 1e19 into an unsigned int the decoder rejects).
+      uint64_t bits;
+      const double d = v.AsDouble();
+      std::memcpy(&bits, &d, sizeof(bits));
+      char buf[9];
+      buf[0] = static_cast<char>(0xcb);
+      for (int i = 0; i < 8; ++i) buf[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+      out->append(buf, sizeof(buf));
       return;
+    }
     case ValueType::kDecimal: {
       std::string text = v.AsDecimal().ToString();
       pk.pack_ext(text.size(), kExtDecimal);
@@ -55,15 +67,15 @@ void Pack(Packer& pk, const Value& v) {
     case ValueType::kList: {
       const ValueList& l = v.AsList();
       pk.pack_array(static_cast<uint32_t>(l.size()));
-      for (const Value& e : l) Pack(pk, e);
+      for (const Value& e : l) Pack(pk, out, e);
       return;
     }
     case ValueType::kMap: {
       const ValueMap& m = v.AsMap();
       pk.pack_map(static_cast<uint32_t>(m.size()));
       for (const auto& kv : m) {
-        Pack(pk, kv.first);
-        Pack(pk, kv.second);
+        Pack(pk, out, kv.first);
+        Pack(pk, out, kv.second);
       }
       return;
     }
@@ -114,7 +126,8 @@ class ValueBuilder {
   bool start_array(uint32_t n) {
     if (n > payload_size_) return Fail("array length exceeds the frame");
     if (!Push(Frame::kList)) return false;
-    stack_.back().list.reserve(n);
+    // Reserve for what the claim could hold, but never much: nested claims must not add up.
+    stack_.back().list.reserve(std::min<uint32_t>(n, kMaxReserve));
     return true;
   }
   bool start_array_item() { return true; }
@@ -127,7 +140,7 @@ class ValueBuilder {
   bool start_map(uint32_t n) {
     if (n > payload_size_ / 2) return Fail("map length exceeds the frame");
     if (!Push(Frame::kMap)) return false;
-    stack_.back().map.reserve(n);
+    stack_.back().map.reserve(std::min<uint32_t>(n, kMaxReserve));
     return true;
   }
   bool start_map_key() { return true; }
@@ -140,7 +153,8 @@ class ValueBuilder {
     return Emit(std::move(v));
   }
   void parse_error(size_t, size_t error_offset) {
-    if (error_.ok()) error_ = Status::Protocol("malformed msgpack at offset " + std::to_string(error_offset));
+    if (error_.ok())
+      error_ = Status::Protocol("malformed msgpack at offset " + std::to_string(error_offset));
   }
   void insufficient_bytes(size_t, size_t) {
     if (error_.ok()) error_ = Status::Protocol("truncated msgpack value");
@@ -149,6 +163,8 @@ class ValueBuilder {
   void set_referenced(bool) {}
 
  private:
+  static constexpr uint32_t kMaxReserve = 256;
+
   struct Frame {
     enum Kind { kList, kMap } kind;
     ValueList list;
@@ -203,7 +219,7 @@ class ValueBuilder {
 void AppendValue(std::string* out, const Value& v) {
   StringSink sink{out};
   Packer pk(sink);
-  Pack(pk, v);
+  Pack(pk, out, v);
 }
 
 void AppendSimple(std::string* out, std::string_view text) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -51,7 +52,9 @@ void Connection::Start() {
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   loop_->Register(this);
+  socket_.non_blocking(true, ec);
   rbuf_.resize(kReadChunk);
+  may_have_input_ = true;
   Read();
 }
 
@@ -67,53 +70,105 @@ bool Connection::Authenticate(std::string_view password) {
 ServerInfo Connection::server_info() const { return loop_->state()->Info(); }
 
 bool Connection::ShouldPauseReading() const {
-  return obuf_.size() + wbuf_.size() > kMaxPendingOutputBytes ||
-         inflight_requests_ > kMaxInflightRequests;
+  return obuf_.size() + wbuf_.size() > kMaxPendingOutputBytes || inflight_requests_ >= window_;
 }
 
+// Reading waits for readability and then drains the socket with non-blocking reads, instead of
+// async_read_some: at one request in flight, Asio's speculative read in async_read_some nearly
+// always finds nothing, which costs one wasted syscall per request. The wait is armed *before*
+// the reads, so data that arrives while we read completes the next wait: with the reactor's
+// edge-triggered epoll nothing is left stranded.
 void Connection::Read() {
-  if (reading_ || read_closed_ || closed_ || ShouldPauseReading()) return;
-  if (rbegin_ == rend_) {
-    rbegin_ = rend_ = 0;
-  } else if (rbuf_.size() - rend_ < kReadChunk / 4 && rbegin_ > 0) {
-    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
-    rend_ -= rbegin_;
-    rbegin_ = 0;
+  if (closed_) return;
+  // Frames already buffered come before new input.
+  if (input_pending_ && !ShouldPauseReading()) {
+    ProcessInput();
+    Flush();
   }
-  if (rbuf_.size() - rend_ < kReadChunk / 4) rbuf_.resize(rbuf_.size() + kReadChunk);
-  reading_ = true;
-  socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                          [self = shared_from_this()](const error_code& ec, size_t n) {
-                            self->reading_ = false;
-                            if (ec) {
-                              // EOF or reset: answer what was asked, then close.
-                              self->read_closed_ = true;
-                              if (self->pipelines_.empty() && !self->writing_) {
-                                self->Close();
-                              } else {
-                                self->close_after_write_ = true;
-                              }
-                              return;
-                            }
-                            self->OnRead(n);
-                          });
+  if (read_closed_ || closed_ || input_pending_ || ShouldPauseReading()) return;
+  if (!wait_armed_) {
+    wait_armed_ = true;
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       [self = shared_from_this()](const error_code& ec) {
+                         self->wait_armed_ = false;
+                         if (ec) {
+                           if (ec != asio::error::operation_aborted) self->OnReadEnd();
+                           return;
+                         }
+                         self->may_have_input_ = true;
+                         self->Read();
+                       });
+  }
+  if (may_have_input_) DrainSocket();
 }
 
-void Connection::OnRead(size_t n) {
-  rend_ += n;
-  ProcessInput();
+void Connection::DrainSocket() {
+  may_have_input_ = false;
+  bool got = false;
+  for (;;) {
+    if (read_closed_ || closed_) break;
+    if (ShouldPauseReading() || input_pending_) {
+      // Resume later: the socket may still hold data that no new event will announce.
+      may_have_input_ = true;
+      break;
+    }
+    if (rbegin_ == rend_) {
+      rbegin_ = rend_ = 0;
+    } else if (rbuf_.size() - rend_ < kReadChunk / 4 && rbegin_ > 0) {
+      std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+      rend_ -= rbegin_;
+      rbegin_ = 0;
+    }
+    if (rbuf_.size() - rend_ < kReadChunk / 4) rbuf_.resize(rbuf_.size() + kReadChunk);
+    const size_t space = rbuf_.size() - rend_;
+    error_code ec;
+    const size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      // Shutting down: what the client sent before now is answered, nothing after.
+      if (draining_) read_closed_ = true;
+      break;
+    }
+    if (ec) {
+      if (got) {
+        ProcessInput();
+        Flush();
+      }
+      OnReadEnd();
+      return;
+    }
+    rend_ += n;
+    got = true;
+    if (n < space) break;  // drained
+    // More may be waiting: decode what we have before reading on, so the buffer stays small.
+    ProcessInput();
+  }
+  if (got) ProcessInput();
   Flush();
+}
+
+void Connection::OnReadEnd() {
+  // EOF or reset: answer what was asked (buffered frames included), then close.
+  read_closed_ = true;
+  close_after_write_ = true;
   Read();
+  Flush();
 }
 
 void Connection::ProcessInput() {
-  if (closed_ || draining_) return;
+  // After a bad frame or QUIT nothing more is read from this connection.
+  if (closed_ || input_closed_) return;
+  input_pending_ = false;
   const size_t max_frame = loop_->state()->options.max_frame_bytes;
   auto pipeline = std::make_unique<Pipeline>();
   std::vector<uint8_t> opcodes;
   Status frame_error;
   uint32_t error_id = 0;
   for (;;) {
+    if (inflight_requests_ + pipeline->requests.size() >= window_) {
+      // Enough in flight: the rest waits in the buffer (Read resumes it).
+      input_pending_ = rend_ > rbegin_;
+      break;
+    }
     std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
     protocol::FrameView frame;
     Status error;
@@ -155,8 +210,7 @@ void Connection::ProcessInput() {
     req.id = error_id;
     req.reply = Reply::Error(frame_error);
     opcodes.push_back(0);
-    read_closed_ = true;
-    close_after_write_ = true;
+    StopInput();
   }
   if (pipeline->requests.empty()) return;
 
@@ -168,8 +222,7 @@ void Connection::ProcessInput() {
     if (quit_requested_) {
       // QUIT: nothing after it is answered.
       pipeline->requests.resize(i + 1);
-      read_closed_ = true;
-      close_after_write_ = true;
+      StopInput();
       break;
     }
   }
@@ -317,28 +370,48 @@ void Connection::OnPipelineDone() {
   MaybeResumeReading();
 }
 
+void Connection::StopInput() {
+  input_closed_ = true;
+  read_closed_ = true;
+  input_pending_ = false;
+  close_after_write_ = true;
+}
+
 void Connection::Flush() {
-  while (!pipelines_.empty() && pipelines_.front()->pending_ops == 0) {
+  // Encodes finished pipelines in order, but stops once enough output waits: the rest stays
+  // as replies (which share large values with the store rather than copy them).
+  size_t replies = 0;
+  const size_t before = obuf_.size();
+  while (!pipelines_.empty() && pipelines_.front()->pending_ops == 0 &&
+         obuf_.size() + wbuf_.size() <= kMaxPendingOutputBytes) {
     std::unique_ptr<Pipeline> p = std::move(pipelines_.front());
     pipelines_.pop_front();
     inflight_requests_ -= p->requests.size();
-    if (!closed_) {
-      for (PendingRequest& r : p->requests) {
-        if (r.split != nullptr && r.cmd != nullptr) {
-          r.reply = r.cmd->merge(r.split->input, *this);
-        }
-        protocol::AppendResponse(&obuf_, r.id, r.reply);
+    if (closed_) continue;
+    for (PendingRequest& r : p->requests) {
+      if (r.split != nullptr && r.cmd != nullptr) {
+        r.reply = r.cmd->merge(r.split->input, *this);
       }
+      protocol::AppendResponse(&obuf_, r.id, r.reply);
     }
+    replies += p->requests.size();
   }
+  if (replies > 0) AdjustWindow(obuf_.size() - before, replies);
   Write();
+}
+
+void Connection::AdjustWindow(size_t bytes, size_t replies) {
+  // Requests in flight are bounded by what their replies would weigh: a budget over the
+  // average reply size seen last. Shrinks at once, grows at most twofold per flush.
+  const size_t avg = std::max<size_t>(1, bytes / replies);
+  const size_t target = std::clamp(kReplyBudgetBytes / avg, kMinWindow, kMaxInflightRequests);
+  window_ = target < window_ ? target : std::min(target, window_ * 2);
 }
 
 void Connection::Write() {
   if (writing_ || closed_) return;
   if (obuf_.empty()) {
-    if (close_after_write_ && pipelines_.empty()) Close();
-    if (draining_ && pipelines_.empty()) Close();
+    MaybeFinish();
     return;
   }
   wbuf_.swap(obuf_);
@@ -356,21 +429,67 @@ void Connection::Write() {
                         self->Close();
                         return;
                       }
-                      self->Write();
+                      self->Flush();
                       self->MaybeResumeReading();
                     });
 }
 
+void Connection::MaybeFinish() {
+  if (closed_ || closing_ || writing_ || !obuf_.empty() || !pipelines_.empty()) return;
+  if (input_pending_ && !input_closed_) return;
+  if (close_after_write_ || (draining_ && read_closed_)) GracefulClose();
+}
+
 void Connection::MaybeResumeReading() {
-  if (!reading_ && !ShouldPauseReading()) Read();
+  if (!ShouldPauseReading()) Read();
 }
 
 void Connection::Drain() {
+  // Answer what the client has sent so far (read until the socket is empty once), then close.
   draining_ = true;
-  read_closed_ = true;
+  may_have_input_ = true;
+  Read();
+  Flush();
+}
+
+void Connection::GracefulClose() {
+  closing_ = true;
   error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
-  if (pipelines_.empty() && !writing_) Close();
+  // FIN after the replies already handed to the kernel. Then read and discard until the client
+  // closes too: closing a socket with unread input would reset the connection and could destroy
+  // replies the client has not read yet.
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) {
+    Close();
+    return;
+  }
+  linger_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  linger_->expires_after(std::chrono::milliseconds(kLingerMs));
+  linger_->async_wait([self = shared_from_this()](const error_code& e) {
+    if (!e) self->Close();
+  });
+  DiscardInput();
+}
+
+void Connection::DiscardInput() {
+  for (;;) {
+    char scratch[16384];
+    error_code ec;
+    socket_.read_some(asio::buffer(scratch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {  // EOF: the client has closed its side
+      Close();
+      return;
+    }
+  }
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const error_code& ec) {
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->Close();
+                         return;
+                       }
+                       if (!self->closed_) self->DiscardInput();
+                     });
 }
 
 void Connection::Close() {
@@ -378,6 +497,7 @@ void Connection::Close() {
   closed_ = true;
   read_closed_ = true;
   error_code ec;
+  if (linger_ != nullptr) linger_->cancel();
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   loop_->Unregister(this);

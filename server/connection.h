@@ -4,12 +4,16 @@
 //    the connection is closed (the byte stream cannot be trusted past it);
 //  - a malformed payload inside a well-formed frame: an error reply, the connection goes on;
 //  - a client that does not read its replies: reading pauses once kMaxPendingOutputBytes of
-//    replies wait, so it cannot make the server buffer without bound.
+//    replies wait or the window of requests in flight is full, so it cannot make the server
+//    buffer without bound;
+//  - closing (after QUIT, a bad frame, EOF or on shutdown) half-closes after the last reply and
+//    discards input until the client closes, so a reset never destroys unread replies.
 // Lives on its loop's thread only.
 #ifndef DATABRIDGE_SERVER_CONNECTION_H_
 #define DATABRIDGE_SERVER_CONNECTION_H_
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -25,10 +29,18 @@ class IoLoop;
 
 class Connection final : public ConnectionContext, public std::enable_shared_from_this<Connection> {
  public:
-  // Replies waiting to be written beyond which the connection stops reading.
+  // Replies waiting to be written beyond which the connection stops reading (and stops
+  // encoding finished replies).
   static constexpr size_t kMaxPendingOutputBytes = size_t{64} << 20;
-  // Requests in flight beyond which the connection stops reading.
+  // Requests in flight: at most kMaxInflightRequests, and fewer when replies are large: the
+  // window is kReplyBudgetBytes over the average reply size, at least kMinWindow. It starts at
+  // kInitialWindow and at most doubles per flush.
   static constexpr size_t kMaxInflightRequests = 1 << 16;
+  static constexpr size_t kMinWindow = 16;
+  static constexpr size_t kInitialWindow = 256;
+  static constexpr size_t kReplyBudgetBytes = size_t{16} << 20;
+  // How long a closing connection waits for the client to close its side.
+  static constexpr int kLingerMs = 2000;
 
   Connection(IoLoop* loop, boost::asio::ip::tcp::socket socket);
   ~Connection() override;
@@ -54,8 +66,17 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   ServerInfo server_info() const override;
 
  private:
+  // Arms the readability wait if needed and drains the socket if it may hold input.
   void Read();
-  void OnRead(size_t n);
+  void DrainSocket();
+  void OnReadEnd();
+  // After a bad frame or QUIT: no more input is read or processed.
+  void StopInput();
+  void AdjustWindow(size_t bytes, size_t replies);
+  // Closes gracefully once everything is answered and written, if closing was asked for.
+  void MaybeFinish();
+  void GracefulClose();
+  void DiscardInput();
   // Splits, decodes and dispatches every complete frame in the read buffer.
   void ProcessInput();
   void Resolve(PendingRequest& r, uint8_t opcode);
@@ -76,7 +97,13 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   std::string wbuf_;  // replies being written
   std::deque<std::unique_ptr<Pipeline>> pipelines_;
   size_t inflight_requests_ = 0;
-  bool reading_ = false;
+  size_t window_ = kInitialWindow;
+  bool wait_armed_ = false;
+  bool may_have_input_ = false;
+  bool input_pending_ = false;  // complete frames buffered, waiting for the window
+  bool input_closed_ = false;   // bad frame or QUIT: input is ignored from now on
+  bool closing_ = false;        // half-closed, discarding input until the client closes
+  std::unique_ptr<boost::asio::steady_timer> linger_;
   bool writing_ = false;
   bool read_closed_ = false;  // EOF or protocol error: no more input
   bool close_after_write_ = false;

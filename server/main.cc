@@ -6,7 +6,8 @@
 #include "server/server.h"
 
 int main(int argc, char** argv) {
-  // Block the shutdown signals in every thread; the server's signal_set receives them.
+  // Writes to a closed socket report EPIPE instead of killing the process. SIGTERM and SIGINT
+  // are caught by the server's signal_set, installed before any thread starts.
   signal(SIGPIPE, SIG_IGN);
   dbkv::ServerOptions options;
   bool exit_now = false;

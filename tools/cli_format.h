@@ -22,8 +22,8 @@ struct Word {
   bool quoted = false;
 };
 
-// Splits an interactive line into words: whitespace separates; "double quotes" take \n \t \\
-// \" and \xHH escapes; 'single quotes' are literal. false on an unbalanced quote.
+// Splits an interactive line into words: whitespace separates; "double quotes" take the escapes
+// \n \t \r \" \\ \xHH; 'single quotes' are literal. false on an unbalanced quote.
 bool SplitLine(std::string_view line, std::vector<Word>* out);
 
 // Renders a reply as redis-cli does: OK, (nil), (integer) 5, "text", (decimal) 1.10,

@@ -1,0 +1,302 @@
+// data-bridge-kv-cli against the real server: one-shot commands, piped stdin, options.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tests/server_process.h"
+
+namespace dbkv {
+namespace {
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using testing::ProgramResult;
+using testing::RunfilePath;
+using testing::RunProgram;
+using testing::ServerProcess;
+
+std::string Cli() { return RunfilePath("tools/data-bridge-kv-cli"); }
+
+// Runs the CLI against port with args; logs what it printed on failure.
+ProgramResult RunCli(uint16_t port, std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), {"-p", std::to_string(port)});
+  ProgramResult r = RunProgram(Cli(), args, input, 20000);
+  std::string cmd;
+  for (const std::string& a : args) cmd += " " + a;
+  UNSCOPED_INFO("data-bridge-kv-cli" << cmd << "\n  exit " << r.exit_code << "\n  stdout: " << r.out
+                                     << "\n  stderr: " << r.err);
+  return r;
+}
+
+// The command's stdout, requiring exit code 0 and a quiet stderr.
+std::string Out(uint16_t port, std::vector<std::string> args) {
+  ProgramResult r = RunCli(port, std::move(args));
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());
+  return r.out;
+}
+
+TEST_CASE("one-shot commands print replies as redis-cli does", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"PING"}) == "PONG\n");
+  CHECK(Out(p, {"ping", "hello"}) == "\"hello\"\n");
+  CHECK(Out(p, {"SET", "k", "v"}) == "OK\n");
+  CHECK(Out(p, {"GET", "k"}) == "\"v\"\n");
+  CHECK(Out(p, {"GET", "missing"}) == "(nil)\n");
+  CHECK(Out(p, {"INCR", "n"}) == "(integer) 1\n");
+  CHECK(Out(p, {"INCR", "n", "41"}) == "(integer) 42\n");
+  CHECK(Out(p, {"DECR", "n", "-8"}) == "(integer) 50\n");
+  CHECK(Out(p, {"SET", "price", "1.10"}) == "OK\n");
+  CHECK(Out(p, {"GET", "price"}) == "(decimal) 1.10\n");
+  CHECK(Out(p, {"INCR", "price", "2"}) == "(decimal) 3.10\n");
+  CHECK(Out(p, {"INCR", "price", "-0.15"}) == "(decimal) 2.95\n");
+  CHECK(Out(p, {"SET", "text", "hello world"}) == "OK\n");
+  CHECK(Out(p, {"GET", "text"}) == "\"hello world\"\n");
+  CHECK(Out(p, {"EXISTS", "k", "n", "missing"}) == "(integer) 2\n");
+  CHECK(Out(p, {"DEL", "k", "missing"}) == "(integer) 1\n");
+  CHECK(Out(p, {"TTL", "n"}) == "(integer) -1\n");
+  CHECK(Out(p, {"DBSIZE"}) == "(integer) 3\n");
+  // Negative numbers are arguments, not options.
+  CHECK(Out(p, {"SET", "neg", "-5"}) == "OK\n");
+  CHECK(Out(p, {"GET", "neg"}) == "(integer) -5\n");
+  // "--" ends the options.
+  CHECK(Out(p, {"--", "GET", "neg"}) == "(integer) -5\n");
+}
+
+TEST_CASE("errors print (error) ... and exit 1", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"SET", "k", "v"}) == "OK\n");
+
+  ProgramResult r = RunCli(p, {"INCR", "k"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, StartsWith("(error) WRONGTYPE "));
+
+  r = RunCli(p, {"NOSUCHCOMMAND", "x"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) UNKNOWN unknown command 'NOSUCHCOMMAND'\n");
+
+  r = RunCli(p, {"GET"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) ERR wrong number of arguments for 'get' command\n");
+
+  r = RunCli(p, {"SET", "k", "v", "EX", "0"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) ERR invalid expire time in 'set' command\n");
+  // The failed command changed nothing.
+  CHECK(Out(p, {"GET", "k"}) == "\"v\"\n");
+}
+
+TEST_CASE("-n selects a namespace", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"SET", "k", "default"}) == "OK\n");
+  CHECK(Out(p, {"-n", "ns1", "SET", "k", "one"}) == "OK\n");
+  CHECK(Out(p, {"-n", "ns1", "GET", "k"}) == "\"one\"\n");
+  CHECK(Out(p, {"GET", "k"}) == "\"default\"\n");
+  CHECK(Out(p, {"-n", "ns2", "GET", "k"}) == "(nil)\n");
+  CHECK(Out(p, {"-n", "ns2", "DBSIZE"}) == "(integer) 0\n");
+  CHECK(Out(p, {"-n", "ns1", "DBSIZE"}) == "(integer) 1\n");
+}
+
+TEST_CASE("-a authenticates against a server with --password-file", "[integration][cli]") {
+  const std::string dir = testing::MakeTempDir("cli-auth");
+  const std::string password_file = dir + "/password";
+  std::ofstream(password_file) << "s3cret pass\n";
+  ServerProcess server({"--password-file", password_file});
+  const uint16_t p = server.port();
+
+  ProgramResult r = RunCli(p, {"GET", "k"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, StartsWith("(error) NOAUTH "));
+
+  r = RunCli(p, {"-a", "wrong", "SET", "k", "v"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, StartsWith("(error) NOAUTH "));
+
+  CHECK(Out(p, {"-a", "s3cret pass", "SET", "k", "v"}) == "OK\n");
+  CHECK(Out(p, {"-a", "s3cret pass", "GET", "k"}) == "\"v\"\n");
+  // PING needs no password.
+  CHECK(Out(p, {"PING"}) == "PONG\n");
+  // The password in a URL, %-escaped.
+  CHECK(Out(p, {"-u", "databridge://:s3cret%20pass@127.0.0.1:" + std::to_string(p), "GET", "k"}) ==
+        "\"v\"\n");
+}
+
+TEST_CASE("piped stdin runs one command per line", "[integration][cli]") {
+  ServerProcess server;
+  const std::string input =
+      "SET a 1\n"
+      "GET a\n"
+      "\n"
+      "SET s \"hello world\"\n"
+      "GET s\n"
+      "SET q '42'\n"
+      "GET q\n"
+      "INCR a\n"
+      "SET esc \"tab\\there \\\"quoted\\\"\"\n"
+      "GET esc\n"
+      "  get   a  \n"
+      "SET d 1.10\n"
+      "GET d\n";
+  ProgramResult r = RunCli(server.port(), {}, input);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "OK\n"
+        "(integer) 1\n"
+        "OK\n"
+        "\"hello world\"\n"
+        "OK\n"
+        "\"42\"\n"  // quoted: a string, not an integer
+        "(integer) 2\n"
+        "OK\n"
+        "\"tab\\there \\\"quoted\\\"\"\n"
+        "(integer) 2\n"
+        "OK\n"
+        "(decimal) 1.10\n");
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("piped stdin goes on after an error, and exits 1", "[integration][cli]") {
+  ServerProcess server;
+  ProgramResult r = RunCli(server.port(), {},
+                           "SET k v\n"
+                           "INCR k\n"
+                           "SET broken \"unbalanced\n"
+                           "GET k\n");
+  CHECK(r.exit_code == 1);
+  std::vector<std::string> lines;
+  std::string line;
+  for (char c : r.out) {
+    if (c == '\n') {
+      lines.push_back(line);
+      line.clear();
+    } else {
+      line += c;
+    }
+  }
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0] == "OK");
+  CHECK_THAT(lines[1], StartsWith("(error) WRONGTYPE"));
+  CHECK(lines[2] == "Invalid argument(s): unbalanced quotes");
+  CHECK(lines[3] == "\"v\"");
+  // Nothing was sent for the unbalanced line.
+  CHECK(Out(server.port(), {"EXISTS", "broken"}) == "(integer) 0\n");
+}
+
+TEST_CASE("-s sends every argument as a string", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"-s", "SET", "n", "5"}) == "OK\n");
+  CHECK(Out(p, {"GET", "n"}) == "\"5\"\n");
+  CHECK(Out(p, {"-s", "SET", "d", "1.10"}) == "OK\n");
+  CHECK(Out(p, {"GET", "d"}) == "\"1.10\"\n");
+  // Without -s the same words are typed.
+  CHECK(Out(p, {"SET", "n2", "5"}) == "OK\n");
+  CHECK(Out(p, {"GET", "n2"}) == "(integer) 5\n");
+  // A string holding a number still counts for INCR.
+  CHECK(Out(p, {"INCR", "n"}) == "(integer) 6\n");
+  // In piped mode too.
+  ProgramResult r = RunCli(p, {"-s"}, "SET piped 7\nGET piped\n");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "OK\n\"7\"\n");
+}
+
+TEST_CASE("-u takes a URL with host, port and namespace", "[integration][cli]") {
+  ServerProcess server;
+  const std::string port = std::to_string(server.port());
+  auto run = [&](std::vector<std::string> args) {
+    ProgramResult r = RunProgram(Cli(), args, "", 20000);
+    INFO("exit " << r.exit_code << " stdout " << r.out << " stderr " << r.err);
+    CHECK(r.exit_code == 0);
+    return r.out;
+  };
+  CHECK(run({"-u", "databridge://127.0.0.1:" + port + "/ns", "SET", "k", "in-ns"}) == "OK\n");
+  CHECK(run({"-u", "databridge://127.0.0.1:" + port + "/ns", "GET", "k"}) == "\"in-ns\"\n");
+  CHECK(run({"-u", "127.0.0.1:" + port + "/ns", "GET", "k"}) == "\"in-ns\"\n");
+  CHECK(run({"-p", port, "-n", "ns", "GET", "k"}) == "\"in-ns\"\n");
+  CHECK(run({"-u", "127.0.0.1:" + port, "GET", "k"}) == "(nil)\n");
+  CHECK(run({"-u", "localhost:" + port + "/ns", "GET", "k"}) == "\"in-ns\"\n");
+  // -n before -u: a URL without a path keeps the namespace.
+  CHECK(run({"-n", "ns", "-u", "127.0.0.1:" + port, "GET", "k"}) == "\"in-ns\"\n");
+
+  ProgramResult bad = RunProgram(Cli(), {"-u", "redis://127.0.0.1:" + port, "PING"}, "", 20000);
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Contains("unknown scheme"));
+  CHECK(bad.out.empty());
+}
+
+// A port nobody listens on: bound, then released.
+uint16_t ClosedPort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+TEST_CASE("a refused connection exits non-zero with a message on stderr", "[integration][cli]") {
+  const uint16_t port = ClosedPort();
+  ProgramResult r = RunProgram(Cli(), {"-p", std::to_string(port), "-t", "5", "PING"}, "", 20000);
+  CHECK(r.exit_code != 0);
+  CHECK(r.out.empty());
+  CHECK_THAT(r.err, Contains("Could not connect") && Contains(std::to_string(port)));
+
+  // Piped mode reports it too.
+  r = RunProgram(Cli(), {"-p", std::to_string(port)}, "PING\n", 20000);
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Contains("Could not connect"));
+}
+
+TEST_CASE("INFO prints a numbered map", "[integration][cli]") {
+  ServerProcess server({"--shards", "3"});
+  const std::string out = Out(server.port(), {"INFO"});
+  CHECK_THAT(out, StartsWith(" 1# \"server\" => \"data-bridge-kv\"\n"));
+  CHECK(std::regex_search(out, std::regex(R"(\n *\d+# "version" => "[^"]+"\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n *\d+# "connections" => \(integer\) [1-9]\d*\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n *\d+# "shards" => \(integer\) 3\n)")));
+  CHECK(std::regex_search(out, std::regex(R"(\n *\d+# "keys" => \(integer\) 0\n)")));
+  // Every line is one numbered entry, numbered from 1 without gaps.
+  int expected = 1;
+  for (size_t at = 0; at < out.size();) {
+    const size_t end = out.find('\n', at);
+    REQUIRE(end != std::string::npos);
+    std::smatch m;
+    const std::string line = out.substr(at, end - at);
+    INFO(line);
+    REQUIRE(std::regex_match(line, m, std::regex(R"( *(\d+)# .+ => .+)")));
+    CHECK(std::stoi(m[1]) == expected++);
+    at = end + 1;
+  }
+  CHECK(expected > 10);
+}
+
+TEST_CASE("--help prints usage and exits 0; bad options exit 2", "[integration][cli]") {
+  ProgramResult r = RunProgram(Cli(), {"--help"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, StartsWith("usage: data-bridge-kv-cli"));
+  CHECK_THAT(r.out, Contains("-u URL") && Contains("-a PASSWORD") && Contains("-n NAMESPACE"));
+
+  r = RunProgram(Cli(), {"--version"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, StartsWith("data-bridge-kv-cli "));
+
+  r = RunProgram(Cli(), {"--bogus", "PING"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Contains("unknown option --bogus"));
+
+  r = RunProgram(Cli(), {"-p", "70000", "PING"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Contains("-p"));
+
+  r = RunProgram(Cli(), {"-p"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Contains("-p needs a value"));
+}
+
+}  // namespace
+}  // namespace dbkv
