@@ -84,18 +84,19 @@ SplitResult SplitFrame(std::string_view data, size_t max_frame_bytes, FrameView*
   return SplitResult::kFrame;
 }
 
+Status DecodeRequestArgs(const FrameView& frame, ValueList* argv) {
+  Status s = DecodeArray(frame.payload, argv);
+  if (!s.ok()) return s;
+  if (frame.header.code == kOpByName && (argv->empty() || !(*argv)[0].is_string_like())) {
+    return Status::Protocol("a request by name must start with the command name");
+  }
+  return Status::OK();
+}
+
 Status DecodeRequest(const FrameView& frame, Request* out) {
   out->id = frame.header.request_id;
   out->opcode = frame.header.code;
-  out->argv.clear();
-  Status s = DecodeArray(frame.payload, &out->argv);
-  if (!s.ok()) return s;
-  if (out->opcode == kOpByName) {
-    if (out->argv.empty() || !out->argv[0].is_string_like()) {
-      return Status::Protocol("a request by name must start with the command name");
-    }
-  }
-  return Status::OK();
+  return DecodeRequestArgs(frame, &out->argv);
 }
 
 void AppendRequest(std::string* out, uint32_t id, uint8_t opcode, std::string_view name,

@@ -48,6 +48,9 @@ struct Request {
 // Decodes a request frame's payload. Errors are kProtocol: the frame boundaries were fine, so
 // the connection can answer with an error and go on.
 Status DecodeRequest(const FrameView& frame, Request* out);
+// The same, into argv only (reusing its capacity); argv[0] is the name when the frame's code
+// is kOpByName.
+Status DecodeRequestArgs(const FrameView& frame, ValueList* argv);
 
 // Appends a request frame. args are the command arguments (without the name); name is used
 // (as the first payload element) when opcode is kOpByName.

@@ -87,11 +87,15 @@ void Pack(Packer& pk, std::string* out, const Value& v) {
 // and is kept in error_.
 class ValueBuilder {
  public:
-  ValueBuilder(size_t payload_size, bool allow_simple)
-      : payload_size_(payload_size), allow_simple_(allow_simple) {}
+  // With root_list, a root array is decoded straight into *root_list (its capacity reused),
+  // not wrapped into a list Value.
+  ValueBuilder(size_t payload_size, bool allow_simple, ValueList* root_list = nullptr)
+      : payload_size_(payload_size), allow_simple_(allow_simple), root_list_(root_list) {}
 
   Value& result() { return root_; }
   bool simple() const { return simple_; }
+  // Whether the root was an array decoded into root_list.
+  bool direct_root() const { return direct_root_; }
   const Status& error() const { return error_; }
 
   bool visit_nil() { return Emit(Value()); }
@@ -117,7 +121,7 @@ class ValueBuilder {
       if (!d.ok()) return Fail("bad decimal: " + d.status().message());
       return Emit(Value::Dec(*d));
     }
-    if (type == kExtSimple && allow_simple_ && stack_.empty()) {
+    if (type == kExtSimple && allow_simple_ && depth_ == 0) {
       simple_ = true;
       return Emit(Value::String(body));
     }
@@ -126,32 +130,38 @@ class ValueBuilder {
   bool start_array(uint32_t n) {
     if (n > payload_size_) return Fail("array length exceeds the frame");
     if (!Push(Frame::kList)) return false;
+    Frame& f = frames_[depth_ - 1];
+    if (depth_ == 1 && root_list_ != nullptr) {
+      root_list_->clear();
+      f.list.swap(*root_list_);
+      f.direct = true;
+    }
     // Reserve for what the claim could hold, but never much: nested claims must not add up.
-    stack_.back().list.reserve(std::min<uint32_t>(n, kMaxReserve));
+    f.list.reserve(std::min<uint32_t>(n, kMaxReserve));
     return true;
   }
   bool start_array_item() { return true; }
   bool end_array_item() { return true; }
   bool end_array() {
-    Value v = Value::List(std::move(stack_.back().list));
-    stack_.pop_back();
-    return Emit(std::move(v));
+    Frame& f = frames_[--depth_];
+    if (f.direct) {
+      f.list.swap(*root_list_);
+      direct_root_ = true;
+      return true;
+    }
+    return Emit(Value::List(std::move(f.list)));
   }
   bool start_map(uint32_t n) {
     if (n > payload_size_ / 2) return Fail("map length exceeds the frame");
     if (!Push(Frame::kMap)) return false;
-    stack_.back().map.reserve(std::min<uint32_t>(n, kMaxReserve));
+    frames_[depth_ - 1].map.reserve(std::min<uint32_t>(n, kMaxReserve));
     return true;
   }
   bool start_map_key() { return true; }
   bool end_map_key() { return true; }
   bool start_map_value() { return true; }
   bool end_map_value() { return true; }
-  bool end_map() {
-    Value v = Value::Map(std::move(stack_.back().map));
-    stack_.pop_back();
-    return Emit(std::move(v));
-  }
+  bool end_map() { return Emit(Value::Map(std::move(frames_[--depth_].map))); }
   void parse_error(size_t, size_t error_offset) {
     if (error_.ok())
       error_ = Status::Protocol("malformed msgpack at offset " + std::to_string(error_offset));
@@ -166,29 +176,42 @@ class ValueBuilder {
   static constexpr uint32_t kMaxReserve = 256;
 
   struct Frame {
-    enum Kind { kList, kMap } kind;
+    enum Kind { kList, kMap } kind = kList;
     ValueList list;
     ValueMap map;
     bool have_key = false;
+    bool direct = false;  // the root array, decoded into root_list_
     Value key;
   };
 
+  // The frames of the values being built, one per nesting level. Kept per thread and reused,
+  // so that decoding a request allocates nothing but the values themselves.
+  static std::vector<Frame>& FramePool() {
+    static thread_local std::vector<Frame> pool;
+    return pool;
+  }
+
   bool Push(Frame::Kind kind) {
-    if (static_cast<int>(stack_.size()) >= kMaxNestingDepth) {
+    if (depth_ >= static_cast<size_t>(kMaxNestingDepth)) {
       return Fail("values nested deeper than " + std::to_string(kMaxNestingDepth));
     }
-    stack_.emplace_back();
-    stack_.back().kind = kind;
+    if (depth_ == frames_.size()) frames_.emplace_back();
+    Frame& f = frames_[depth_++];
+    f.kind = kind;
+    f.list.clear();
+    f.map.clear();
+    f.have_key = false;
+    f.direct = false;
     return true;
   }
 
   bool Emit(Value v) {
-    if (stack_.empty()) {
+    if (depth_ == 0) {
       root_ = std::move(v);
       return true;
     }
     if (simple_) return Fail("a simple status may only be a whole reply");
-    Frame& f = stack_.back();
+    Frame& f = frames_[depth_ - 1];
     if (f.kind == Frame::kList) {
       f.list.push_back(std::move(v));
     } else if (!f.have_key) {
@@ -208,8 +231,11 @@ class ValueBuilder {
 
   size_t payload_size_;
   bool allow_simple_;
+  ValueList* root_list_;
+  bool direct_root_ = false;
   bool simple_ = false;
-  std::vector<Frame> stack_;
+  std::vector<Frame>& frames_ = FramePool();
+  size_t depth_ = 0;
   Value root_;
   Status error_;
 };
@@ -261,11 +287,19 @@ Status DecodeValue(std::string_view data, Value* out, bool* simple) {
 }
 
 Status DecodeArray(std::string_view data, ValueList* out) {
-  Value v;
-  Status s = DecodeValue(data, &v);
-  if (!s.ok()) return s;
-  if (v.type() != ValueType::kList) return Status::Protocol("request payload must be an array");
-  *out = std::move(v.MutableList());
+  if (data.empty()) return Status::Protocol("empty payload");
+  ValueBuilder b(data.size(), false, out);
+  size_t off = 0;
+  bool ok;
+  try {
+    ok = msgpack::parse(data.data(), data.size(), off, b);
+  } catch (const std::exception& e) {
+    return Status::Protocol(std::string("malformed msgpack: ") + e.what());
+  }
+  if (!b.error().ok()) return b.error();
+  if (!ok) return Status::Protocol("malformed msgpack");
+  if (off != data.size()) return Status::Protocol("trailing bytes after the payload value");
+  if (!b.direct_root()) return Status::Protocol("request payload must be an array");
   return Status::OK();
 }
 

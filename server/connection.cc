@@ -159,12 +159,11 @@ void Connection::ProcessInput() {
   if (closed_ || input_closed_) return;
   input_pending_ = false;
   const size_t max_frame = loop_->state()->options.max_frame_bytes;
-  auto pipeline = std::make_unique<Pipeline>();
-  std::vector<uint8_t> opcodes;
+  std::unique_ptr<Pipeline> pipeline = NewPipeline();
   Status frame_error;
   uint32_t error_id = 0;
   for (;;) {
-    if (inflight_requests_ + pipeline->requests.size() >= window_) {
+    if (inflight_requests_ + pipeline->size() >= window_) {
       // Enough in flight: the rest waits in the buffer (Read resumes it).
       input_pending_ = rend_ > rbegin_;
       break;
@@ -192,41 +191,37 @@ void Connection::ProcessInput() {
       break;
     }
     rbegin_ += frame.size();
-    PendingRequest& req = pipeline->requests.emplace_back();
+    PendingRequest& req = pipeline->Add();
     req.id = frame.header.request_id;
-    protocol::Request decoded;
-    Status s = protocol::DecodeRequest(frame, &decoded);
-    if (!s.ok()) {
-      req.reply = Reply::Error(s);
-      opcodes.push_back(0);
-      continue;
-    }
-    req.argv = std::move(decoded.argv);
-    opcodes.push_back(frame.header.code);
+    req.opcode = frame.header.code;
+    Status s = protocol::DecodeRequestArgs(frame, &req.argv);
+    if (!s.ok()) req.reply = Reply::Error(s);
   }
   if (!frame_error.ok()) {
     spdlog::debug("closing connection after a bad frame: {}", frame_error.ToString());
-    PendingRequest& req = pipeline->requests.emplace_back();
+    PendingRequest& req = pipeline->Add();
     req.id = error_id;
     req.reply = Reply::Error(frame_error);
-    opcodes.push_back(0);
     StopInput();
   }
-  if (pipeline->requests.empty()) return;
+  if (pipeline->empty()) {
+    RecyclePipeline(std::move(pipeline));
+    return;
+  }
 
   pipeline->conn = shared_from_this();
-  for (uint32_t i = 0; i < pipeline->requests.size(); ++i) {
-    PendingRequest& req = pipeline->requests[i];
-    if (req.reply.ok()) Resolve(req, opcodes[i]);
+  for (uint32_t i = 0; i < pipeline->size(); ++i) {
+    PendingRequest& req = (*pipeline)[i];
+    if (req.reply.ok()) Resolve(req, req.opcode);
     if (req.cmd != nullptr) Dispatch(*pipeline, i);
     if (quit_requested_) {
       // QUIT: nothing after it is answered.
-      pipeline->requests.resize(i + 1);
+      pipeline->Truncate(i + 1);
       StopInput();
       break;
     }
   }
-  inflight_requests_ += pipeline->requests.size();
+  inflight_requests_ += pipeline->size();
   pipelines_.push_back(std::move(pipeline));
 }
 
@@ -248,13 +243,25 @@ void Connection::Resolve(PendingRequest& r, uint8_t opcode) {
   }
 }
 
-std::string_view Connection::CurrentNamespace(Pipeline& p) {
-  if (p.namespaces.empty() || p.namespaces.back() != ns_) p.namespaces.push_back(ns_);
-  return p.namespaces.back();
+std::string_view Connection::CurrentNamespace(Pipeline& p) { return p.HoldNamespace(ns_); }
+
+std::unique_ptr<Pipeline> Connection::NewPipeline() {
+  if (spare_pipelines_.empty()) return std::make_unique<Pipeline>();
+  std::unique_ptr<Pipeline> p = std::move(spare_pipelines_.back());
+  spare_pipelines_.pop_back();
+  return p;
+}
+
+void Connection::RecyclePipeline(std::unique_ptr<Pipeline> p) {
+  // Keep a few, with their buffers; a pipeline that grew big is let go.
+  if (spare_pipelines_.size() < kSparePipelines && p->size() <= 4096) {
+    p->Recycle();
+    spare_pipelines_.push_back(std::move(p));
+  }
 }
 
 void Connection::Dispatch(Pipeline& p, uint32_t index) {
-  PendingRequest& r = p.requests[index];
+  PendingRequest& r = p[index];
   const CommandSpec& cmd = *r.cmd;
   const size_t nargs = r.argv.size() - r.arg_offset;
   if (nargs < static_cast<size_t>(cmd.min_args) ||
@@ -280,7 +287,7 @@ void Connection::Dispatch(Pipeline& p, uint32_t index) {
 
 void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
                                   std::string_view ns) {
-  PendingRequest& r = p.requests[index];
+  PendingRequest& r = p[index];
   const CommandSpec& cmd = *r.cmd;
   const uint32_t nshards = static_cast<uint32_t>(loop_->state()->shards.size());
 
@@ -386,15 +393,19 @@ void Connection::Flush() {
          obuf_.size() + wbuf_.size() <= kMaxPendingOutputBytes) {
     std::unique_ptr<Pipeline> p = std::move(pipelines_.front());
     pipelines_.pop_front();
-    inflight_requests_ -= p->requests.size();
-    if (closed_) continue;
-    for (PendingRequest& r : p->requests) {
+    inflight_requests_ -= p->size();
+    if (closed_) {
+      RecyclePipeline(std::move(p));
+      continue;
+    }
+    for (PendingRequest& r : *p) {
       if (r.split != nullptr && r.cmd != nullptr) {
         r.reply = r.cmd->merge(r.split->input, *this);
       }
       protocol::AppendResponse(&obuf_, r.id, r.reply);
     }
-    replies += p->requests.size();
+    replies += p->size();
+    RecyclePipeline(std::move(p));
   }
   if (replies > 0) AdjustWindow(obuf_.size() - before, replies);
   Write();

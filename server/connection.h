@@ -41,6 +41,8 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   static constexpr size_t kReplyBudgetBytes = size_t{16} << 20;
   // How long a closing connection waits for the client to close its side.
   static constexpr int kLingerMs = 2000;
+  // Finished pipelines kept for reuse.
+  static constexpr size_t kSparePipelines = 4;
 
   Connection(IoLoop* loop, boost::asio::ip::tcp::socket socket);
   ~Connection() override;
@@ -55,8 +57,11 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   void OnPipelineDone();
 
   // ConnectionContext.
-  const std::string& ns() const override { return ns_; }
-  void set_ns(std::string ns) override { ns_ = std::move(ns); }
+  const std::string& ns() const override { return *ns_; }
+  void set_ns(std::string ns) override {
+    // A new string: pipelines in flight keep the old one alive.
+    ns_ = std::make_shared<const std::string>(std::move(ns));
+  }
   const std::string& client_name() const override { return name_; }
   void set_client_name(std::string name) override { name_ = std::move(name); }
   bool authenticated() const override { return authenticated_; }
@@ -83,6 +88,8 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   void Dispatch(Pipeline& p, uint32_t index);
   void DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args, std::string_view ns);
   std::string_view CurrentNamespace(Pipeline& p);
+  std::unique_ptr<Pipeline> NewPipeline();
+  void RecyclePipeline(std::unique_ptr<Pipeline> p);
   // Encodes the replies of every finished pipeline at the front, then writes.
   void Flush();
   void Write();
@@ -111,8 +118,9 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   bool quit_requested_ = false;
   bool draining_ = false;
   bool authenticated_ = false;
-  std::string ns_;
+  std::shared_ptr<const std::string> ns_ = std::make_shared<const std::string>();
   std::string name_;
+  std::vector<std::unique_ptr<Pipeline>> spare_pipelines_;
 };
 
 }  // namespace dbkv

@@ -106,7 +106,7 @@ void IoLoop::OnBatchDone(ShardBatch* batch) {
 void IoLoop::Complete(ShardBatch* batch) {
   for (ShardOp& op : batch->ops) {
     Pipeline* p = static_cast<Pipeline*>(op.owner);
-    if (op.part >= 0) --p->requests[op.index].split->remaining;
+    if (op.part >= 0) --(*p)[op.index].split->remaining;
     if (--p->pending_ops == 0) p->conn->OnPipelineDone();
   }
   batch->ops.clear();

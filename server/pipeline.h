@@ -9,7 +9,6 @@
 #define DATABRIDGE_SERVER_PIPELINE_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,20 +31,66 @@ struct SplitState {
 
 struct PendingRequest {
   uint32_t id = 0;
+  uint8_t opcode = 0;
   const CommandSpec* cmd = nullptr;  // null: reply already holds an error
   ValueList argv;
   uint32_t arg_offset = 0;  // 1 when the request named its command (argv[0] is the name)
   Reply reply;
   std::unique_ptr<SplitState> split;
+
+  // Back to a fresh request, keeping argv's capacity.
+  void Reset() {
+    id = 0;
+    opcode = 0;
+    cmd = nullptr;
+    argv.clear();
+    arg_offset = 0;
+    reply = Reply();
+    split.reset();
+  }
 };
 
-struct Pipeline {
+class Pipeline {
+ public:
   std::shared_ptr<Connection> conn;
-  std::vector<PendingRequest> requests;
-  // Namespaces the ops point into; a deque so that adding one never moves the others.
-  std::deque<std::string> namespaces;
   // Ops sent to shards and not yet completed.
   uint32_t pending_ops = 0;
+
+  // Requests [0, size()) are this pipeline's; the objects past them are kept, with their
+  // buffers, for reuse when the connection recycles the pipeline.
+  PendingRequest& Add() {
+    if (size_ == slots_.size()) slots_.emplace_back();
+    return slots_[size_++];
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  PendingRequest& operator[](size_t i) { return slots_[i]; }
+  PendingRequest* begin() { return slots_.data(); }
+  PendingRequest* end() { return slots_.data() + size_; }
+  // Drops the requests from n on (QUIT: nothing after it is answered).
+  void Truncate(size_t n) {
+    for (size_t i = n; i < size_; ++i) slots_[i].Reset();
+    size_ = n;
+  }
+
+  // The namespace an op runs in: a view of a string this pipeline keeps alive.
+  std::string_view HoldNamespace(const std::shared_ptr<const std::string>& ns) {
+    if (namespaces_.empty() || namespaces_.back() != ns) namespaces_.push_back(ns);
+    return *namespaces_.back();
+  }
+
+  // Ready for reuse: releases the requests' values and replies, keeps the buffers.
+  void Recycle() {
+    Truncate(0);
+    namespaces_.clear();
+    conn.reset();
+    pending_ops = 0;
+  }
+
+ private:
+  std::vector<PendingRequest> slots_;
+  size_t size_ = 0;
+  std::vector<std::shared_ptr<const std::string>> namespaces_;
 };
 
 }  // namespace dbkv
