@@ -124,8 +124,8 @@ void Connection::DrainSocket() {
     error_code ec;
     const size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      // Shutting down: what the client sent before now is answered, nothing after.
-      if (draining_) read_closed_ = true;
+      // Shutting down, all answered and the socket empty: this connection is done.
+      if (draining_ && !got && Idle()) read_closed_ = true;
       break;
     }
     if (ec) {
@@ -445,10 +445,21 @@ void Connection::Write() {
                     });
 }
 
+bool Connection::Idle() const {
+  return pipelines_.empty() && obuf_.empty() && !writing_ && (!input_pending_ || input_closed_);
+}
+
 void Connection::MaybeFinish() {
-  if (closed_ || closing_ || writing_ || !obuf_.empty() || !pipelines_.empty()) return;
-  if (input_pending_ && !input_closed_) return;
-  if (close_after_write_ || (draining_ && read_closed_)) GracefulClose();
+  if (closed_ || closing_ || !Idle()) return;
+  if (draining_ && !read_closed_) {
+    // Shutting down and idle: one more look at the socket. Requests that arrived meanwhile
+    // are answered; if there are none, DrainSocket marks the input closed and, through Flush,
+    // comes back here to close.
+    may_have_input_ = true;
+    DrainSocket();
+    return;
+  }
+  if (close_after_write_ || draining_) GracefulClose();
 }
 
 void Connection::MaybeResumeReading() {
@@ -464,6 +475,7 @@ void Connection::Drain() {
 }
 
 void Connection::GracefulClose() {
+  if (closing_ || closed_) return;
   closing_ = true;
   error_code ec;
   // FIN after the replies already handed to the kernel. Then read and discard until the client
@@ -483,6 +495,7 @@ void Connection::GracefulClose() {
 }
 
 void Connection::DiscardInput() {
+  bool discarded = false;
   for (;;) {
     char scratch[16384];
     error_code ec;
@@ -492,6 +505,12 @@ void Connection::DiscardInput() {
       Close();
       return;
     }
+    discarded = true;
+  }
+  if (draining_ && !discarded) {
+    // Server shutdown and the client is not sending: closing now cannot reset anything.
+    Close();
+    return;
   }
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
                      [self = shared_from_this()](const error_code& ec) {

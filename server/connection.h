@@ -80,6 +80,8 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   void AdjustWindow(size_t bytes, size_t replies);
   // Closes gracefully once everything is answered and written, if closing was asked for.
   void MaybeFinish();
+  // Nothing in flight, nothing to write, no buffered frame waiting.
+  bool Idle() const;
   void GracefulClose();
   void DiscardInput();
   // Splits, decodes and dispatches every complete frame in the read buffer.
