@@ -65,7 +65,7 @@ std::string RunfilePath(const std::string& relative) {
   throw std::runtime_error("binary not found: " + relative);
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
+ServerProcess::ServerProcess(std::vector<std::string> extra_args, uint16_t port) {
   dir_ = MakeTempDir("server");
   log_path_ = dir_ + "/server.log";
   const std::string port_file = dir_ + "/port";
@@ -75,8 +75,9 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args) {
   if (ino < 0 || inotify_add_watch(ino, dir_.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
     throw std::runtime_error("inotify failed");
   }
-  std::vector<std::string> args = {"--bind",  "127.0.0.1:0", "--port-file",
-                                   port_file, "--log-level", "debug"};
+  std::vector<std::string> args = {"--bind",      "127.0.0.1:" + std::to_string(port),
+                                   "--port-file", port_file,
+                                   "--log-level", "debug"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");

@@ -23,8 +23,9 @@ std::string RunfilePath(const std::string& relative);
 
 class ServerProcess {
  public:
-  // Starts the server with extra flags; fails the test (throws) if it does not come up.
-  explicit ServerProcess(std::vector<std::string> extra_args = {});
+  // Starts the server with extra flags; fails the test (throws) if it does not come up. With a
+  // port, binds that one (to restart a server where a client expects it) instead of any.
+  explicit ServerProcess(std::vector<std::string> extra_args = {}, uint16_t port = 0);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

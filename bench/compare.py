@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Side-by-side load runs against Redis 7 and data-bridge-kv, on this machine, in one run.
+
+Starts Debian's redis-server (nothing on disk) and our server on free ports, runs
+data-bridge-kv-bench against each in turn (alternating, after a warm-up) for every cell of the
+matrix, and prints medians of ops/s and server CPU microseconds per operation, with ratios.
+
+  bench/compare.py --workloads get,set --pipelines 1,16 --connections 50 --runs 3 --duration 5
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "bazel-bin")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} not open after {timeout}s")
+
+
+def start_redis(tmp):
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", tmp],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, f"redis://127.0.0.1:{port}"
+
+
+def start_kv(tmp, extra):
+    port = free_port()
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "server/data-bridge-kv-server"), "--bind", f"127.0.0.1:{port}"] + extra,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, f"kv://127.0.0.1:{port}"
+
+
+def run_bench(url, pid, workload, pipeline, args):
+    cmd = [os.path.join(BIN, "bench/data-bridge-kv-bench"), "--url", url,
+           "--connections", str(args.connections), "--pipeline", str(pipeline),
+           "--workload", workload, "--value-size", str(args.value_size),
+           "--keys", str(args.keys), "--duration", str(args.duration),
+           "--warmup", str(args.warmup), "--server-pid", str(pid), "--json"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--workloads", default="get,set")
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--value-size", type=int, default=100)
+    ap.add_argument("--keys", type=int, default=10000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--warmup", type=float, default=1)
+    ap.add_argument("--kv-flags", default="", help="extra flags for data-bridge-kv-server")
+    ap.add_argument("--json-out", help="write every run as JSON lines here")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="dbkv-bench-")
+    redis, redis_url = start_redis(tmp)
+    kv, kv_url = start_kv(tmp, args.kv_flags.split())
+    rows = []
+    raw = []
+    try:
+        for workload in args.workloads.split(","):
+            for pipeline in [int(p) for p in args.pipelines.split(",")]:
+                res = {"redis": [], "kv": []}
+                for _ in range(args.runs):  # alternate the two servers
+                    for name, proc, url in (("redis", redis, redis_url), ("kv", kv, kv_url)):
+                        r = run_bench(url, proc.pid, workload, pipeline, args)
+                        res[name].append(r)
+                        raw.append(dict(r, server=name))
+                        print(f"  {name:5} {workload} P{pipeline}: {r['ops_per_sec']:.0f} ops/s, "
+                              f"{r['server_cpu_us_per_op']:.2f} us CPU/op, p99 {r['p99_us']:.0f} us",
+                              file=sys.stderr)
+                med = {n: {k: statistics.median(x[k] for x in v)
+                           for k in ("ops_per_sec", "server_cpu_us_per_op", "p50_us", "p99_us")}
+                       for n, v in res.items()}
+                spread = {n: (max(x["ops_per_sec"] for x in v) - min(x["ops_per_sec"] for x in v))
+                          / med[n]["ops_per_sec"] * 100 for n, v in res.items()}
+                rows.append((workload, pipeline, med, spread))
+    finally:
+        for p in (redis, kv):
+            p.terminate()
+            p.wait(timeout=30)
+    print(f"{args.connections} connections, {args.value_size} B values, {args.keys} keys, "
+          f"{args.runs} runs of {args.duration}s each (medians; spread = (max-min)/median)")
+    print("| workload | pipeline | Redis ops/s | ours ops/s | ratio | Redis CPU us/op | ours CPU us/op "
+          "| CPU ratio | Redis p99 us | ours p99 us |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for workload, pipeline, med, spread in rows:
+        r, k = med["redis"], med["kv"]
+        print(f"| {workload} | {pipeline} | {r['ops_per_sec']:.0f} (±{spread['redis']:.0f}%) "
+              f"| {k['ops_per_sec']:.0f} (±{spread['kv']:.0f}%) "
+              f"| {k['ops_per_sec'] / r['ops_per_sec']:.2f} | {r['server_cpu_us_per_op']:.2f} "
+              f"| {k['server_cpu_us_per_op']:.2f} "
+              f"| {k['server_cpu_us_per_op'] / r['server_cpu_us_per_op']:.2f} "
+              f"| {r['p99_us']:.0f} | {k['p99_us']:.0f} |")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            for r in raw:
+                f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
