@@ -25,6 +25,9 @@ struct ShardOp {
   void* owner = nullptr;
   uint32_t index = 0;
   int32_t part = -1;
+  // Who asked, for cancelling blocked ops: the connection, and the request (0: none).
+  uint64_t conn_id = 0;
+  uint64_t seq = 0;
 };
 
 // Receives finished batches. Called on the shard's thread: an implementation hands the batch

@@ -73,6 +73,11 @@ Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
 }
 
 EntryRef Partition::Upsert(std::string_view ns, std::string_view key, int64_t now_ms) {
+  return UpsertImpl(ns, key, now_ms, /*measure=*/true);
+}
+
+EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms,
+                               bool measure) {
   KeyTable& t = GetTable(ns);
   auto [it, inserted] = t.try_emplace(key);
   EntryRef ref;
@@ -90,8 +95,20 @@ EntryRef Partition::Upsert(std::string_view ns, std::string_view key, int64_t no
   }
   if (inserted) stats_.memory_bytes += EntryCharge(it->first, it->second);
   ref.created = inserted;
-  ref.old_charge = EntryCharge(it->first, it->second);
+  // A created entry is null: measuring it costs nothing, and Abort needs it.
+  ref.measured = measure || inserted;
+  if (ref.measured) ref.old_charge = EntryCharge(it->first, it->second);
   return ref;
+}
+
+EntryRef Partition::UpsertUnmeasured(std::string_view ns, std::string_view key, int64_t now_ms) {
+  return UpsertImpl(ns, key, now_ms, /*measure=*/false);
+}
+
+void Partition::CommitDelta(const EntryRef& ref, int64_t heap_delta) {
+  stats_.memory_bytes =
+      static_cast<uint64_t>(static_cast<int64_t>(stats_.memory_bytes) + heap_delta);
+  ref.entry->version = ++version_;
 }
 
 void Partition::Commit(const EntryRef& ref) {

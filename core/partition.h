@@ -48,6 +48,7 @@ struct EntryRef {
   std::string_view key;  // points into the table's key: valid as long as entry is
   size_t old_charge = 0;
   bool created = false;
+  bool measured = true;  // old_charge is known (Upsert); false: UpsertUnmeasured
 };
 
 struct PartitionStats {
@@ -74,8 +75,14 @@ class Partition {
   // place. The caller changes it, then calls Commit(ref) before any other call on this
   // partition.
   EntryRef Upsert(std::string_view ns, std::string_view key, int64_t now_ms);
-  // Finishes a modification: accounts memory and assigns a new version.
+  // Finishes a modification: accounts memory (walking the value: O(its size)) and assigns a
+  // new version.
   void Commit(const EntryRef& ref);
+  // For large containers changed a little (a push on a long list): like Upsert, without
+  // measuring the value; then CommitDelta with the change of the value's HeapBytes(), which
+  // the caller knows exactly. O(1) instead of O(size).
+  EntryRef UpsertUnmeasured(std::string_view ns, std::string_view key, int64_t now_ms);
+  void CommitDelta(const EntryRef& ref, int64_t heap_delta);
   // Abandons an Upsert: erases the entry if the Upsert created it, else leaves it unchanged.
   void Abort(const EntryRef& ref);
 
@@ -92,6 +99,7 @@ class Partition {
   void RecordHit(bool hit) { hit ? ++stats_.hits : ++stats_.misses; }
 
  private:
+  EntryRef UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms, bool measure);
   KeyTable* FindTable(std::string_view ns);
   KeyTable& GetTable(std::string_view ns);
   void EraseExpired(KeyTable& t, KeyTable::iterator it);

@@ -19,6 +19,8 @@ struct Reply {
   // A simple status ("OK", "PONG"): value holds the text. Clients show it bare, as redis-cli
   // shows +OK.
   bool simple = false;
+  // The command is waiting (see ShardContext::Block); its real reply comes later.
+  bool blocked = false;
 
   bool ok() const { return code == Code::kOk; }
 
@@ -35,6 +37,11 @@ struct Reply {
   }
   static Reply Ok() { return Simple("OK"); }
   static Reply Nil() { return Reply(); }
+  static Reply Blocked() {
+    Reply r;
+    r.blocked = true;
+    return r;
+  }
   static Reply Error(Code code, std::string text) {
     Reply r;
     r.code = code;

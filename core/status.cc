@@ -36,6 +36,8 @@ std::string_view CodeName(Code code) {
       return "NOTOWNER";
     case Code::kNotFound:
       return "NOTFOUND";
+    case Code::kCrossShard:
+      return "CROSSSHARD";
   }
   return "ERR";
 }

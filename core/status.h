@@ -30,6 +30,7 @@ enum class Code : uint8_t {
   kInternal = 13,        // a bug: should never be seen
   kNotOwner = 14,        // lock operation by a token that does not hold the lock
   kNotFound = 15,        // the key (or file) does not exist where it must
+  kCrossShard = 16,      // a command's keys must be on one shard and are not
 };
 
 // Short upper-case name of a code, used as the first word of error texts ("WRONGTYPE ...").

@@ -199,6 +199,10 @@ Value& Value::operator=(const Value& o) {
   return *this = std::move(copy);
 }
 
+size_t Value::ListShellBytes(size_t capacity) {
+  return MallocSize(sizeof(ValueList)) + MallocSize(capacity * sizeof(Value));
+}
+
 size_t Value::HeapBytes() const {
   switch (type()) {
     case ValueType::kDecimal:
@@ -208,7 +212,7 @@ size_t Value::HeapBytes() const {
       return is_inline() ? 0 : MallocSize(offsetof(Blob, data) + AsStringView().size());
     case ValueType::kList: {
       const ValueList& l = AsList();
-      size_t n = MallocSize(sizeof(ValueList)) + MallocSize(l.capacity() * sizeof(Value));
+      size_t n = ListShellBytes(l.capacity());
       for (const Value& v : l) n += v.HeapBytes();
       return n;
     }

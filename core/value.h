@@ -94,6 +94,9 @@ class Value {
   // Bytes this value holds on the heap (0 for scalars and inline strings). An estimate of
   // allocator usage for memory accounting, not an exact figure.
   size_t HeapBytes() const;
+  // The part of a list's HeapBytes() that is not its elements' own: the list object and its
+  // array of `capacity` slots. HeapBytes() of a list is this plus its elements' HeapBytes().
+  static size_t ListShellBytes(size_t capacity);
 
   // Deep equality: same type and same content (Decimal 1.0 != 1.00, as stored).
   bool operator==(const Value& o) const;

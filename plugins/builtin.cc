@@ -1,14 +1,26 @@
 #include "plugins/builtin.h"
 
+#include "plugins/batch_family.h"
+#include "plugins/cas_family.h"
 #include "plugins/core_family.h"
+#include "plugins/list_family.h"
+#include "plugins/lock_family.h"
 #include "plugins/server_family.h"
+#include "plugins/wait_family.h"
 
 namespace dbkv {
 
 Status RegisterBuiltinFamilies(CommandRegistry* registry) {
-  Status s = RegisterServerFamily(registry);
-  if (!s.ok()) return s;
-  return RegisterCoreFamily(registry);
+  using RegisterFn = Status (*)(CommandRegistry*);
+  const RegisterFn families[] = {
+      RegisterServerFamily, RegisterCoreFamily, RegisterBatchFamily, RegisterCasFamily,
+      RegisterListFamily,   RegisterWaitFamily, RegisterLockFamily,
+  };
+  for (RegisterFn family : families) {
+    Status s = family(registry);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
 }
 
 }  // namespace dbkv

@@ -107,6 +107,7 @@ Reply InfoShard(ShardContext& ctx, const CommandArgs&) {
   m.emplace_back(Text("expired_keys"), Value::Int(static_cast<int64_t>(s.expired_keys)));
   m.emplace_back(Text("hits"), Value::Int(static_cast<int64_t>(s.hits)));
   m.emplace_back(Text("misses"), Value::Int(static_cast<int64_t>(s.misses)));
+  m.emplace_back(Text("blocked"), Value::Int(static_cast<int64_t>(ctx.blocked_count())));
   return Reply::Of(Value::Map(std::move(m)));
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 
+#include "actors/shard_actor.h"
 #include "core/shard_hash.h"
 #include "protocol/frame.h"
 #include "protocol/wire_format.h"
@@ -42,7 +43,9 @@ std::string Lower(std::string_view s) {
 }  // namespace
 
 Connection::Connection(IoLoop* loop, asio::ip::tcp::socket socket)
-    : loop_(loop), socket_(std::move(socket)) {
+    : loop_(loop),
+      socket_(std::move(socket)),
+      id_(loop->state()->next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
   authenticated_ = loop_->state()->options.password.empty();
 }
 
@@ -147,9 +150,11 @@ void Connection::DrainSocket() {
 }
 
 void Connection::OnReadEnd() {
-  // EOF or reset: answer what was asked (buffered frames included), then close.
+  // EOF or reset: answer what was asked (buffered frames included), then close. Commands
+  // blocked for this client are cancelled now: it has gone, and they could wait forever.
   read_closed_ = true;
   close_after_write_ = true;
+  CancelBlocked();
   Read();
   Flush();
 }
@@ -290,14 +295,24 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
   PendingRequest& r = p[index];
   const CommandSpec& cmd = *r.cmd;
   const uint32_t nshards = static_cast<uint32_t>(loop_->state()->shards.size());
+  if (cmd.flags & kCmdBlocking) {
+    r.seq = ++blocking_seq_;
+    used_blocking_ = true;
+  }
+  auto send = [&](uint32_t shard, CommandArgs a, Reply* slot, int32_t part) {
+    ShardOp op{&cmd, a, ns, slot, &p, index, part};
+    op.conn_id = id_;
+    op.seq = r.seq;
+    loop_->AddOp(shard, op);
+  };
 
   if (cmd.flags & kCmdAllShards) {
     r.split = std::make_unique<SplitState>();
     r.split->input.parts.resize(nshards);
     r.split->remaining = nshards;
     for (uint32_t s = 0; s < nshards; ++s) {
-      loop_->AddOp(
-          s, ShardOp{&cmd, args, ns, &r.split->input.parts[s], &p, index, static_cast<int32_t>(s)});
+      r.split->part_shards.push_back(s);
+      send(s, args, &r.split->input.parts[s], static_cast<int32_t>(s));
     }
     p.pending_ops += nshards;
     return;
@@ -305,21 +320,25 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
 
   // Key positions: first_key, every key_step-th argument up to last_key (negative: from the
   // end). Keys must be text; integers are accepted and stand for their decimal text.
+  // The key groups run from first to end (inclusive); the last key is end - step + 1.
   const int n = static_cast<int>(args.size());
   const int first = cmd.first_key;
-  const int last = cmd.last_key >= 0 ? std::min(cmd.last_key, n - 1) : n + cmd.last_key;
   const int step = cmd.key_step;
-  if (last < first || (HasMultipleKeys(cmd) && (last - first + 1) % step != 0)) {
+  const int end = cmd.last_key >= 0 ? std::min(cmd.last_key + step - 1, n - 1) : n + cmd.last_key;
+  if (end < first || (end - first + 1) % step != 0) {
+    r.cmd = nullptr;
     r.reply = Reply::Error(Code::kInvalidArgument,
                            "wrong number of arguments for '" + Lower(cmd.name) + "' command");
     return;
   }
+  const int last = end - step + 1;
   Value* argv = r.argv.data() + r.arg_offset;
   for (int k = first; k <= last; k += step) {
     Value& key = argv[k];
     if (key.type() == ValueType::kInt) {
       key = Value::String(std::to_string(key.AsInt()));
     } else if (!key.is_string_like()) {
+      r.cmd = nullptr;
       r.reply =
           Reply::Error(Code::kInvalidArgument, "key must be a string, bytes or an integer, not " +
                                                    std::string(ValueTypeName(key.type())));
@@ -332,8 +351,15 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
     one_shard = ShardOf(argv[k].AsStringView(), nshards) == first_shard;
   }
   if (one_shard) {
-    loop_->AddOp(first_shard, ShardOp{&cmd, args, ns, &r.reply, &p, index, -1});
+    send(first_shard, args, &r.reply, -1);
     ++p.pending_ops;
+    return;
+  }
+  if (cmd.flags & kCmdSingleShard) {
+    r.cmd = nullptr;
+    r.reply = Reply::Error(Code::kCrossShard,
+                           "the keys of '" + Lower(cmd.name) +
+                               "' must be on one shard: give them the same {hash tag}");
     return;
   }
 
@@ -346,6 +372,7 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
     const uint32_t s = ShardOf(argv[k].AsStringView(), nshards);
     if (part_of_shard[s] < 0) {
       part_of_shard[s] = static_cast<int>(split->part_args.size());
+      split->part_shards.push_back(s);
       split->part_args.emplace_back(argv, argv + first);  // the prefix
       split->input.groups.emplace_back();
     }
@@ -355,7 +382,7 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
     split->input.groups[part].push_back(group);
   }
   split->input.group_count = group;
-  for (ValueList& pa : split->part_args) pa.insert(pa.end(), argv + last + 1, argv + n);
+  for (ValueList& pa : split->part_args) pa.insert(pa.end(), argv + end + 1, argv + n);
   const uint32_t parts = static_cast<uint32_t>(split->part_args.size());
   split->input.parts.resize(parts);
   split->remaining = parts;
@@ -364,8 +391,7 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
     const int part = part_of_shard[s];
     if (part < 0) continue;
     const ValueList& pa = r.split->part_args[part];
-    loop_->AddOp(s, ShardOp{&cmd, CommandArgs(pa.data(), pa.size()), ns,
-                            &r.split->input.parts[part], &p, index, part});
+    send(s, CommandArgs(pa.data(), pa.size()), &r.split->input.parts[part], part);
   }
   p.pending_ops += parts;
 }
@@ -522,9 +548,20 @@ void Connection::DiscardInput() {
                      });
 }
 
+void Connection::CancelBlocked() {
+  // Blocked commands hold pipelines (and this connection) until they answer: have the shards
+  // answer them now.
+  if (!used_blocking_ || blocking_cancelled_) return;
+  blocking_cancelled_ = true;
+  for (const caf::actor& shard : loop_->state()->shards) {
+    caf::anon_send(shard, cancel_atom::value, id_, uint64_t{0});
+  }
+}
+
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
+  CancelBlocked();
   read_closed_ = true;
   error_code ec;
   if (linger_ != nullptr) linger_->cancel();

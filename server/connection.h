@@ -55,6 +55,7 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
 
   // A pipeline's last op completed (loop thread).
   void OnPipelineDone();
+  uint64_t id() const { return id_; }
 
   // ConnectionContext.
   const std::string& ns() const override { return *ns_; }
@@ -84,6 +85,7 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   bool Idle() const;
   void GracefulClose();
   void DiscardInput();
+  void CancelBlocked();
   // Splits, decodes and dispatches every complete frame in the read buffer.
   void ProcessInput();
   void Resolve(PendingRequest& r, uint8_t opcode);
@@ -100,6 +102,10 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
 
   IoLoop* loop_;
   boost::asio::ip::tcp::socket socket_;
+  const uint64_t id_;
+  uint64_t blocking_seq_ = 0;
+  bool used_blocking_ = false;
+  bool blocking_cancelled_ = false;
   std::vector<char> rbuf_;
   size_t rbegin_ = 0, rend_ = 0;
   std::string obuf_;  // replies encoded, not yet handed to the socket

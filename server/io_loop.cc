@@ -106,12 +106,29 @@ void IoLoop::OnBatchDone(ShardBatch* batch) {
 void IoLoop::Complete(ShardBatch* batch) {
   for (ShardOp& op : batch->ops) {
     Pipeline* p = static_cast<Pipeline*>(op.owner);
-    if (op.part >= 0) --(*p)[op.index].split->remaining;
+    if (op.part >= 0) {
+      PendingRequest& r = (*p)[op.index];
+      SplitState& split = *r.split;
+      --split.remaining;
+      if ((op.cmd->flags & kCmdFirstPartWins) && split.remaining > 0 && !split.cancel_sent) {
+        // The first part has answered: the others stop waiting.
+        split.cancel_sent = true;
+        for (uint32_t s : split.part_shards) {
+          if (s != batch->shard) {
+            caf::anon_send(state_->shards[s], cancel_atom::value, op.conn_id, op.seq);
+          }
+        }
+      }
+    }
     if (--p->pending_ops == 0) p->conn->OnPipelineDone();
   }
   batch->ops.clear();
   if (batch->ops.capacity() > 4096) std::vector<ShardOp>().swap(batch->ops);
-  pool_.push_back(batch);
+  if (pool_.size() < kMaxPooledBatches) {
+    pool_.push_back(batch);
+  } else {
+    delete batch;  // the single-op batches of answered blocked commands, mostly
+  }
 }
 
 }  // namespace dbkv

@@ -56,6 +56,8 @@ class IoLoop final : public BatchCompletion {
   void Complete(ShardBatch* batch);
   ShardBatch* NewBatch(uint32_t shard);
 
+  static constexpr size_t kMaxPooledBatches = 256;
+
   ServerState* state_;
   uint32_t index_;
   boost::asio::io_context io_;

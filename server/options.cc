@@ -109,6 +109,12 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
       ->envname("KV_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  app.add_option("--plugin", o->plugins,
+                 "load a command plugin (a shared library built with plugins/api/plugin.h); "
+                 "repeatable. KV_PLUGIN takes a comma-separated list")
+      ->envname("KV_PLUGIN")
+      ->delimiter(',')
+      ->take_all();
   app.add_option("--port-file", o->port_file,
                  "write the bound port to this file once listening (for --bind host:0)")
       ->envname("KV_PORT_FILE");

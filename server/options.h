@@ -22,7 +22,8 @@ struct ServerOptions {
   std::string password;  // from KV_PASSWORD or --password-file; empty: no AUTH required
   std::string password_file;
   std::string log_level = "info";
-  std::string port_file;  // if set, the bound port is written here once listening
+  std::string port_file;             // if set, the bound port is written here once listening
+  std::vector<std::string> plugins;  // shared libraries to load at start-up
   uint32_t shutdown_timeout_ms = 10000;
 };
 

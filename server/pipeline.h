@@ -24,6 +24,9 @@ class Connection;
 // State of a request that runs on several shards: one reply slot per part, merged at the end.
 struct SplitState {
   MergeInput input;
+  // The shard of each part.
+  std::vector<uint32_t> part_shards;
+  bool cancel_sent = false;
   // Arguments of each part of a multi-key command (prefix, the part's key groups, suffix).
   std::vector<ValueList> part_args;
   uint32_t remaining = 0;
@@ -37,6 +40,8 @@ struct PendingRequest {
   uint32_t arg_offset = 0;  // 1 when the request named its command (argv[0] is the name)
   Reply reply;
   std::unique_ptr<SplitState> split;
+  // Blocking commands: the request's number on its connection, for cancelling it (0: none).
+  uint64_t seq = 0;
 
   // Back to a fresh request, keeping argv's capacity.
   void Reset() {
@@ -47,6 +52,7 @@ struct PendingRequest {
     arg_offset = 0;
     reply = Reply();
     split.reset();
+    seq = 0;
   }
 };
 

@@ -19,6 +19,7 @@
 #include "plugins/builtin.h"
 #include "protocol/frame.h"
 #include "server/io_loop.h"
+#include "server/plugin_loader.h"
 #include "server/server_state.h"
 
 namespace dbkv {
@@ -202,6 +203,15 @@ int Server::Run() {
   if (!s.ok()) {
     spdlog::critical("registering commands: {}", s.ToString());
     return 1;
+  }
+  for (const std::string& path : m.state.options.plugins) {
+    std::string name;
+    s = LoadPlugin(path, &m.state.registry, &name);
+    if (!s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
+    spdlog::info("loaded plugin {} from {}", name, path);
   }
   s = m.StartShards();
   if (!s.ok()) {

@@ -23,6 +23,7 @@ struct ServerState {
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> rejected_connections{0};
   std::atomic<bool> shutting_down{false};
+  std::atomic<uint64_t> next_connection_id{1};
 
   ServerInfo Info() const;
 };

@@ -1,5 +1,9 @@
 #include "plugins/api/args.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
 #include "core/numeric.h"
 
 namespace dbkv {
@@ -23,6 +27,34 @@ StatusOr<Value> ArgToNumber(const Value& v) {
     if (d.status().code() == Code::kOverflow) return d.status();
   }
   return Status::InvalidArgument("value is not an integer or decimal");
+}
+
+Status ArgToTimeoutMs(const Value& v, int64_t* out_ms) {
+  constexpr int64_t kMaxSeconds = int64_t{10} * 365 * 24 * 3600;  // ten years
+  const Status bad = Status::InvalidArgument("timeout is not a number of seconds >= 0");
+  double seconds;
+  if (v.type() == ValueType::kDouble) {
+    seconds = v.AsDouble();
+  } else {
+    auto n = ArgToNumber(v);
+    if (!n.ok()) {
+      // Text such as "0.5e1" that is neither an integer nor a plain decimal.
+      if (!v.is_string_like()) return bad;
+      std::string text(v.AsStringView());
+      char* end = nullptr;
+      seconds = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size()) return bad;
+    } else if (n->type() == ValueType::kInt) {
+      if (n->AsInt() < 0 || n->AsInt() > kMaxSeconds) return bad;
+      *out_ms = n->AsInt() * 1000;
+      return Status::OK();
+    } else {
+      seconds = std::strtod(n->AsDecimal().ToString().c_str(), nullptr);
+    }
+  }
+  if (!(seconds >= 0) || seconds > static_cast<double>(kMaxSeconds)) return bad;
+  *out_ms = static_cast<int64_t>(std::ceil(seconds * 1000.0));
+  return Status::OK();
 }
 
 bool ArgIs(const Value& v, std::string_view word) {

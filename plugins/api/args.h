@@ -16,6 +16,9 @@ namespace dbkv {
 bool ArgToInt(const Value& v, int64_t* out);
 // An int or a Decimal from an int/Decimal argument or from text ("5", "1.10").
 StatusOr<Value> ArgToNumber(const Value& v);
+// A timeout in seconds (int, Decimal, double, or their text: "1.5") as milliseconds, rounded
+// up; 0 means "no timeout". Negative or absurd values are errors.
+Status ArgToTimeoutMs(const Value& v, int64_t* out_ms);
 // Whether v is text equal to word, ignoring ASCII case ("ex" matches "EX").
 bool ArgIs(const Value& v, std::string_view word);
 // The text of a string or bytes argument; empty for other types.

@@ -34,6 +34,12 @@ enum CommandFlag : uint32_t {
   kCmdNoAuth = 1u << 4,      // allowed before the connection has authenticated
   kCmdBlocking = 1u << 5,    // may wait for an event before replying (never holds the shard)
   kCmdAdmin = 1u << 6,       // server administration
+  // Split over shards: once one part answers, the parts still blocked are cancelled (run a last
+  // time, see BlockRequest). For "the first of these keys" commands such as WAITANY.
+  kCmdFirstPartWins = 1u << 7,
+  // Several keys, but they must all be on one shard (the same hash tag): otherwise the
+  // request fails with CROSSSHARD, and no merge is needed. For blocking pops.
+  kCmdSingleShard = 1u << 8,
 };
 
 // The arguments of one command invocation, after the command name. A view: the values are
@@ -83,13 +89,19 @@ struct CommandSpec {
   int min_args = 0;
   int max_args = -1;
   // Key positions among the arguments, 0-based: first_key, then every key_step-th argument up
-  // to last_key (-1: up to the last argument). first_key -1: the command takes no key.
-  // A key group is a key and the key_step - 1 arguments after it (MSET: key, value).
+  // to the key at last_key. A negative last_key counts from the end: the key groups run up
+  // to the argument at (count + last_key), so -1 is "to the last argument", -2 "all but the
+  // last". first_key -1: the command takes no key. A key group is a key and the
+  // key_step - 1 arguments after it (MSET: key, value); the arguments before first_key and
+  // after the last group are the prefix and the suffix.
   int first_key = -1;
   int last_key = -1;
   int key_step = 1;
-  // Runs on a shard (commands with keys, and kCmdAllShards). For a multi-key command it gets
-  // the arguments of its own key groups only, in the caller's order.
+  // Runs on a shard (commands with keys, and kCmdAllShards). When the keys are on several
+  // shards it runs once per shard with the prefix, that shard's key groups in the caller's
+  // order, and the suffix; when they are all on one shard it runs once with every argument and
+  // its reply is the command's reply (merge is not called): so its reply for a subset of
+  // the groups must have the same shape as the reply for all of them.
   ShardHandler shard;
   // Runs on the connection (kCmdConnection).
   ConnectionHandler connection;

@@ -5,26 +5,58 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/entry.h"
 #include "core/partition.h"
+#include "core/reply.h"
 #include "core/value.h"
 
 namespace dbkv {
+
+// How a blocking command (kCmdBlocking) waits: returned from its handler through
+// ShardContext::Block. The shard re-runs the handler, with the same arguments, whenever one
+// of the keys is written, and at recheck_ms; the handler either answers or blocks again. At
+// deadline_ms (or when the wait is cancelled: the client left, or another part of the same
+// request answered first) the shard runs it a last time with ShardContext::timed_out() set,
+// and it must answer then. A handler that may block must have no effect until it answers
+// (it may run many times).
+struct BlockRequest {
+  std::vector<std::string_view> keys;  // in the handler's namespace
+  int64_t deadline_ms = 0;             // 0: wait forever; fixed by the first Block
+  int64_t recheck_ms = 0;              // 0: only on writes
+};
+
+// What a shard offers handlers beyond its partition. Implemented by the shard actor.
+class ShardHost {
+ public:
+  virtual ~ShardHost() = default;
+  // Parks the command being run (see BlockRequest).
+  virtual void Block(BlockRequest request) = 0;
+  // key of namespace ns was written (created, changed or removed).
+  virtual void OnWrite(std::string_view ns, std::string_view key) = 0;
+  // Commands blocked on this shard.
+  virtual size_t blocked_count() const = 0;
+};
 
 // Shard-local access to the entries of the keys a command owns. Only valid during the handler
 // call, on the shard's thread. Every access is scoped to the connection's namespace, and
 // expired entries are never returned.
 class ShardContext {
  public:
-  ShardContext(Partition* partition, uint32_t shard_id, uint32_t shard_count)
-      : partition_(partition), shard_id_(shard_id), shard_count_(shard_count) {}
+  ShardContext(Partition* partition, uint32_t shard_id, uint32_t shard_count,
+               ShardHost* host = nullptr)
+      : partition_(partition), shard_id_(shard_id), shard_count_(shard_count), host_(host) {}
 
   // Set by the shard before each command.
-  void Reset(std::string_view ns, int64_t now_ms) {
+  void Reset(std::string_view ns, int64_t now_ms, bool timed_out = false) {
     ns_ = ns;
     now_ms_ = now_ms;
+    timed_out_ = timed_out;
   }
+
+  // A blocked command's last run: answer now, do not block again.
+  bool timed_out() const { return timed_out_; }
 
   int64_t now_ms() const { return now_ms_; }
   std::string_view ns() const { return ns_; }
@@ -41,25 +73,59 @@ class ShardContext {
   Entry* Peek(std::string_view key) { return partition_->Find(ns_, key, now_ms_); }
   // Creates or overwrites key.
   Entry& Put(std::string_view key, Value value, int64_t expire_at_ms) {
-    return partition_->Put(ns_, key, std::move(value), expire_at_ms);
+    Entry& e = partition_->Put(ns_, key, std::move(value), expire_at_ms);
+    Written(key);
+    return e;
   }
   // For modification in place: change ref.entry, then Commit(ref) (or Abort(ref)).
   EntryRef Upsert(std::string_view key) { return partition_->Upsert(ns_, key, now_ms_); }
-  void Commit(const EntryRef& ref) { partition_->Commit(ref); }
+  void Commit(const EntryRef& ref) {
+    partition_->Commit(ref);
+    Written(ref.key);
+  }
   void Abort(const EntryRef& ref) { partition_->Abort(ref); }
+  // For a small change to a large container: Upsert without measuring the value, then
+  // CommitDelta with the exact change of its HeapBytes() (see Partition::UpsertUnmeasured).
+  EntryRef UpsertUnmeasured(std::string_view key) {
+    return partition_->UpsertUnmeasured(ns_, key, now_ms_);
+  }
+  void CommitDelta(const EntryRef& ref, int64_t heap_delta) {
+    partition_->CommitDelta(ref, heap_delta);
+    Written(ref.key);
+  }
   // Removes key; true if it existed.
-  bool Erase(std::string_view key) { return partition_->Erase(ns_, key, now_ms_); }
+  bool Erase(std::string_view key) {
+    const bool existed = partition_->Erase(ns_, key, now_ms_);
+    if (existed) Written(key);
+    return existed;
+  }
+
+  // Blocks the running command (kCmdBlocking only): return what this returns.
+  Reply Block(BlockRequest request) {
+    if (host_ == nullptr) return Reply::Error(Code::kInternal, "this shard cannot block");
+    if (timed_out_) return Reply::Error(Code::kInternal, "blocked again after its deadline");
+    host_->Block(std::move(request));
+    return Reply::Blocked();
+  }
   // Every key of the namespace on this shard.
   size_t NamespaceSize() const { return partition_->Size(ns_); }
 
   const Partition& partition() const { return *partition_; }
+  // Commands blocked on this shard (for INFO).
+  size_t blocked_count() const { return host_ != nullptr ? host_->blocked_count() : 0; }
 
  private:
   Partition* partition_;
   uint32_t shard_id_;
   uint32_t shard_count_;
+  void Written(std::string_view key) {
+    if (host_ != nullptr) host_->OnWrite(ns_, key);
+  }
+
   std::string_view ns_;
   int64_t now_ms_ = 0;
+  bool timed_out_ = false;
+  ShardHost* host_;
 };
 
 // Server-wide figures a connection handler or merge function may report.

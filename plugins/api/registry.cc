@@ -58,7 +58,7 @@ Status CommandRegistry::Register(CommandSpec spec) {
         return Status::InvalidArgument(spec.name + ": last_key before first_key");
       }
     }
-    if ((all_shards || HasMultipleKeys(spec)) && !spec.merge) {
+    if ((all_shards || (HasMultipleKeys(spec) && !(spec.flags & kCmdSingleShard))) && !spec.merge) {
       return Status::InvalidArgument(spec.name + ": a command that spans shards needs a merge");
     }
   }

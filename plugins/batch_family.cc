@@ -1,0 +1,111 @@
+#include "plugins/batch_family.h"
+
+#include "plugins/api/args.h"
+#include "plugins/api/contexts.h"
+#include "protocol/opcodes.h"
+
+namespace dbkv {
+namespace {
+
+namespace op = protocol::op;
+
+Reply WrongArity(std::string_view name) {
+  return Reply::Error(Code::kInvalidArgument,
+                      "wrong number of arguments for '" + std::string(name) + "' command");
+}
+
+// MGET key [key ...] -> one value per key, nil for a missing key.
+Reply Mget(ShardContext& ctx, const CommandArgs& args) {
+  ValueList out;
+  out.reserve(args.size());
+  for (const Value& k : args) {
+    Entry* e = ctx.Find(k.AsStringView());
+    out.push_back(e != nullptr ? e->value : Value::Null());
+  }
+  return Reply::Of(Value::List(std::move(out)));
+}
+
+// Writes the key/value pairs of args, from `from` on, each with the same expiry.
+void PutPairs(ShardContext& ctx, const CommandArgs& args, size_t from, int64_t expire_at_ms) {
+  for (size_t i = from; i + 1 < args.size(); i += 2) {
+    ctx.Put(args[i].AsStringView(), args[i + 1], expire_at_ms);
+  }
+}
+
+// MSET key value [key value ...] -> OK. Every key loses its expiry (as with SET).
+Reply Mset(ShardContext& ctx, const CommandArgs& args) {
+  // The dispatcher checks the pairing already; a direct caller may not have.
+  if (args.empty() || args.size() % 2 != 0) return WrongArity("mset");
+  PutPairs(ctx, args, 0, kNoExpiry);
+  return Reply::Ok();
+}
+
+// MSETPX milliseconds key value [key value ...] -> OK. Every key expires after milliseconds.
+// Each shard gets the milliseconds argument and checks it: a bad one fails every part, so
+// nothing is written anywhere.
+Reply Msetpx(ShardContext& ctx, const CommandArgs& args) {
+  if (args.size() < 3 || (args.size() - 1) % 2 != 0) return WrongArity("msetpx");
+  int64_t ms, at;
+  if (!ArgToInt(args[0], &ms) || ms <= 0 || __builtin_add_overflow(ms, ctx.now_ms(), &at)) {
+    return Reply::Error(Code::kInvalidArgument, "invalid expire time in 'msetpx' command");
+  }
+  PutPairs(ctx, args, 1, at);
+  return Reply::Ok();
+}
+
+// MDEL key [key ...] -> number of keys removed (a key named twice counts once).
+Reply Mdel(ShardContext& ctx, const CommandArgs& args) {
+  int64_t n = 0;
+  for (const Value& k : args) n += ctx.Erase(k.AsStringView()) ? 1 : 0;
+  return Reply::Of(Value::Int(n));
+}
+
+// MEXISTS key [key ...] -> one bool per key.
+Reply Mexists(ShardContext& ctx, const CommandArgs& args) {
+  ValueList out;
+  out.reserve(args.size());
+  for (const Value& k : args) out.push_back(Value::Bool(ctx.Peek(k.AsStringView()) != nullptr));
+  return Reply::Of(Value::List(std::move(out)));
+}
+
+// Keys from first_key to the last argument, in groups of key_step.
+CommandSpec BatchCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args,
+                         int first_key, int key_step, ShardHandler handler, MergeFunction merge,
+                         std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.opcode = opcode;
+  s.flags = flags;
+  s.min_args = min_args;
+  s.max_args = -1;
+  s.first_key = first_key;
+  s.last_key = -1;
+  s.key_step = key_step;
+  s.shard = std::move(handler);
+  s.merge = std::move(merge);
+  s.summary = std::move(summary);
+  return s;
+}
+
+}  // namespace
+
+Status RegisterBatchFamily(CommandRegistry* r) {
+  CommandSpec specs[] = {
+      BatchCommand("MGET", op::kMget, kCmdReadOnly, 1, 0, 1, Mget, MergeInKeyOrder,
+                   "MGET key [key ...]"),
+      BatchCommand("MSET", op::kMset, kCmdWrite, 2, 0, 2, Mset, MergeFirstError,
+                   "MSET key value [key value ...]"),
+      BatchCommand("MSETPX", op::kMsetpx, kCmdWrite, 3, 1, 2, Msetpx, MergeFirstError,
+                   "MSETPX milliseconds key value [key value ...]"),
+      BatchCommand("MDEL", op::kMdel, kCmdWrite, 1, 0, 1, Mdel, MergeSum, "MDEL key [key ...]"),
+      BatchCommand("MEXISTS", op::kMexists, kCmdReadOnly, 1, 0, 1, Mexists, MergeInKeyOrder,
+                   "MEXISTS key [key ...]"),
+  };
+  for (CommandSpec& s : specs) {
+    Status st = r->Register(std::move(s));
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+}  // namespace dbkv

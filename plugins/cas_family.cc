@@ -1,0 +1,100 @@
+#include "plugins/cas_family.h"
+
+#include "plugins/api/args.h"
+#include "plugins/api/contexts.h"
+#include "protocol/opcodes.h"
+
+namespace dbkv {
+namespace {
+
+namespace op = protocol::op;
+
+Value VersionValue(uint64_t version) { return Value::Int(static_cast<int64_t>(version)); }
+
+// GETV key -> [value, version], or nil if the key does not exist.
+Reply Getv(ShardContext& ctx, const CommandArgs& args) {
+  Entry* e = ctx.Find(args[0].AsStringView());
+  if (e == nullptr) return Reply::Nil();
+  return Reply::Of(Value::List({e->value, VersionValue(e->version)}));
+}
+
+// The expiry options of CAS, parsed.
+struct CasExpiry {
+  bool keep_ttl = false;
+  int64_t expire_at_ms = kNoExpiry;
+};
+
+// [EX s | PX ms | KEEPTTL], the arguments after the value.
+StatusOr<CasExpiry> ParseCasExpiry(const CommandArgs& opts, int64_t now_ms) {
+  CasExpiry out;
+  if (opts.empty()) return out;
+  const Value& word = opts[0];
+  if (ArgIs(word, "KEEPTTL") && opts.size() == 1) {
+    out.keep_ttl = true;
+    return out;
+  }
+  if ((ArgIs(word, "EX") || ArgIs(word, "PX")) && opts.size() == 2) {
+    const int64_t unit_ms = ArgIs(word, "EX") ? 1000 : 1;
+    int64_t n, ms;
+    if (!ArgToInt(opts[1], &n) || n <= 0 || __builtin_mul_overflow(n, unit_ms, &ms) ||
+        __builtin_add_overflow(ms, now_ms, &out.expire_at_ms)) {
+      return Status::InvalidArgument("invalid expire time in 'cas' command");
+    }
+    return out;
+  }
+  return SyntaxError();
+}
+
+// CAS key version value [EX s | PX ms | KEEPTTL] -> the new version if the key's version was
+// `version` (0: the key must not exist), else 0 and nothing changes. Without an option the
+// key loses its expiry, as with SET.
+Reply Cas(ShardContext& ctx, const CommandArgs& args) {
+  int64_t expected;
+  if (!ArgToInt(args[1], &expected)) return Reply::Error(NotAnInteger());
+  if (expected < 0) {
+    return Reply::Error(Code::kInvalidArgument, "value is out of range, must be positive");
+  }
+  StatusOr<CasExpiry> expiry = ParseCasExpiry(args.subspan(3), ctx.now_ms());
+  if (!expiry.ok()) return Reply::Error(expiry.status());
+
+  std::string_view key = args[0].AsStringView();
+  Entry* e = ctx.Peek(key);
+  const uint64_t current = e != nullptr ? e->version : 0;
+  if (current != static_cast<uint64_t>(expected)) return Reply::Of(Value::Int(0));
+  int64_t expire_at = expiry->expire_at_ms;
+  if (expiry->keep_ttl && e != nullptr) expire_at = e->expire_at_ms;
+  Entry& written = ctx.Put(key, args[2], expire_at);
+  return Reply::Of(VersionValue(written.version));
+}
+
+CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
+                       ShardHandler handler, std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.opcode = opcode;
+  s.flags = flags;
+  s.min_args = min_args;
+  s.max_args = max_args;
+  s.first_key = 0;
+  s.last_key = 0;
+  s.shard = std::move(handler);
+  s.summary = std::move(summary);
+  return s;
+}
+
+}  // namespace
+
+Status RegisterCasFamily(CommandRegistry* r) {
+  CommandSpec specs[] = {
+      KeyCommand("GETV", op::kGetv, kCmdReadOnly, 1, 1, Getv, "GETV key"),
+      KeyCommand("CAS", op::kCas, kCmdWrite, 3, 5, Cas,
+                 "CAS key version value [EX s|PX ms|KEEPTTL]"),
+  };
+  for (CommandSpec& s : specs) {
+    Status st = r->Register(std::move(s));
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+}  // namespace dbkv

@@ -1,0 +1,208 @@
+#include "plugins/list_family.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "plugins/api/args.h"
+#include "plugins/api/contexts.h"
+#include "protocol/opcodes.h"
+
+namespace dbkv {
+namespace {
+
+namespace op = protocol::op;
+
+std::string_view KeyArg(const CommandArgs& args) { return args[0].AsStringView(); }
+
+bool IsList(const Entry& e) { return e.value.type() == ValueType::kList; }
+
+Reply WrongType() { return Reply::Error(Status::WrongType()); }
+
+Reply Count(size_t n) { return Reply::Of(Value::Int(static_cast<int64_t>(n))); }
+
+enum class End { kLeft, kRight };
+
+// RPUSH / LPUSH key value [value ...] -> the list's new length. Creates the list if absent.
+// O(values pushed), whatever the list's length: memory is accounted by the change.
+Reply Push(ShardContext& ctx, const CommandArgs& args, End end) {
+  EntryRef ref = ctx.UpsertUnmeasured(KeyArg(args));
+  if (ref.created) {
+    ref.entry->value = Value::List({});
+  } else if (!IsList(*ref.entry)) {
+    ctx.Abort(ref);  // untouched: Abort leaves an entry it did not create as it is
+    return WrongType();
+  }
+  ValueList& list = ref.entry->value.MutableList();
+  const int64_t shell_before = ref.created ? 0 : Value::ListShellBytes(list.capacity());
+  const CommandArgs values = args.subspan(1);
+  int64_t delta = 0;
+  for (const Value& v : values) delta += static_cast<int64_t>(v.HeapBytes());
+  if (end == End::kRight) {
+    list.insert(list.end(), values.begin(), values.end());
+  } else {
+    // LPUSH a b c gives [c, b, a]: each value goes in front of the previous one.
+    list.insert(list.begin(), std::make_reverse_iterator(values.end()),
+                std::make_reverse_iterator(values.begin()));
+  }
+  delta += static_cast<int64_t>(Value::ListShellBytes(list.capacity())) - shell_before;
+  const size_t size = list.size();
+  ctx.CommitDelta(ref, delta);
+  return Count(size);
+}
+Reply Rpush(ShardContext& ctx, const CommandArgs& args) { return Push(ctx, args, End::kRight); }
+Reply Lpush(ShardContext& ctx, const CommandArgs& args) { return Push(ctx, args, End::kLeft); }
+
+// Takes up to n elements from one end of the list at key (a live list entry), in pop order.
+// A list left empty is deleted.
+ValueList Take(ShardContext& ctx, std::string_view key, size_t n, End end) {
+  EntryRef ref = ctx.UpsertUnmeasured(key);
+  ValueList& list = ref.entry->value.MutableList();
+  n = std::min(n, list.size());
+  ValueList taken;
+  taken.reserve(n);
+  if (end == End::kLeft) {
+    std::move(list.begin(), list.begin() + n, std::back_inserter(taken));
+    list.erase(list.begin(), list.begin() + n);
+  } else {
+    // RPOP returns the last element first.
+    std::move(list.rbegin(), list.rbegin() + n, std::back_inserter(taken));
+    list.erase(list.end() - n, list.end());
+  }
+  int64_t delta = 0;
+  for (const Value& v : taken) delta -= static_cast<int64_t>(v.HeapBytes());
+  const bool emptied = list.empty();
+  // Commit first, so that the partition accounts the shrunken entry it then erases.
+  ctx.CommitDelta(ref, delta);
+  if (emptied) ctx.Erase(key);
+  return taken;
+}
+
+// LPOP / RPOP key [count]. Without count: the element, or nil if the key does not exist.
+// With count (>= 0): a list of up to count elements in pop order, or nil if the key does not
+// exist. A list left empty is deleted.
+Reply Pop(ShardContext& ctx, const CommandArgs& args, End end) {
+  const bool has_count = args.size() > 1;
+  int64_t count = 1;
+  if (has_count) {
+    if (!ArgToInt(args[1], &count)) return Reply::Error(NotAnInteger());
+    if (count < 0) {
+      return Reply::Error(Code::kInvalidArgument, "value is out of range, must be positive");
+    }
+  }
+  std::string_view key = KeyArg(args);
+  Entry* e = ctx.Peek(key);
+  if (e == nullptr) return Reply::Nil();
+  if (!IsList(*e)) return WrongType();
+  const size_t n = std::min<size_t>(static_cast<uint64_t>(count), e->value.AsList().size());
+  if (n == 0) {
+    // LPOP key 0, or a list stored empty by SET: nothing to take, nothing changes.
+    return has_count ? Reply::Of(Value::List({})) : Reply::Nil();
+  }
+  ValueList taken = Take(ctx, key, n, end);
+  if (!has_count) return Reply::Of(std::move(taken.front()));
+  return Reply::Of(Value::List(std::move(taken)));
+}
+
+// BLPOP / BRPOP key [key ...] timeout -> [key, element] from the first non-empty list, in the
+// order given; if all are empty, waits (seconds; 0: forever) for a push, then nil at the
+// timeout. The keys must be on one shard (same hash tag). Waiters are served in arrival order.
+Reply BlockingPop(ShardContext& ctx, const CommandArgs& args, End end) {
+  int64_t timeout_ms;
+  Status st = ArgToTimeoutMs(args[args.size() - 1], &timeout_ms);
+  if (!st.ok()) return Reply::Error(st);
+  BlockRequest b;
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    std::string_view key = args[i].AsStringView();
+    Entry* e = ctx.Peek(key);
+    if (e != nullptr && !IsList(*e)) return WrongType();
+    if (e != nullptr && !e->value.AsList().empty()) {
+      ValueList taken = Take(ctx, key, 1, end);
+      return Reply::Of(Value::List({args[i], std::move(taken.front())}));
+    }
+    b.keys.push_back(key);
+  }
+  if (ctx.timed_out()) return Reply::Nil();
+  b.deadline_ms = timeout_ms == 0 ? 0 : ctx.now_ms() + timeout_ms;
+  return ctx.Block(std::move(b));
+}
+Reply Blpop(ShardContext& ctx, const CommandArgs& args) {
+  return BlockingPop(ctx, args, End::kLeft);
+}
+Reply Brpop(ShardContext& ctx, const CommandArgs& args) {
+  return BlockingPop(ctx, args, End::kRight);
+}
+
+Reply Lpop(ShardContext& ctx, const CommandArgs& args) { return Pop(ctx, args, End::kLeft); }
+Reply Rpop(ShardContext& ctx, const CommandArgs& args) { return Pop(ctx, args, End::kRight); }
+
+// LRANGE key start stop -> the elements from start to stop, both included. Negative indexes
+// count from the end (-1 is the last); out-of-range indexes are clamped; an empty range (or
+// a missing key) is an empty list.
+Reply Lrange(ShardContext& ctx, const CommandArgs& args) {
+  int64_t start, stop;
+  if (!ArgToInt(args[1], &start) || !ArgToInt(args[2], &stop)) {
+    return Reply::Error(NotAnInteger());
+  }
+  Entry* e = ctx.Find(KeyArg(args));
+  if (e == nullptr) return Reply::Of(Value::List({}));
+  if (!IsList(*e)) return WrongType();
+  const ValueList& list = e->value.AsList();
+  const int64_t len = static_cast<int64_t>(list.size());
+  if (start < 0) start += len;  // cannot overflow: len >= 0 and start < 0
+  if (stop < 0) stop += len;
+  if (start < 0) start = 0;
+  if (start > stop || start >= len) return Reply::Of(Value::List({}));
+  if (stop >= len) stop = len - 1;
+  return Reply::Of(Value::List(ValueList(list.begin() + start, list.begin() + stop + 1)));
+}
+
+// LLEN key -> the list's length, 0 if the key does not exist.
+Reply Llen(ShardContext& ctx, const CommandArgs& args) {
+  Entry* e = ctx.Find(KeyArg(args));
+  if (e == nullptr) return Count(0);
+  if (!IsList(*e)) return WrongType();
+  return Count(e->value.AsList().size());
+}
+
+CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
+                       ShardHandler handler, std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.opcode = opcode;
+  s.flags = flags;
+  s.min_args = min_args;
+  s.max_args = max_args;
+  s.first_key = 0;
+  s.last_key = 0;
+  s.shard = std::move(handler);
+  s.summary = std::move(summary);
+  return s;
+}
+
+}  // namespace
+
+Status RegisterListFamily(CommandRegistry* r) {
+  CommandSpec specs[] = {
+      KeyCommand("RPUSH", op::kRpush, kCmdWrite, 2, -1, Rpush, "RPUSH key value [value ...]"),
+      KeyCommand("LPUSH", op::kLpush, kCmdWrite, 2, -1, Lpush, "LPUSH key value [value ...]"),
+      KeyCommand("LPOP", op::kLpop, kCmdWrite, 1, 2, Lpop, "LPOP key [count]"),
+      KeyCommand("RPOP", op::kRpop, kCmdWrite, 1, 2, Rpop, "RPOP key [count]"),
+      KeyCommand("LRANGE", op::kLrange, kCmdReadOnly, 3, 3, Lrange, "LRANGE key start stop"),
+      KeyCommand("LLEN", op::kLlen, kCmdReadOnly, 1, 1, Llen, "LLEN key"),
+      KeyCommand("BLPOP", op::kBlpop, kCmdWrite | kCmdBlocking | kCmdSingleShard, 2, -1, Blpop,
+                 "BLPOP key [key ...] timeout"),
+      KeyCommand("BRPOP", op::kBrpop, kCmdWrite | kCmdBlocking | kCmdSingleShard, 2, -1, Brpop,
+                 "BRPOP key [key ...] timeout"),
+  };
+  // The blocking pops take every argument but the last (the timeout) as a key.
+  for (CommandSpec& s : specs) {
+    if (s.flags & kCmdBlocking) s.last_key = -2;
+  }
+  for (CommandSpec& s : specs) {
+    Status st = r->Register(std::move(s));
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+}  // namespace dbkv

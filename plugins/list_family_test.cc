@@ -1,0 +1,250 @@
+// The list family through the plugin API, on one shard with a clock the test controls.
+#include "plugins/list_family.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "plugins/shard_fixture.h"
+#include "protocol/opcodes.h"
+
+namespace dbkv {
+namespace {
+
+namespace op = protocol::op;
+using testing::I;
+using testing::L;
+using testing::S;
+using testing::Shard;
+
+const Value kNil;
+const Value kEmpty = L({});
+
+TEST_CASE("the list family registers its commands", "[list_family]") {
+  Shard shard;
+  const CommandRegistry& r = shard.registry();
+  struct Expect {
+    const char* name;
+    uint8_t opcode;
+    uint32_t flag;
+    int min_args, max_args;
+  };
+  const Expect expected[] = {
+      {"RPUSH", op::kRpush, kCmdWrite, 2, -1},     {"LPUSH", op::kLpush, kCmdWrite, 2, -1},
+      {"LPOP", op::kLpop, kCmdWrite, 1, 2},        {"RPOP", op::kRpop, kCmdWrite, 1, 2},
+      {"LRANGE", op::kLrange, kCmdReadOnly, 3, 3}, {"LLEN", op::kLlen, kCmdReadOnly, 1, 1},
+  };
+  for (const Expect& e : expected) {
+    INFO(e.name);
+    const CommandSpec* cmd = r.FindByName(e.name);
+    REQUIRE(cmd != nullptr);
+    CHECK(r.FindByOpcode(e.opcode) == cmd);
+    CHECK(op::ForName(e.name) == e.opcode);
+    CHECK((cmd->flags & e.flag) != 0);
+    CHECK((cmd->flags & (kCmdConnection | kCmdAllShards | kCmdBlocking)) == 0);
+    CHECK(cmd->min_args == e.min_args);
+    CHECK(cmd->max_args == e.max_args);
+    CHECK(cmd->first_key == 0);
+    CHECK(cmd->last_key == 0);
+    CHECK_FALSE(cmd->summary.empty());
+  }
+}
+
+TEST_CASE("RPUSH appends, LPUSH prepends in reverse, as Redis", "[list_family]") {
+  Shard shard;
+  CHECK(shard.Ok("RPUSH", {S("l"), S("a"), S("b")}) == I(2));
+  CHECK(shard.Ok("RPUSH", {S("l"), S("c")}) == I(3));
+  CHECK(shard.Ok("LRANGE", {S("l"), I(0), I(-1)}) == L({S("a"), S("b"), S("c")}));
+  CHECK(shard.Ok("LPUSH", {S("l"), S("x"), S("y"), S("z")}) == I(6));
+  CHECK(shard.Ok("LRANGE", {S("l"), I(0), I(-1)}) ==
+        L({S("z"), S("y"), S("x"), S("a"), S("b"), S("c")}));
+  CHECK(shard.Ok("LPUSH", {S("new"), S("a"), S("b"), S("c")}) == I(3));
+  CHECK(shard.Ok("LRANGE", {S("new"), I(0), I(-1)}) == L({S("c"), S("b"), S("a")}));
+  CHECK(shard.Ok("LLEN", {S("l")}) == I(6));
+  CHECK(shard.Ok("LLEN", {S("missing")}) == I(0));
+}
+
+TEST_CASE("list elements keep their types", "[list_family]") {
+  Shard shard;
+  const ValueList items{kNil,
+                        Value::Bool(true),
+                        I(-7),
+                        Value::Double(0.5),
+                        Value::Dec(*Decimal::Parse("1.10")),
+                        S(std::string(100, 's')),
+                        Value::Bytes(std::string("\0\1", 2)),
+                        L({I(1), L({})})};
+  ValueList args{S("l")};
+  args.insert(args.end(), items.begin(), items.end());
+  CHECK(shard.Ok("RPUSH", args) == I(static_cast<int64_t>(items.size())));
+  CHECK(shard.Ok("LRANGE", {S("l"), I(0), I(-1)}) == L(items));
+  CHECK(shard.Ok("GET", {S("l")}) == L(items));
+  CHECK(shard.Ok("LPOP", {S("l")}) == kNil);  // the element null, not "no element"
+  CHECK(shard.Ok("RPOP", {S("l")}) == L({I(1), L({})}));
+  CHECK(shard.Ok("LLEN", {S("l")}) == I(static_cast<int64_t>(items.size() - 2)));
+}
+
+TEST_CASE("LPOP and RPOP without count", "[list_family]") {
+  Shard shard;
+  CHECK(shard.Ok("LPOP", {S("l")}) == kNil);
+  CHECK(shard.Ok("RPOP", {S("l")}) == kNil);
+  shard.Ok("RPUSH", {S("l"), S("a"), S("b"), S("c")});
+  CHECK(shard.Ok("LPOP", {S("l")}) == S("a"));
+  CHECK(shard.Ok("RPOP", {S("l")}) == S("c"));
+  CHECK(shard.Ok("LLEN", {S("l")}) == I(1));
+  CHECK(shard.Ok("RPOP", {S("l")}) == S("b"));
+  // The emptied list is gone.
+  CHECK(shard.Ok("EXISTS", {S("l")}) == I(0));
+  CHECK(shard.Ok("LPOP", {S("l")}) == kNil);
+  CHECK(shard.partition().stats().keys == 0);
+}
+
+TEST_CASE("LPOP and RPOP with count", "[list_family]") {
+  Shard shard;
+  CHECK(shard.Ok("LPOP", {S("l"), I(2)}) == kNil);  // no key: nil, not an empty list
+  CHECK(shard.Ok("LPOP", {S("l"), I(0)}) == kNil);
+  shard.Ok("RPUSH", {S("l"), I(1), I(2), I(3), I(4), I(5)});
+  CHECK(shard.Ok("LPOP", {S("l"), I(0)}) == kEmpty);
+  CHECK(shard.Ok("LLEN", {S("l")}) == I(5));
+  CHECK(shard.Ok("LPOP", {S("l"), I(2)}) == L({I(1), I(2)}));
+  CHECK(shard.Ok("RPOP", {S("l"), S("2")}) == L({I(5), I(4)}));  // pop order
+  CHECK(shard.Ok("LPOP", {S("l"), I(1)}) == L({I(3)}));          // a list even for one
+  CHECK(shard.Ok("EXISTS", {S("l")}) == I(0));
+  shard.Ok("RPUSH", {S("l"), I(1), I(2)});
+  CHECK(shard.Ok("RPOP", {S("l"), I(100)}) == L({I(2), I(1)}));
+  CHECK(shard.Ok("EXISTS", {S("l")}) == I(0));
+  shard.Ok("RPUSH", {S("l"), I(1)});
+  CHECK(shard.Ok("LPOP", {S("l"), I(INT64_MAX)}) == L({I(1)}));
+  CHECK(shard.Ok("EXISTS", {S("l")}) == I(0));
+}
+
+TEST_CASE("a bad count is an error and pops nothing", "[list_family]") {
+  Shard shard;
+  shard.Ok("RPUSH", {S("l"), I(1)});
+  CHECK(shard.Err("LPOP", {S("l"), I(-1)}).error == "value is out of range, must be positive");
+  CHECK(shard.Err("RPOP", {S("l"), I(INT64_MIN)}).error ==
+        "value is out of range, must be positive");
+  CHECK(shard.Err("LPOP", {S("l"), S("two")}).error == "value is not an integer or out of range");
+  CHECK(shard.Err("RPOP", {S("l"), Value::Double(1.0)}).code == Code::kInvalidArgument);
+  CHECK(shard.Ok("LLEN", {S("l")}) == I(1));
+}
+
+TEST_CASE("LRANGE follows Redis's index rules", "[list_family]") {
+  Shard shard;
+  shard.Ok("RPUSH", {S("l"), S("a"), S("b"), S("c"), S("d"), S("e")});
+  auto range = [&](int64_t start, int64_t stop) {
+    return shard.Ok("LRANGE", {S("l"), I(start), I(stop)});
+  };
+  CHECK(range(0, 0) == L({S("a")}));
+  CHECK(range(1, 3) == L({S("b"), S("c"), S("d")}));
+  CHECK(range(-2, -1) == L({S("d"), S("e")}));
+  CHECK(range(-100, 1) == L({S("a"), S("b")}));  // start clamped to 0
+  CHECK(range(3, 100) == L({S("d"), S("e")}));   // stop clamped to the end
+  CHECK(range(-100, 100).AsList().size() == 5);  // both clamped
+  CHECK(range(2, 1) == kEmpty);                  // start > stop
+  CHECK(range(5, 10) == kEmpty);                 // start past the end
+  CHECK(range(-1, -2) == kEmpty);                // both negative, reversed
+  CHECK(range(0, -6) == kEmpty);                 // stop before the start
+  CHECK(range(-5, -5) == L({S("a")}));
+  CHECK(range(INT64_MIN, INT64_MAX).AsList().size() == 5);
+  CHECK(range(INT64_MAX, INT64_MAX) == kEmpty);
+  CHECK(range(INT64_MIN, INT64_MIN) == kEmpty);
+  CHECK(shard.Ok("LRANGE", {S("l"), S("-1"), S("-1")}) == L({S("e")}));
+  CHECK(shard.Ok("LRANGE", {S("missing"), I(0), I(-1)}) == kEmpty);
+  CHECK(shard.Err("LRANGE", {S("l"), S("x"), I(1)}).error ==
+        "value is not an integer or out of range");
+  CHECK(shard.Err("LRANGE", {S("l"), I(0), Value::Double(1.0)}).code == Code::kInvalidArgument);
+}
+
+TEST_CASE("list commands on a key of another type are WRONGTYPE", "[list_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("s"), S("text")});
+  shard.Ok("SET", {S("m"), Value::Map({})});
+  for (const char* key : {"s", "m"}) {
+    INFO(key);
+    for (auto [cmd, args] : std::initializer_list<std::pair<const char*, ValueList>>{
+             {"RPUSH", {S(key), I(1)}},
+             {"LPUSH", {S(key), I(1)}},
+             {"LPOP", {S(key)}},
+             {"RPOP", {S(key), I(2)}},
+             {"LRANGE", {S(key), I(0), I(-1)}},
+             {"LLEN", {S(key)}},
+         }) {
+      INFO(cmd);
+      Reply r = shard.Err(cmd, args);
+      CHECK(r.code == Code::kWrongType);
+      CHECK(r.error == "Operation against a key holding the wrong kind of value");
+    }
+  }
+  CHECK(shard.Ok("GET", {S("s")}) == S("text"));
+  CHECK(shard.Ok("GET", {S("m")}) == Value::Map({}));
+}
+
+TEST_CASE("a list written by SET is a list", "[list_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("l"), L({I(1), I(2)})});
+  CHECK(shard.Ok("RPUSH", {S("l"), I(3)}) == I(3));
+  CHECK(shard.Ok("LPOP", {S("l")}) == I(1));
+  // An empty list stored by SET: nothing to pop, and it stays.
+  shard.Ok("SET", {S("e"), kEmpty});
+  CHECK(shard.Ok("LLEN", {S("e")}) == I(0));
+  CHECK(shard.Ok("LPOP", {S("e")}) == kNil);
+  CHECK(shard.Ok("RPOP", {S("e"), I(3)}) == kEmpty);
+  CHECK(shard.Ok("LRANGE", {S("e"), I(0), I(-1)}) == kEmpty);
+  CHECK(shard.Ok("EXISTS", {S("e")}) == I(1));
+}
+
+TEST_CASE("lists keep their expiry and expire like any key", "[list_family]") {
+  Shard shard;
+  shard.Ok("RPUSH", {S("l"), I(1), I(2)});
+  shard.Ok("PEXPIRE", {S("l"), I(1000)});
+  shard.Ok("RPUSH", {S("l"), I(3)});
+  shard.Ok("LPOP", {S("l")});
+  CHECK(shard.Ok("PTTL", {S("l")}) == I(1000));
+  shard.now += 1000;
+  CHECK(shard.Ok("LLEN", {S("l")}) == I(0));
+  CHECK(shard.Ok("LPOP", {S("l")}) == kNil);
+  // Pushing to an expired list starts a new one, without the old expiry.
+  CHECK(shard.Ok("LPUSH", {S("l"), I(9)}) == I(1));
+  CHECK(shard.Ok("TTL", {S("l")}) == I(-1));
+  CHECK(shard.Ok("LRANGE", {S("l"), I(0), I(-1)}) == L({I(9)}));
+}
+
+TEST_CASE("list memory is accounted as the list grows and shrinks", "[list_family]") {
+  Shard shard;
+  const PartitionStats& stats = shard.partition().stats();
+  CHECK(stats.memory_bytes == 0);
+  shard.Ok("RPUSH", {S("l"), S(std::string(1000, 'a'))});
+  const uint64_t one = stats.memory_bytes;
+  CHECK(one > 1000);
+  shard.Ok("RPUSH", {S("l"), S(std::string(1000, 'b')), S(std::string(1000, 'c'))});
+  CHECK(stats.memory_bytes > one + 2000);
+  shard.Ok("LPOP", {S("l"), I(2)});
+  CHECK(stats.memory_bytes < one + 1000);
+  shard.Ok("RPOP", {S("l")});
+  CHECK(stats.keys == 0);
+  CHECK(stats.memory_bytes == 0);
+  // A failed push creates nothing and charges nothing.
+  shard.Ok("SET", {S("s"), I(1)});
+  const uint64_t with_s = stats.memory_bytes;
+  shard.Err("RPUSH", {S("s"), S(std::string(1000, 'x'))});
+  CHECK(stats.memory_bytes == with_s);
+  CHECK(stats.keys == 1);
+}
+
+TEST_CASE("lists are per namespace", "[list_family]") {
+  Shard shard;
+  shard.Ok("RPUSH", {S("q"), S("default")});
+  shard.ns = "tenant";
+  CHECK(shard.Ok("LLEN", {S("q")}) == I(0));
+  CHECK(shard.Ok("LPOP", {S("q")}) == kNil);
+  CHECK(shard.Ok("RPUSH", {S("q"), S("t1"), S("t2")}) == I(2));
+  shard.ns = "";
+  CHECK(shard.Ok("LRANGE", {S("q"), I(0), I(-1)}) == L({S("default")}));
+  shard.ns = "tenant";
+  CHECK(shard.Ok("RPOP", {S("q"), I(5)}) == L({S("t2"), S("t1")}));
+  shard.ns = "";
+  CHECK(shard.Ok("LLEN", {S("q")}) == I(1));
+}
+
+}  // namespace
+}  // namespace dbkv

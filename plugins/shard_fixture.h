@@ -1,0 +1,93 @@
+// Test helpers for command families: a shard (Partition + ShardContext) with a clock and a
+// namespace the test controls, driven through the registry the way a shard runs a command.
+#ifndef DATABRIDGE_PLUGINS_SHARD_FIXTURE_H_
+#define DATABRIDGE_PLUGINS_SHARD_FIXTURE_H_
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/partition.h"
+#include "plugins/api/command.h"
+#include "plugins/api/contexts.h"
+#include "plugins/api/registry.h"
+#include "plugins/builtin.h"
+
+namespace dbkv::testing {
+
+inline Value S(std::string_view s) { return Value::String(s); }
+inline Value I(int64_t i) { return Value::Int(i); }
+inline Value B(bool b) { return Value::Bool(b); }
+inline Value L(ValueList items) { return Value::List(std::move(items)); }
+
+constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch: a fixed "now"
+
+// A merge function runs on the connection; nothing of it matters here.
+class FakeConnection : public ConnectionContext {
+ public:
+  const std::string& ns() const override { return ns_; }
+  void set_ns(std::string ns) override { ns_ = std::move(ns); }
+  const std::string& client_name() const override { return name_; }
+  void set_client_name(std::string name) override { name_ = std::move(name); }
+  bool authenticated() const override { return true; }
+  bool Authenticate(std::string_view) override { return true; }
+  bool auth_required() const override { return false; }
+  void CloseAfterReply() override {}
+  ServerInfo server_info() const override { return {}; }
+
+ private:
+  std::string ns_, name_;
+};
+
+// One shard's partition and the registry of every built-in family.
+class Shard {
+ public:
+  Shard() { REQUIRE(RegisterBuiltinFamilies(&registry_).ok()); }
+
+  const CommandRegistry& registry() const { return registry_; }
+  Partition& partition() { return partition_; }
+
+  // Runs `name args...` as the shard would (arity checked as the connection does), on this
+  // shard's partition or on another one.
+  Reply Run(std::string_view name, ValueList args = {}, Partition* partition = nullptr) {
+    const CommandSpec* cmd = registry_.FindByName(name);
+    INFO(name);
+    REQUIRE(cmd != nullptr);
+    REQUIRE(cmd->shard);
+    const int n = static_cast<int>(args.size());
+    if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
+      return Reply::Error(Code::kInvalidArgument, "wrong number of arguments");
+    }
+    ShardContext ctx(partition != nullptr ? partition : &partition_, 0, 1);
+    ctx.Reset(ns, now);
+    return cmd->shard(ctx, CommandArgs(args.data(), args.size()));
+  }
+
+  // The reply value; fails the test on an error reply.
+  Value Ok(std::string_view name, ValueList args = {}) {
+    Reply r = Run(name, std::move(args));
+    INFO(name << " -> " << r.error);
+    REQUIRE(r.ok());
+    return r.value;
+  }
+
+  Reply Err(std::string_view name, ValueList args = {}) {
+    Reply r = Run(name, std::move(args));
+    INFO(name << " unexpectedly succeeded: " << r.value.DebugString());
+    REQUIRE_FALSE(r.ok());
+    return r;
+  }
+
+  int64_t now = kStart;
+  std::string ns;
+
+ private:
+  CommandRegistry registry_;
+  Partition partition_;
+};
+
+}  // namespace dbkv::testing
+
+#endif  // DATABRIDGE_PLUGINS_SHARD_FIXTURE_H_

@@ -1,0 +1,106 @@
+// Plugins loaded with --plugin: the example THROTTLE called by name, and the start-up errors
+// of libraries that are not plugins, were built for another ABI, or take a command's name.
+#include <catch2/catch.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "client/client.h"
+#include "tests/server_process.h"
+
+namespace dbkv {
+namespace {
+
+using client::Client;
+using client::ClientOptions;
+using testing::RunfilePath;
+using testing::ServerProcess;
+
+Value S(std::string_view s) { return Value::String(s); }
+Value I(int64_t i) { return Value::Int(i); }
+
+ClientOptions Opts(const ServerProcess& server) {
+  ClientOptions o;
+  o.port = server.port();
+  return o;
+}
+
+std::string Plugin(const std::string& label) {
+  // Shared libraries are data files, not executables: find them through the runfiles tree.
+  for (std::string p : {label, "bazel-bin/" + label}) {
+    if (access(p.c_str(), R_OK) == 0) return p;
+  }
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  if (srcdir != nullptr) return std::string(srcdir) + "/data_bridge_kv/" + label;
+  return label;
+}
+
+TEST_CASE("THROTTLE is an unknown command without its plugin", "[integration][plugin]") {
+  ServerProcess server;
+  Client c(Opts(server));
+  Reply r = c.Call("THROTTLE", {S("k"), I(1), I(1), I(1)});
+  CHECK(r.code == Code::kUnknownCommand);
+}
+
+TEST_CASE("the THROTTLE plugin limits as GCRA does", "[integration][plugin]") {
+  ServerProcess server({"--plugin", Plugin("plugins/examples/throttle.so")});
+  Client c(Opts(server));
+  // max_burst 4: 5 requests pass at once, the 6th is limited.
+  for (int i = 0; i < 5; ++i) {
+    Reply r = c.Call("throttle", {S("user:1"), I(4), I(5), I(60)});
+    REQUIRE(r.ok());
+    const ValueList& v = r.value.AsList();
+    REQUIRE(v.size() == 5);
+    CHECK(v[0] == I(0));      // allowed
+    CHECK(v[1] == I(5));      // limit = max_burst + 1
+    CHECK(v[2] == I(4 - i));  // remaining
+    CHECK(v[3] == I(-1));     // retry_after
+    CHECK(v[4].AsInt() > 0);  // reset_after
+  }
+  Reply r = c.Call("THROTTLE", {S("user:1"), I(4), I(5), I(60)});
+  REQUIRE(r.ok());
+  const ValueList& v = r.value.AsList();
+  CHECK(v[0] == I(1));  // limited
+  CHECK(v[2] == I(0));
+  CHECK(v[3].AsInt() > 0);
+  CHECK(v[3].AsInt() <= 12);  // one emission interval: 60 s / 5
+  // Another key has its own bucket; a quantity counts several requests.
+  r = c.Call("THROTTLE", {S("user:2"), I(4), I(5), I(60), I(5)});
+  REQUIRE(r.ok());
+  CHECK(r.value.AsList()[0] == I(0));
+  CHECK(r.value.AsList()[2] == I(0));
+  CHECK(c.Call("THROTTLE", {S("k"), I(-1), I(5), I(60)}).code == Code::kInvalidArgument);
+  CHECK(c.Call("THROTTLE", {S("k"), I(1)}).code == Code::kInvalidArgument);
+  CHECK(c.Call("THROTTLE", {S("k"), S("x"), I(5), I(60)}).code == Code::kInvalidArgument);
+  Client(Opts(server)).Call("SET", {S("text"), S("not a tat")});
+  CHECK(c.Call("THROTTLE", {S("text"), I(1), I(1), I(1)}).code == Code::kWrongType);
+}
+
+// Starting the server must fail, with the reason in its log.
+std::string StartupError(const std::vector<std::string>& flags) {
+  try {
+    ServerProcess server(flags);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  FAIL("the server started");
+  return "";
+}
+
+TEST_CASE("plugins that cannot load stop the server at start-up", "[integration][plugin]") {
+  using Catch::Matchers::Contains;
+  CHECK_THAT(StartupError({"--plugin", "/nonexistent/lib.so"}),
+             Contains("--plugin /nonexistent/lib.so"));
+  CHECK_THAT(StartupError({"--plugin", Plugin("tests/plugins/no_entry.so")}),
+             Contains("missing entry point"));
+  CHECK_THAT(StartupError({"--plugin", Plugin("tests/plugins/bad_abi.so")}),
+             Contains("ABI mismatch"));
+  CHECK_THAT(StartupError({"--plugin", Plugin("tests/plugins/clash.so")}),
+             Contains("GET is already registered"));
+  // The same plugin twice clashes with itself.
+  const std::string throttle = Plugin("plugins/examples/throttle.so");
+  CHECK_THAT(StartupError({"--plugin", throttle, "--plugin", throttle}),
+             Contains("THROTTLE is already registered"));
+}
+
+}  // namespace
+}  // namespace dbkv
