@@ -1,0 +1,1 @@
+"""data-bridge: clients for data-bridge-kv. See data_bridge.kv."""

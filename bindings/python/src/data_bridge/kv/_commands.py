@@ -1,0 +1,223 @@
+"""What each client method sends and how its reply becomes a Python value.
+
+Each function returns a ``Command``: the name, the arguments, a function applied to the reply,
+and the extra seconds the call may take (blocking commands). The sync and asyncio clients both
+run these, so the two APIs cannot drift apart.
+"""
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any, Callable, Iterable, List, Mapping, NamedTuple, Optional, Sequence
+
+Key = Any  # str or bytes (ints are accepted and stand for their text)
+Number = Any  # int or Decimal
+
+
+class Command(NamedTuple):
+    name: str
+    args: tuple
+    convert: Callable[[Any], Any]
+    # None: the client's timeout; else seconds the server may legitimately wait (added to it),
+    # or math.inf for "no limit".
+    wait: Optional[float] = None
+
+
+def _same(r: Any) -> Any:
+    return r
+
+
+def _bool(r: Any) -> bool:
+    return bool(r)
+
+
+def ttl_ms(ttl: float) -> int:
+    """Seconds (int, float or Decimal) as whole milliseconds, rounded up; must be > 0."""
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float, Decimal)):
+        raise TypeError(f"ttl must be a number of seconds, not {type(ttl).__name__}")
+    if not ttl > 0:
+        raise ValueError(f"ttl must be positive, got {ttl!r}")
+    return max(1, math.ceil(float(ttl) * 1000))
+
+
+def timeout_arg(timeout: Optional[float]) -> Any:
+    """A blocking command's timeout argument: seconds, 0 meaning forever (None)."""
+    if timeout is None:
+        return 0
+    if not timeout > 0:
+        raise ValueError(f"timeout must be positive or None, got {timeout!r}")
+    return float(timeout)
+
+
+def _wait(timeout: Optional[float]) -> float:
+    return math.inf if timeout is None else float(timeout)
+
+
+def ping() -> Command:
+    return Command("PING", (), lambda r: r == "PONG")
+
+
+def get(key: Key, default: Any = None) -> Command:
+    return Command("GET", (key,), lambda r: default if r is None else r)
+
+
+def set_(key: Key, value: Any, ttl: Optional[float] = None, nx: bool = False,
+         xx: bool = False) -> Command:
+    args: List[Any] = [key, value]
+    if ttl is not None:
+        args += ["PX", ttl_ms(ttl)]
+    if nx:
+        args.append("NX")
+    if xx:
+        args.append("XX")
+    return Command("SET", tuple(args), lambda r: r is not None)
+
+
+def setnx(key: Key, value: Any, ttl: Optional[float] = None) -> Command:
+    return set_(key, value, ttl, nx=True)
+
+
+def delete(*keys: Key) -> Command:
+    return Command("DEL", keys, _same)
+
+
+def exists(key: Key) -> Command:
+    return Command("EXISTS", (key,), _bool)
+
+
+def incr(key: Key, by: Number = 1) -> Command:
+    return Command("INCR", (key, by), _same)
+
+
+def decr(key: Key, by: Number = 1) -> Command:
+    return Command("DECR", (key, by), _same)
+
+
+def ttl(key: Key) -> Command:
+    return Command("PTTL", (key,), lambda r: None if r < 0 else r / 1000.0)
+
+
+def expire(key: Key, ttl: float) -> Command:
+    return Command("PEXPIRE", (key, ttl_ms(ttl)), _bool)
+
+
+def persist(key: Key) -> Command:
+    return Command("PERSIST", (key,), _bool)
+
+
+def mget(keys: Sequence[Key]) -> Command:
+    keys = tuple(keys)
+    if not keys:
+        return Command("PING", (), lambda r: [])
+    return Command("MGET", keys, _same)
+
+
+def mset(mapping: Mapping[Key, Any], ttl: Optional[float] = None) -> Command:
+    args: List[Any] = []
+    for k, v in mapping.items():
+        args += [k, v]
+    if not args:
+        return Command("PING", (), lambda r: None)
+    if ttl is None:
+        return Command("MSET", tuple(args), lambda r: None)
+    return Command("MSETPX", (ttl_ms(ttl), *args), lambda r: None)
+
+
+def mdel(keys: Sequence[Key]) -> Command:
+    keys = tuple(keys)
+    if not keys:
+        return Command("PING", (), lambda r: 0)
+    return Command("MDEL", keys, _same)
+
+
+def mexists(keys: Sequence[Key]) -> Command:
+    keys = tuple(keys)
+    if not keys:
+        return Command("PING", (), lambda r: [])
+    return Command("MEXISTS", keys, lambda r: [bool(x) for x in r])
+
+
+def get_versioned(key: Key) -> Command:
+    return Command("GETV", (key,), lambda r: None if r is None else (r[0], r[1]))
+
+
+def cas(key: Key, value: Any, version: int, ttl: Optional[float] = None) -> Command:
+    args: List[Any] = [key, version, value]
+    if ttl is not None:
+        args += ["PX", ttl_ms(ttl)]
+    return Command("CAS", tuple(args), _bool)
+
+
+def rpush(key: Key, *values: Any) -> Command:
+    return Command("RPUSH", (key, *values), _same)
+
+
+def lpush(key: Key, *values: Any) -> Command:
+    return Command("LPUSH", (key, *values), _same)
+
+
+def lpop(key: Key, count: Optional[int] = None) -> Command:
+    return Command("LPOP", (key,) if count is None else (key, count), _same)
+
+
+def rpop(key: Key, count: Optional[int] = None) -> Command:
+    return Command("RPOP", (key,) if count is None else (key, count), _same)
+
+
+def lrange(key: Key, start: int, stop: int) -> Command:
+    return Command("LRANGE", (key, start, stop), _same)
+
+
+def llen(key: Key) -> Command:
+    return Command("LLEN", (key,), _same)
+
+
+def _pair(r: Any) -> Any:
+    return None if r is None else (r[0], r[1])
+
+
+def blpop(keys: Iterable[Key], timeout: Optional[float] = None) -> Command:
+    keys = (keys,) if isinstance(keys, (str, bytes)) else tuple(keys)
+    return Command("BLPOP", (*keys, timeout_arg(timeout)), _pair, _wait(timeout))
+
+
+def brpop(keys: Iterable[Key], timeout: Optional[float] = None) -> Command:
+    keys = (keys,) if isinstance(keys, (str, bytes)) else tuple(keys)
+    return Command("BRPOP", (*keys, timeout_arg(timeout)), _pair, _wait(timeout))
+
+
+def wait(key: Key, timeout: Optional[float] = None) -> Command:
+    return Command("WAIT", (key, timeout_arg(timeout)), _same, _wait(timeout))
+
+
+def mwait(keys: Sequence[Key], timeout: Optional[float] = None) -> Command:
+    return Command("MWAIT", (timeout_arg(timeout), *keys), _same, _wait(timeout))
+
+
+def waitany(keys: Sequence[Key], timeout: Optional[float] = None) -> Command:
+    return Command("WAITANY", (timeout_arg(timeout), *keys), _pair, _wait(timeout))
+
+
+def lock_acquire(name: Key, token: str, ttl: float, blocking: bool,
+                 timeout: Optional[float]) -> Command:
+    if not blocking:
+        return Command("LOCK", (name, token, ttl_ms(ttl)), _bool)
+    return Command("LOCK", (name, token, ttl_ms(ttl), timeout_arg(timeout)), _bool,
+                   _wait(timeout))
+
+
+def lock_release(name: Key, token: str) -> Command:
+    return Command("UNLOCK", (name, token), _bool)
+
+
+def lock_extend(name: Key, token: str, ttl: float) -> Command:
+    return Command("LOCKEXTEND", (name, token, ttl_ms(ttl)), _bool)
+
+
+def execute(command: str, *args: Any) -> Command:
+    return Command(command, args, _same)
+
+
+def info() -> Command:
+    return Command("INFO", (), lambda r: {(k.decode() if isinstance(k, bytes) else k): v
+                                          for k, v in r.items()})

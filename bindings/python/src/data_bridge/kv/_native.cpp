@@ -1,0 +1,339 @@
+// data_bridge.kv._native: the C++ client (client/client.h) for Python.
+//
+// One NativeClient wraps one pipelined connection. Blocking calls release the GIL while they
+// wait; call_async hands the reply to a Python callback on the client's I/O thread (the asyncio
+// client resolves its futures from there). Values convert exactly both ways (see ToValue and
+// FromValue). Errors become the exception classes of data_bridge.kv.errors, through a factory
+// the package installs at import. After fork(), a client notices it is in a child and starts a
+// fresh connection and I/O thread (the parent's thread does not exist in the child).
+#include <pthread.h>
+#include <pybind11/pybind11.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "client/client.h"
+#include "client/options.h"
+#include "core/decimal.h"
+#include "core/reply.h"
+#include "core/value.h"
+
+namespace py = pybind11;
+
+namespace dbkv::python {
+namespace {
+
+// Bumped in every child after fork(): clients compare it with the value they started with.
+std::atomic<uint64_t> g_fork_generation{0};
+void OnForkChild() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// Set by data_bridge.kv at import: (code:int, name:str, message:str) -> exception instance.
+py::object& ErrorFactory() {
+  static py::object* factory = new py::object();  // never destroyed: outlives interpreter exit
+  return *factory;
+}
+
+[[noreturn]] void RaiseKvError(Code code, const std::string& message) {
+  py::object factory = ErrorFactory();
+  if (!factory || factory.is_none()) throw std::runtime_error(message);
+  py::object exc = factory(static_cast<int>(code), std::string(CodeName(code)), message);
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+  throw py::error_already_set();
+}
+
+py::object DecimalType() {
+  static py::object* type = new py::object(py::module_::import("decimal").attr("Decimal"));
+  return *type;
+}
+
+constexpr int kMaxDepth = 64;
+
+Value ToValue(py::handle obj, int depth = 0) {
+  if (depth > kMaxDepth) RaiseKvError(Code::kInvalidArgument, "value nested too deeply");
+  if (obj.is_none()) return Value::Null();
+  if (PyBool_Check(obj.ptr())) return Value::Bool(obj.ptr() == Py_True);
+  if (PyLong_Check(obj.ptr())) {
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
+    if (overflow != 0) {
+      RaiseKvError(Code::kOverflow,
+                   "int " + py::repr(obj).cast<std::string>() + " does not fit in 64 bits; store "
+                   "it as a Decimal or a string");
+    }
+    return Value::Int(v);
+  }
+  if (PyFloat_Check(obj.ptr())) return Value::Double(PyFloat_AsDouble(obj.ptr()));
+  if (PyUnicode_Check(obj.ptr())) {
+    Py_ssize_t n;
+    const char* s = PyUnicode_AsUTF8AndSize(obj.ptr(), &n);
+    if (s == nullptr) throw py::error_already_set();
+    return Value::String(std::string_view(s, static_cast<size_t>(n)));
+  }
+  if (PyBytes_Check(obj.ptr())) {
+    return Value::Bytes(std::string_view(PyBytes_AS_STRING(obj.ptr()),
+                                         static_cast<size_t>(PyBytes_GET_SIZE(obj.ptr()))));
+  }
+  if (PyByteArray_Check(obj.ptr()) || PyMemoryView_Check(obj.ptr())) {
+    py::bytes b(py::reinterpret_borrow<py::object>(obj));
+    std::string s = b;
+    return Value::Bytes(s);
+  }
+  if (py::isinstance(obj, DecimalType())) {
+    if (!obj.attr("is_finite")().cast<bool>()) {
+      RaiseKvError(Code::kInvalidArgument,
+                   "Decimal " + py::str(obj).cast<std::string>() + " is not finite");
+    }
+    auto d = Decimal::Parse(py::str(obj).cast<std::string>());
+    if (!d.ok()) RaiseKvError(d.status().code(), d.status().message());
+    return Value::Dec(*d);
+  }
+  if (PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr())) {
+    ValueList items;
+    py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
+    items.reserve(seq.size());
+    for (py::handle item : seq) items.push_back(ToValue(item, depth + 1));
+    return Value::List(std::move(items));
+  }
+  if (PyDict_Check(obj.ptr())) {
+    ValueMap items;
+    py::dict d = py::reinterpret_borrow<py::dict>(obj);
+    items.reserve(d.size());
+    for (auto kv : d) items.emplace_back(ToValue(kv.first, depth + 1), ToValue(kv.second, depth + 1));
+    return Value::Map(std::move(items));
+  }
+  RaiseKvError(Code::kInvalidArgument,
+               "cannot store a value of type " +
+                   py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>() +
+                   " (None, bool, int, float, Decimal, str, bytes, list, tuple, dict)");
+}
+
+py::object FromValue(const Value& v, bool as_key = false) {
+  switch (v.type()) {
+    case ValueType::kNull:
+      return py::none();
+    case ValueType::kBool:
+      return py::bool_(v.AsBool());
+    case ValueType::kInt:
+      return py::int_(v.AsInt());
+    case ValueType::kDouble:
+      return py::float_(v.AsDouble());
+    case ValueType::kDecimal:
+      return DecimalType()(v.AsDecimal().ToString());
+    case ValueType::kString: {
+      std::string_view s = v.AsStringView();
+      PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+      if (o == nullptr) throw py::error_already_set();
+      return py::reinterpret_steal<py::object>(o);
+    }
+    case ValueType::kBytes: {
+      std::string_view s = v.AsStringView();
+      return py::bytes(s.data(), s.size());
+    }
+    case ValueType::kList: {
+      const ValueList& l = v.AsList();
+      if (as_key) {  // a dict key must be hashable
+        py::tuple t(l.size());
+        for (size_t i = 0; i < l.size(); ++i) t[i] = FromValue(l[i], true);
+        return std::move(t);
+      }
+      py::list out(l.size());
+      for (size_t i = 0; i < l.size(); ++i) out[i] = FromValue(l[i]);
+      return std::move(out);
+    }
+    case ValueType::kMap: {
+      py::dict out;
+      for (const auto& kv : v.AsMap()) out[FromValue(kv.first, true)] = FromValue(kv.second);
+      return std::move(out);
+    }
+  }
+  return py::none();
+}
+
+// The reply's value, or the error raised.
+py::object FromReply(const Reply& r) {
+  if (!r.ok()) RaiseKvError(r.code, r.error);
+  return FromValue(r.value);
+}
+
+ValueList ToArgs(const py::tuple& args) {
+  ValueList out;
+  out.reserve(args.size());
+  for (py::handle a : args) out.push_back(ToValue(a));
+  return out;
+}
+
+// A Python object that may be released on a thread without the GIL.
+struct GilSafeObject {
+  py::object obj;
+  ~GilSafeObject() {
+    if (!Py_IsInitialized()) {
+      obj.release();  // the interpreter is gone: leak rather than crash
+      return;
+    }
+    py::gil_scoped_acquire gil;
+    obj = py::object();
+  }
+};
+
+class NativeClient {
+ public:
+  NativeClient(std::string host, int port, std::string ns, std::string password, bool tls,
+               double connect_timeout, double timeout) {
+    opts_.host = std::move(host);
+    opts_.port = static_cast<uint16_t>(port);
+    opts_.ns = std::move(ns);
+    opts_.password = std::move(password);
+    opts_.tls = tls;
+    opts_.connect_timeout_s = connect_timeout;
+    opts_.timeout_s = timeout;
+    if (tls) RaiseKvError(Code::kInvalidArgument, "TLS is not available in this build yet");
+    Start();
+  }
+
+  ~NativeClient() {
+    // Joining the I/O thread may wait for a callback that needs the GIL.
+    py::gil_scoped_release release;
+    client_.reset();
+  }
+
+  // Blocking call; timeout < 0: the client's default; 0: no limit. Waits with the GIL
+  // released, in slices, so that Ctrl-C (a pending signal) interrupts it.
+  py::object Call(const std::string& name, const py::tuple& args, double timeout) {
+    ValueList argv = ToArgs(args);
+    client::Client& c = Current();
+    if (timeout < 0) timeout = opts_.timeout_s;
+    auto done = std::make_shared<std::promise<Reply>>();
+    std::future<Reply> fut = done->get_future();
+    {
+      py::gil_scoped_release release;
+      c.async().Call(name, std::move(argv), [done](Reply r) { done->set_value(std::move(r)); });
+    }
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::microseconds(static_cast<int64_t>(timeout * 1e6));
+    for (;;) {
+      std::future_status st;
+      {
+        py::gil_scoped_release release;
+        auto slice = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        if (timeout > 0 && deadline < slice) slice = deadline;
+        st = fut.wait_until(slice);
+      }
+      if (st == std::future_status::ready) break;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (timeout > 0 && std::chrono::steady_clock::now() >= deadline) {
+        RaiseKvError(Code::kTimeout, "no reply to " + name + " within " +
+                                         std::to_string(timeout) + " s");
+      }
+    }
+    return FromReply(fut.get());
+  }
+
+  // callback(result, exception) runs on the I/O thread, with the GIL.
+  void CallAsync(const std::string& name, const py::tuple& args, py::object callback) {
+    ValueList argv = ToArgs(args);
+    auto cb = std::make_shared<GilSafeObject>();
+    cb->obj = std::move(callback);
+    client::Client& c = Current();
+    py::gil_scoped_release release;
+    c.async().Call(name, std::move(argv), [cb](Reply r) {
+      if (!Py_IsInitialized()) return;
+      py::gil_scoped_acquire gil;
+      try {
+        py::object result;
+        try {
+          result = FromReply(r);
+        } catch (py::error_already_set& e) {
+          cb->obj(py::none(), e.value());
+          return;
+        }
+        cb->obj(result, py::none());
+      } catch (py::error_already_set& e) {
+        // The callback itself raised: report it the way Python reports lost exceptions.
+        e.discard_as_unraisable("data_bridge.kv callback");
+      }
+    });
+  }
+
+  void Connect() {
+    client::Client& c = Current();
+    Status s;
+    {
+      py::gil_scoped_release release;
+      s = c.Connect();
+    }
+    if (!s.ok()) RaiseKvError(s.code(), s.message());
+  }
+
+  void Close() {
+    if (!client_) return;
+    py::gil_scoped_release release;
+    client_.reset();
+  }
+
+  bool closed() const { return !client_; }
+  size_t inflight() const { return client_ ? client_->async().inflight() : 0; }
+
+ private:
+  void Start() {
+    fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
+    client_ = std::make_unique<client::Client>(opts_);
+  }
+
+  // The client of this process: after a fork, the parent's (whose I/O thread is gone) is left
+  // untouched — its locks may be held — and a new one takes its place.
+  client::Client& Current() {
+    if (!client_) RaiseKvError(Code::kIoError, "client is closed");
+    if (fork_generation_ != g_fork_generation.load(std::memory_order_relaxed)) {
+      (void)client_.release();  // deliberately leaked: destroying it would join a thread
+      Start();                  // that does not exist in this process
+    }
+    return *client_;
+  }
+
+  client::ClientOptions opts_;
+  std::unique_ptr<client::Client> client_;
+  uint64_t fork_generation_ = 0;
+};
+
+py::dict ParseUrl(const std::string& url) {
+  client::ClientOptions o;
+  Status s = client::ParseUrl(url, &o);
+  if (!s.ok()) RaiseKvError(s.code(), s.message());
+  py::dict d;
+  d["host"] = o.host;
+  d["port"] = o.port;
+  d["namespace"] = o.ns;
+  d["password"] = o.password.empty() ? py::object(py::none()) : py::object(py::str(o.password));
+  d["tls"] = o.tls;
+  return d;
+}
+
+}  // namespace
+}  // namespace dbkv::python
+
+PYBIND11_MODULE(_native, m) {
+  using dbkv::python::NativeClient;
+  m.doc() = "data_bridge.kv native client (C++, pipelined, GIL released during I/O)";
+  static std::once_flag atfork_once;
+  std::call_once(atfork_once,
+                 [] { pthread_atfork(nullptr, nullptr, dbkv::python::OnForkChild); });
+  m.def("set_error_factory", [](py::object f) { dbkv::python::ErrorFactory() = std::move(f); });
+  m.def("parse_url", &dbkv::python::ParseUrl, py::arg("url"));
+  py::class_<NativeClient>(m, "NativeClient")
+      .def(py::init<std::string, int, std::string, std::string, bool, double, double>(),
+           py::arg("host"), py::arg("port"), py::arg("namespace"), py::arg("password"),
+           py::arg("tls"), py::arg("connect_timeout"), py::arg("timeout"))
+      .def("call", &NativeClient::Call, py::arg("name"), py::arg("args"),
+           py::arg("timeout") = -1.0)
+      .def("call_async", &NativeClient::CallAsync, py::arg("name"), py::arg("args"),
+           py::arg("callback"))
+      .def("connect", &NativeClient::Connect)
+      .def("close", &NativeClient::Close)
+      .def_property_readonly("closed", &NativeClient::closed)
+      .def_property_readonly("inflight", &NativeClient::inflight);
+}
