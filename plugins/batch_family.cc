@@ -9,11 +9,6 @@ namespace {
 
 namespace op = protocol::op;
 
-Reply WrongArity(std::string_view name) {
-  return Reply::Error(Code::kInvalidArgument,
-                      "wrong number of arguments for '" + std::string(name) + "' command");
-}
-
 // MGET key [key ...] -> one value per key, nil for a missing key.
 Reply Mget(ShardContext& ctx, const CommandArgs& args) {
   ValueList out;
@@ -35,7 +30,7 @@ void PutPairs(ShardContext& ctx, const CommandArgs& args, size_t from, int64_t e
 // MSET key value [key value ...] -> OK. Every key loses its expiry (as with SET).
 Reply Mset(ShardContext& ctx, const CommandArgs& args) {
   // The dispatcher checks the pairing already; a direct caller may not have.
-  if (args.empty() || args.size() % 2 != 0) return WrongArity("mset");
+  if (args.empty() || args.size() % 2 != 0) return Reply::Error(WrongArity("mset"));
   PutPairs(ctx, args, 0, kNoExpiry);
   return Reply::Ok();
 }
@@ -44,9 +39,9 @@ Reply Mset(ShardContext& ctx, const CommandArgs& args) {
 // Each shard gets the milliseconds argument and checks it: a bad one fails every part, so
 // nothing is written anywhere.
 Reply Msetpx(ShardContext& ctx, const CommandArgs& args) {
-  if (args.size() < 3 || (args.size() - 1) % 2 != 0) return WrongArity("msetpx");
-  int64_t ms, at;
-  if (!ArgToInt(args[0], &ms) || ms <= 0 || __builtin_add_overflow(ms, ctx.now_ms(), &at)) {
+  if (args.size() < 3 || (args.size() - 1) % 2 != 0) return Reply::Error(WrongArity("msetpx"));
+  int64_t at;
+  if (!ArgToExpiry(args[0], 1, ctx.now_ms(), &at)) {
     return Reply::Error(Code::kInvalidArgument, "invalid expire time in 'msetpx' command");
   }
   PutPairs(ctx, args, 1, at);
@@ -72,25 +67,19 @@ Reply Mexists(ShardContext& ctx, const CommandArgs& args) {
 CommandSpec BatchCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args,
                          int first_key, int key_step, ShardHandler handler, MergeFunction merge,
                          std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.opcode = opcode;
-  s.flags = flags;
-  s.min_args = min_args;
-  s.max_args = -1;
+  CommandSpec s = KeyCommand(std::move(name), opcode, flags, min_args, -1, std::move(handler),
+                             std::move(summary));
   s.first_key = first_key;
   s.last_key = -1;
   s.key_step = key_step;
-  s.shard = std::move(handler);
   s.merge = std::move(merge);
-  s.summary = std::move(summary);
   return s;
 }
 
 }  // namespace
 
 Status RegisterBatchFamily(CommandRegistry* r) {
-  CommandSpec specs[] = {
+  return r->RegisterAll({
       BatchCommand("MGET", op::kMget, kCmdReadOnly, 1, 0, 1, Mget, MergeInKeyOrder,
                    "MGET key [key ...]"),
       BatchCommand("MSET", op::kMset, kCmdWrite, 2, 0, 2, Mset, MergeFirstError,
@@ -100,12 +89,7 @@ Status RegisterBatchFamily(CommandRegistry* r) {
       BatchCommand("MDEL", op::kMdel, kCmdWrite, 1, 0, 1, Mdel, MergeSum, "MDEL key [key ...]"),
       BatchCommand("MEXISTS", op::kMexists, kCmdReadOnly, 1, 0, 1, Mexists, MergeInKeyOrder,
                    "MEXISTS key [key ...]"),
-  };
-  for (CommandSpec& s : specs) {
-    Status st = r->Register(std::move(s));
-    if (!st.ok()) return st;
-  }
-  return Status::OK();
+  });
 }
 
 }  // namespace dbkv

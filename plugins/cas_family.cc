@@ -35,9 +35,7 @@ StatusOr<CasExpiry> ParseCasExpiry(const CommandArgs& opts, int64_t now_ms) {
   }
   if ((ArgIs(word, "EX") || ArgIs(word, "PX")) && opts.size() == 2) {
     const int64_t unit_ms = ArgIs(word, "EX") ? 1000 : 1;
-    int64_t n, ms;
-    if (!ArgToInt(opts[1], &n) || n <= 0 || __builtin_mul_overflow(n, unit_ms, &ms) ||
-        __builtin_add_overflow(ms, now_ms, &out.expire_at_ms)) {
+    if (!ArgToExpiry(opts[1], unit_ms, now_ms, &out.expire_at_ms)) {
       return Status::InvalidArgument("invalid expire time in 'cas' command");
     }
     return out;
@@ -67,34 +65,14 @@ Reply Cas(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Of(VersionValue(written.version));
 }
 
-CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
-                       ShardHandler handler, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.opcode = opcode;
-  s.flags = flags;
-  s.min_args = min_args;
-  s.max_args = max_args;
-  s.first_key = 0;
-  s.last_key = 0;
-  s.shard = std::move(handler);
-  s.summary = std::move(summary);
-  return s;
-}
-
 }  // namespace
 
 Status RegisterCasFamily(CommandRegistry* r) {
-  CommandSpec specs[] = {
+  return r->RegisterAll({
       KeyCommand("GETV", op::kGetv, kCmdReadOnly, 1, 1, Getv, "GETV key"),
       KeyCommand("CAS", op::kCas, kCmdWrite, 3, 5, Cas,
                  "CAS key version value [EX s|PX ms|KEEPTTL]"),
-  };
-  for (CommandSpec& s : specs) {
-    Status st = r->Register(std::move(s));
-    if (!st.ok()) return st;
-  }
-  return Status::OK();
+  });
 }
 
 }  // namespace dbkv

@@ -6,14 +6,10 @@
 #include "plugins/shard_fixture.h"
 #include "protocol/opcodes.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 namespace op = protocol::op;
-using testing::I;
-using testing::L;
-using testing::S;
-using testing::Shard;
 
 // The version GETV reports for key (0 if absent).
 int64_t VersionOf(Shard& shard, std::string_view key) {
@@ -28,25 +24,10 @@ int64_t VersionOf(Shard& shard, std::string_view key) {
 TEST_CASE("the CAS family registers GETV and CAS", "[cas_family]") {
   Shard shard;
   const CommandRegistry& r = shard.registry();
-  const CommandSpec* getv = r.FindByName("getv");
-  REQUIRE(getv != nullptr);
-  CHECK(r.FindByOpcode(op::kGetv) == getv);
-  CHECK(op::ForName("GETV") == op::kGetv);
-  CHECK((getv->flags & kCmdReadOnly) != 0);
-  CHECK(getv->min_args == 1);
-  CHECK(getv->max_args == 1);
-  const CommandSpec* cas = r.FindByName("CAS");
-  REQUIRE(cas != nullptr);
-  CHECK(r.FindByOpcode(op::kCas) == cas);
-  CHECK(op::ForName("CAS") == op::kCas);
-  CHECK((cas->flags & kCmdWrite) != 0);
-  CHECK(cas->min_args == 3);
-  CHECK(cas->max_args == 5);
-  for (const CommandSpec* c : {getv, cas}) {
-    CHECK(c->first_key == 0);
-    CHECK(c->last_key == 0);
-    CHECK_FALSE(c->summary.empty());
-  }
+  const CommandSpec* getv = RequireRegistered(r, {"GETV", op::kGetv, kCmdReadOnly, 1, 1});
+  CHECK(r.FindByName("getv") == getv);
+  const CommandSpec* cas = RequireRegistered(r, {"CAS", op::kCas, kCmdWrite, 3, 5});
+  for (const CommandSpec* c : {getv, cas}) CHECK(c->last_key == 0);
 }
 
 TEST_CASE("GETV returns the value and its version", "[cas_family]") {
@@ -168,4 +149,4 @@ TEST_CASE("CAS versions are per namespace", "[cas_family]") {
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

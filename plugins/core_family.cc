@@ -1,6 +1,7 @@
 #include "plugins/core_family.h"
 
 #include <limits>
+#include <vector>
 
 #include "core/numeric.h"
 #include "plugins/api/args.h"
@@ -13,18 +14,6 @@ namespace {
 namespace op = protocol::op;
 
 std::string_view KeyArg(const CommandArgs& args, size_t i) { return args[i].AsStringView(); }
-
-// "seconds" or "milliseconds" from now as an absolute expiry; false if not a positive integer
-// or if it overflows.
-bool RelativeExpiry(const Value& arg, int64_t unit_ms, int64_t now_ms, int64_t* out) {
-  int64_t n;
-  if (!ArgToInt(arg, &n)) return false;
-  if (n <= 0) return false;
-  int64_t ms;
-  if (__builtin_mul_overflow(n, unit_ms, &ms)) return false;
-  if (__builtin_add_overflow(ms, now_ms, out)) return false;
-  return true;
-}
 
 // GET key
 Reply Get(ShardContext& ctx, const CommandArgs& args) {
@@ -54,9 +43,9 @@ Reply Set(ShardContext& ctx, const CommandArgs& args) {
       const bool seconds = ArgIs(a, "EX") || ArgIs(a, "EXAT");
       const bool absolute = ArgIs(a, "EXAT") || ArgIs(a, "PXAT");
       const Value& n = args[++i];
-      bool ok = absolute ? RelativeExpiry(n, seconds ? 1000 : 1, 0, &expire_at)
-                         : RelativeExpiry(n, seconds ? 1000 : 1, ctx.now_ms(), &expire_at);
-      if (!ok) return Reply::Error(Code::kInvalidArgument, "invalid expire time in 'set' command");
+      if (!ArgToExpiry(n, seconds ? 1000 : 1, absolute ? 0 : ctx.now_ms(), &expire_at)) {
+        return Reply::Error(Code::kInvalidArgument, "invalid expire time in 'set' command");
+      }
       have_expiry = true;
     } else {
       return Reply::Error(SyntaxError());
@@ -205,25 +194,10 @@ Reply Persist(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Of(Value::Int(1));
 }
 
-CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
-                       ShardHandler handler, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.opcode = opcode;
-  s.flags = flags;
-  s.min_args = min_args;
-  s.max_args = max_args;
-  s.first_key = 0;
-  s.last_key = 0;
-  s.shard = std::move(handler);
-  s.summary = std::move(summary);
-  return s;
-}
-
 }  // namespace
 
 Status RegisterCoreFamily(CommandRegistry* r) {
-  CommandSpec specs[] = {
+  std::vector<CommandSpec> specs = {
       KeyCommand("GET", op::kGet, kCmdReadOnly, 1, 1, Get, "GET key"),
       KeyCommand("SET", op::kSet, kCmdWrite, 2, 7, Set,
                  "SET key value [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] [NX|XX] [GET]"),
@@ -244,10 +218,8 @@ Status RegisterCoreFamily(CommandRegistry* r) {
       s.last_key = -1;
       s.merge = MergeSum;
     }
-    Status st = r->Register(std::move(s));
-    if (!st.ok()) return st;
   }
-  return Status::OK();
+  return r->RegisterAll(std::move(specs));
 }
 
 }  // namespace dbkv

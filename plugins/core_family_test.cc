@@ -7,95 +7,18 @@
 #include <string>
 #include <vector>
 
-#include "plugins/api/contexts.h"
-#include "plugins/api/registry.h"
-#include "plugins/builtin.h"
+#include "plugins/shard_fixture.h"
 #include "protocol/opcodes.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 namespace op = protocol::op;
 
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-Value D(std::string_view s) { return Value::Dec(*Decimal::Parse(s)); }
-
-constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch: a fixed "now"
-
-// A merge function runs on the connection; only its namespace matters here.
-class FakeConnection : public ConnectionContext {
- public:
-  const std::string& ns() const override { return ns_; }
-  void set_ns(std::string ns) override { ns_ = std::move(ns); }
-  const std::string& client_name() const override { return name_; }
-  void set_client_name(std::string name) override { name_ = std::move(name); }
-  bool authenticated() const override { return true; }
-  bool Authenticate(std::string_view) override { return true; }
-  bool auth_required() const override { return false; }
-  void CloseAfterReply() override {}
-  ServerInfo server_info() const override { return {}; }
-
- private:
-  std::string ns_, name_;
-};
-
-// One shard's partition and the registry, with a settable clock and namespace.
-class Shard {
- public:
-  Shard() { REQUIRE(RegisterBuiltinFamilies(&registry_).ok()); }
-
-  const CommandRegistry& registry() const { return registry_; }
-  Partition& partition() { return partition_; }
-
-  // Runs `name args...` as the shard would (arity checked as the connection does).
-  Reply Run(std::string_view name, ValueList args = {}, Partition* partition = nullptr) {
-    const CommandSpec* cmd = registry_.FindByName(name);
-    INFO(name);
-    REQUIRE(cmd != nullptr);
-    REQUIRE(cmd->shard);
-    const int n = static_cast<int>(args.size());
-    if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
-      return Reply::Error(Code::kInvalidArgument, "wrong number of arguments");
-    }
-    ShardContext ctx(partition != nullptr ? partition : &partition_, 0, 1);
-    ctx.Reset(ns, now);
-    return cmd->shard(ctx, CommandArgs(args.data(), args.size()));
-  }
-
-  // The reply value; fails the test on an error reply.
-  Value Ok(std::string_view name, ValueList args = {}) {
-    Reply r = Run(name, std::move(args));
-    INFO(name << " -> " << r.error);
-    REQUIRE(r.ok());
-    return r.value;
-  }
-
-  Reply Err(std::string_view name, ValueList args = {}) {
-    Reply r = Run(name, std::move(args));
-    INFO(name << " unexpectedly succeeded: " << r.value.DebugString());
-    REQUIRE_FALSE(r.ok());
-    return r;
-  }
-
-  int64_t now = kStart;
-  std::string ns;
-
- private:
-  CommandRegistry registry_;
-  Partition partition_;
-};
-
 TEST_CASE("the core family registers every command by name and opcode", "[core_family]") {
   Shard shard;
   const CommandRegistry& r = shard.registry();
-  struct Expect {
-    const char* name;
-    uint8_t opcode;
-    uint32_t flag;
-    int min_args, max_args;
-  };
-  const Expect expected[] = {
+  const ExpectedCommand expected[] = {
       {"GET", op::kGet, kCmdReadOnly, 1, 1},      {"SET", op::kSet, kCmdWrite, 2, 7},
       {"DEL", op::kDel, kCmdWrite, 1, -1},        {"EXISTS", op::kExists, kCmdReadOnly, 1, -1},
       {"INCR", op::kIncr, kCmdWrite, 1, 2},       {"DECR", op::kDecr, kCmdWrite, 1, 2},
@@ -103,18 +26,10 @@ TEST_CASE("the core family registers every command by name and opcode", "[core_f
       {"EXPIRE", op::kExpire, kCmdWrite, 2, 3},   {"PEXPIRE", op::kPexpire, kCmdWrite, 2, 3},
       {"PERSIST", op::kPersist, kCmdWrite, 1, 1},
   };
-  for (const Expect& e : expected) {
+  for (const ExpectedCommand& e : expected) {
     INFO(e.name);
-    const CommandSpec* cmd = r.FindByName(e.name);
-    REQUIRE(cmd != nullptr);
-    CHECK(r.FindByOpcode(e.opcode) == cmd);
-    CHECK(op::ForName(e.name) == e.opcode);
-    CHECK((cmd->flags & e.flag) != 0);
+    const CommandSpec* cmd = RequireRegistered(r, e);
     CHECK((cmd->flags & (kCmdConnection | kCmdAllShards)) == 0);
-    CHECK(cmd->min_args == e.min_args);
-    CHECK(cmd->max_args == e.max_args);
-    CHECK(cmd->first_key == 0);
-    CHECK_FALSE(cmd->summary.empty());
   }
   // Names are case-insensitive; the multi-key commands merge their shards' counts.
   CHECK(r.FindByName("get") == r.FindByName("GET"));
@@ -477,4 +392,4 @@ TEST_CASE("namespaces keep keys apart", "[core_family]") {
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

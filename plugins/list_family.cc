@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <vector>
 
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
@@ -164,25 +165,10 @@ Reply Llen(ShardContext& ctx, const CommandArgs& args) {
   return Count(e->value.AsList().size());
 }
 
-CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
-                       ShardHandler handler, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.opcode = opcode;
-  s.flags = flags;
-  s.min_args = min_args;
-  s.max_args = max_args;
-  s.first_key = 0;
-  s.last_key = 0;
-  s.shard = std::move(handler);
-  s.summary = std::move(summary);
-  return s;
-}
-
 }  // namespace
 
 Status RegisterListFamily(CommandRegistry* r) {
-  CommandSpec specs[] = {
+  std::vector<CommandSpec> specs = {
       KeyCommand("RPUSH", op::kRpush, kCmdWrite, 2, -1, Rpush, "RPUSH key value [value ...]"),
       KeyCommand("LPUSH", op::kLpush, kCmdWrite, 2, -1, Lpush, "LPUSH key value [value ...]"),
       KeyCommand("LPOP", op::kLpop, kCmdWrite, 1, 2, Lpop, "LPOP key [count]"),
@@ -198,11 +184,7 @@ Status RegisterListFamily(CommandRegistry* r) {
   for (CommandSpec& s : specs) {
     if (s.flags & kCmdBlocking) s.last_key = -2;
   }
-  for (CommandSpec& s : specs) {
-    Status st = r->Register(std::move(s));
-    if (!st.ok()) return st;
-  }
-  return Status::OK();
+  return r->RegisterAll(std::move(specs));
 }
 
 }  // namespace dbkv

@@ -96,36 +96,16 @@ Reply LockExtend(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Of(Value::Int(1));
 }
 
-CommandSpec Spec(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
-                 ShardHandler h, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.opcode = opcode;
-  s.flags = flags;
-  s.min_args = min_args;
-  s.max_args = max_args;
-  s.first_key = 0;
-  s.last_key = 0;
-  s.shard = std::move(h);
-  s.summary = std::move(summary);
-  return s;
-}
-
 }  // namespace
 
 Status RegisterLockFamily(CommandRegistry* r) {
-  CommandSpec specs[] = {
-      Spec("LOCK", op::kLock, kCmdWrite | kCmdBlocking, 3, 4, Lock,
-           "LOCK name token ttl_ms [timeout]"),
-      Spec("UNLOCK", op::kUnlock, kCmdWrite, 2, 2, Unlock, "UNLOCK name token"),
-      Spec("LOCKEXTEND", op::kLockExtend, kCmdWrite, 3, 3, LockExtend,
-           "LOCKEXTEND name token ttl_ms"),
-  };
-  for (CommandSpec& s : specs) {
-    Status st = r->Register(std::move(s));
-    if (!st.ok()) return st;
-  }
-  return Status::OK();
+  return r->RegisterAll({
+      KeyCommand("LOCK", op::kLock, kCmdWrite | kCmdBlocking, 3, 4, Lock,
+                 "LOCK name token ttl_ms [timeout]"),
+      KeyCommand("UNLOCK", op::kUnlock, kCmdWrite, 2, 2, Unlock, "UNLOCK name token"),
+      KeyCommand("LOCKEXTEND", op::kLockExtend, kCmdWrite, 3, 3, LockExtend,
+                 "LOCKEXTEND name token ttl_ms"),
+  });
 }
 
 }  // namespace dbkv

@@ -148,37 +148,40 @@ Reply DbSizeShard(ShardContext& ctx, const CommandArgs&) {
   return Reply::Of(Value::Int(static_cast<int64_t>(ctx.NamespaceSize())));
 }
 
-CommandSpec OnConnection(std::string name, uint8_t opcode, uint32_t flags, int min_args,
-                         int max_args, ConnectionHandler h, std::string summary) {
+// A command without keys: the caller sets where it runs (flags) and its handler.
+CommandSpec Keyless(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
+                    std::string summary) {
   CommandSpec s;
   s.name = std::move(name);
   s.opcode = opcode;
-  s.flags = flags | kCmdConnection;
+  s.flags = flags;
   s.min_args = min_args;
   s.max_args = max_args;
-  s.connection = std::move(h);
   s.summary = std::move(summary);
+  return s;
+}
+
+CommandSpec OnConnection(std::string name, uint8_t opcode, uint32_t flags, int min_args,
+                         int max_args, ConnectionHandler h, std::string summary) {
+  CommandSpec s = Keyless(std::move(name), opcode, flags | kCmdConnection, min_args, max_args,
+                          std::move(summary));
+  s.connection = std::move(h);
   return s;
 }
 
 CommandSpec OnAllShards(std::string name, uint8_t opcode, int min_args, int max_args,
                         ShardHandler h, MergeFunction merge, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.opcode = opcode;
-  s.flags = kCmdAllShards | kCmdReadOnly;
-  s.min_args = min_args;
-  s.max_args = max_args;
+  CommandSpec s = Keyless(std::move(name), opcode, kCmdAllShards | kCmdReadOnly, min_args, max_args,
+                          std::move(summary));
   s.shard = std::move(h);
   s.merge = std::move(merge);
-  s.summary = std::move(summary);
   return s;
 }
 
 }  // namespace
 
 Status RegisterServerFamily(CommandRegistry* r) {
-  CommandSpec specs[] = {
+  return r->RegisterAll({
       OnConnection("PING", op::kPing, kCmdNoAuth, 0, 1, Ping, "PING [message]"),
       OnConnection("HELLO", op::kHello, kCmdNoAuth, 0, 7, Hello,
                    "HELLO [1 [AUTH password] [NAMESPACE ns] [SETNAME name]]"),
@@ -186,12 +189,7 @@ Status RegisterServerFamily(CommandRegistry* r) {
       OnConnection("QUIT", op::kQuit, kCmdNoAuth, 0, 0, Quit, "QUIT"),
       OnAllShards("INFO", op::kInfo, 0, 1, InfoShard, InfoMerge, "INFO [section]"),
       OnAllShards("DBSIZE", 0, 0, 0, DbSizeShard, MergeSum, "DBSIZE"),
-  };
-  for (CommandSpec& s : specs) {
-    Status st = r->Register(std::move(s));
-    if (!st.ok()) return st;
-  }
-  return Status::OK();
+  });
 }
 
 }  // namespace dbkv

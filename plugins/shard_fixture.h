@@ -14,13 +14,10 @@
 #include "plugins/api/contexts.h"
 #include "plugins/api/registry.h"
 #include "plugins/builtin.h"
+#include "protocol/opcodes.h"
+#include "tests/values.h"
 
 namespace dbkv::testing {
-
-inline Value S(std::string_view s) { return Value::String(s); }
-inline Value I(int64_t i) { return Value::Int(i); }
-inline Value B(bool b) { return Value::Bool(b); }
-inline Value L(ValueList items) { return Value::List(std::move(items)); }
 
 constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch: a fixed "now"
 
@@ -87,6 +84,32 @@ class Shard {
   CommandRegistry registry_;
   Partition partition_;
 };
+
+// What a family's registration test expects of one of its commands.
+struct ExpectedCommand {
+  const char* name;  // upper case
+  uint8_t opcode;
+  uint32_t flag;  // a flag it must have
+  int min_args, max_args;
+  int first_key = 0;
+};
+
+// The command registered as e.name, checked for what every registration test expects: found by
+// name and by opcode, the opcode table agreeing, e.flag set, e's arity and first key, a
+// summary. Fails the test if the name is not registered.
+inline const CommandSpec* RequireRegistered(const CommandRegistry& r, const ExpectedCommand& e) {
+  INFO(e.name);
+  const CommandSpec* cmd = r.FindByName(e.name);
+  REQUIRE(cmd != nullptr);
+  CHECK(r.FindByOpcode(e.opcode) == cmd);
+  CHECK(protocol::op::ForName(e.name) == e.opcode);
+  CHECK((cmd->flags & e.flag) != 0);
+  CHECK(cmd->min_args == e.min_args);
+  CHECK(cmd->max_args == e.max_args);
+  CHECK(cmd->first_key == e.first_key);
+  CHECK_FALSE(cmd->summary.empty());
+  return cmd;
+}
 
 }  // namespace dbkv::testing
 

@@ -87,38 +87,27 @@ Reply WaitAnyMerge(MergeInput& in, ConnectionContext&) {
   return Reply::Nil();
 }
 
-CommandSpec Spec(std::string name, uint8_t opcode, int min_args, int max_args, int first_key,
-                 int last_key, ShardHandler h, MergeFunction merge, uint32_t extra_flags,
-                 std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.opcode = opcode;
-  s.flags = kCmdReadOnly | kCmdBlocking | extra_flags;
-  s.min_args = min_args;
-  s.max_args = max_args;
-  s.first_key = first_key;
-  s.last_key = last_key;
-  s.shard = std::move(h);
+// timeout key [key ...]: the keys from the second argument on, their shards' replies merged.
+CommandSpec TimeoutThenKeys(CommandSpec s, MergeFunction merge) {
+  s.first_key = 1;
+  s.last_key = -1;
   s.merge = std::move(merge);
-  s.summary = std::move(summary);
   return s;
 }
 
 }  // namespace
 
 Status RegisterWaitFamily(CommandRegistry* r) {
-  CommandSpec specs[] = {
-      Spec("WAIT", op::kWait, 2, 2, 0, 0, Wait, nullptr, 0, "WAIT key timeout"),
-      Spec("MWAIT", op::kMWait, 2, -1, 1, -1, MWait, MergeInKeyOrder, 0,
-           "MWAIT timeout key [key ...]"),
-      Spec("WAITANY", op::kWaitAny, 2, -1, 1, -1, WaitAny, WaitAnyMerge, kCmdFirstPartWins,
-           "WAITANY timeout key [key ...]"),
-  };
-  for (CommandSpec& s : specs) {
-    Status st = r->Register(std::move(s));
-    if (!st.ok()) return st;
-  }
-  return Status::OK();
+  constexpr uint32_t kWaitFlags = kCmdReadOnly | kCmdBlocking;
+  return r->RegisterAll({
+      KeyCommand("WAIT", op::kWait, kWaitFlags, 2, 2, Wait, "WAIT key timeout"),
+      TimeoutThenKeys(
+          KeyCommand("MWAIT", op::kMWait, kWaitFlags, 2, -1, MWait, "MWAIT timeout key [key ...]"),
+          MergeInKeyOrder),
+      TimeoutThenKeys(KeyCommand("WAITANY", op::kWaitAny, kWaitFlags | kCmdFirstPartWins, 2, -1,
+                                 WaitAny, "WAITANY timeout key [key ...]"),
+                      WaitAnyMerge),
+  });
 }
 
 }  // namespace dbkv

@@ -10,34 +10,15 @@
 #include <vector>
 
 #include "protocol/opcodes.h"
+#include "protocol/test_util.h"
 #include "protocol/value_codec.h"
 #include "protocol/wire_format.h"
 
 namespace dbkv::protocol {
 namespace {
 
-// "93 a3 47" -> the bytes 0x93 0xa3 0x47. Spaces are ignored.
-std::string Hex(std::string_view hex) {
-  std::string out;
-  int hi = -1;
-  for (char c : hex) {
-    if (c == ' ') continue;
-    const int nibble = (c >= '0' && c <= '9') ? c - '0' : (c | 0x20) - 'a' + 10;
-    if (hi < 0) {
-      hi = nibble;
-    } else {
-      out.push_back(static_cast<char>(hi << 4 | nibble));
-      hi = -1;
-    }
-  }
-  return out;
-}
-
-Decimal D(std::string_view text) {
-  auto d = Decimal::Parse(text);
-  REQUIRE(d.ok());
-  return *d;
-}
+using testing::D;
+using testing::Hex;
 
 // A header: length, version, code, flags, request id.
 std::string Header(uint32_t length, uint8_t version, uint8_t code, uint16_t flags, uint32_t id) {

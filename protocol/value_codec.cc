@@ -240,6 +240,22 @@ class ValueBuilder {
   Status error_;
 };
 
+// Runs b over data, which must hold exactly one msgpack value and nothing after it.
+Status ParseWhole(std::string_view data, ValueBuilder* b) {
+  if (data.empty()) return Status::Protocol("empty payload");
+  size_t off = 0;
+  bool ok;
+  try {
+    ok = msgpack::parse(data.data(), data.size(), off, *b);
+  } catch (const std::exception& e) {
+    return Status::Protocol(std::string("malformed msgpack: ") + e.what());
+  }
+  if (!b->error().ok()) return b->error();
+  if (!ok) return Status::Protocol("malformed msgpack");
+  if (off != data.size()) return Status::Protocol("trailing bytes after the payload value");
+  return Status::OK();
+}
+
 }  // namespace
 
 void AppendValue(std::string* out, const Value& v) {
@@ -269,36 +285,18 @@ void AppendString(std::string* out, std::string_view s) {
 }
 
 Status DecodeValue(std::string_view data, Value* out, bool* simple) {
-  if (data.empty()) return Status::Protocol("empty payload");
   ValueBuilder b(data.size(), simple != nullptr);
-  size_t off = 0;
-  bool ok;
-  try {
-    ok = msgpack::parse(data.data(), data.size(), off, b);
-  } catch (const std::exception& e) {
-    return Status::Protocol(std::string("malformed msgpack: ") + e.what());
-  }
-  if (!b.error().ok()) return b.error();
-  if (!ok) return Status::Protocol("malformed msgpack");
-  if (off != data.size()) return Status::Protocol("trailing bytes after the payload value");
+  Status s = ParseWhole(data, &b);
+  if (!s.ok()) return s;
   *out = std::move(b.result());
   if (simple != nullptr) *simple = b.simple();
   return Status::OK();
 }
 
 Status DecodeArray(std::string_view data, ValueList* out) {
-  if (data.empty()) return Status::Protocol("empty payload");
   ValueBuilder b(data.size(), false, out);
-  size_t off = 0;
-  bool ok;
-  try {
-    ok = msgpack::parse(data.data(), data.size(), off, b);
-  } catch (const std::exception& e) {
-    return Status::Protocol(std::string("malformed msgpack: ") + e.what());
-  }
-  if (!b.error().ok()) return b.error();
-  if (!ok) return Status::Protocol("malformed msgpack");
-  if (off != data.size()) return Status::Protocol("trailing bytes after the payload value");
+  Status s = ParseWhole(data, &b);
+  if (!s.ok()) return s;
   if (!b.direct_root()) return Status::Protocol("request payload must be an array");
   return Status::OK();
 }

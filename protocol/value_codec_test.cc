@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/test_util.h"
 #include "protocol/wire_format.h"
 
 // The largest single allocation made while tracking is on. Replacing the global operator new is
@@ -41,28 +42,8 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 namespace dbkv::protocol {
 namespace {
 
-// "93 a3 47" -> the bytes 0x93 0xa3 0x47. Spaces are ignored.
-std::string Hex(std::string_view hex) {
-  std::string out;
-  int hi = -1;
-  for (char c : hex) {
-    if (c == ' ') continue;
-    const int nibble = (c >= '0' && c <= '9') ? c - '0' : (c | 0x20) - 'a' + 10;
-    if (hi < 0) {
-      hi = nibble;
-    } else {
-      out.push_back(static_cast<char>(hi << 4 | nibble));
-      hi = -1;
-    }
-  }
-  return out;
-}
-
-Decimal D(std::string_view text) {
-  auto d = Decimal::Parse(text);
-  REQUIRE(d.ok());
-  return *d;
-}
+using testing::D;
+using testing::Hex;
 
 std::string Encode(const Value& v) {
   std::string out;
@@ -305,6 +286,19 @@ TEST_CASE("nesting of 64 containers is accepted, 65 is rejected", "[value_codec]
   ExpectError(std::string(100000, '\x91'), "nested deeper than 64");
 }
 
+// Decoding hex fails with PROTOCOL and exactly message, and allocates nothing large on the way.
+void ExpectRejectedUnallocated(const char* hex, const char* message) {
+  INFO(hex);
+  g_largest_allocation = 0;
+  g_track_allocations = true;
+  Value v;
+  Status s = DecodeValue(Hex(hex), &v);
+  g_track_allocations = false;
+  CHECK(s.code() == Code::kProtocol);
+  CHECK(s.message() == message);
+  CHECK(g_largest_allocation < 1024);
+}
+
 TEST_CASE("an array header claiming 2^32-1 elements fails fast without allocating",
           "[value_codec]") {
   // The hook works: a 300-element array reserves its 300 slots at once.
@@ -317,30 +311,14 @@ TEST_CASE("an array header claiming 2^32-1 elements fails fast without allocatin
 
   for (const char* hex :
        {"dd ffffffff", "dd ffffffff 01 02 03", "91 dd ffffffff 01", "dc ffff 01"}) {
-    INFO(hex);
-    g_largest_allocation = 0;
-    g_track_allocations = true;
-    Value v;
-    Status s = DecodeValue(Hex(hex), &v);
-    g_track_allocations = false;
-    CHECK(s.code() == Code::kProtocol);
-    CHECK(s.message() == "array length exceeds the frame");
-    CHECK(g_largest_allocation < 1024);
+    ExpectRejectedUnallocated(hex, "array length exceeds the frame");
   }
 }
 
 TEST_CASE("a map header claiming more pairs than the payload can hold fails fast",
           "[value_codec]") {
   for (const char* hex : {"df ffffffff", "df ffffffff 01 02", "de 0005 01 02 03 04 05 06"}) {
-    INFO(hex);
-    g_largest_allocation = 0;
-    g_track_allocations = true;
-    Value v;
-    Status s = DecodeValue(Hex(hex), &v);
-    g_track_allocations = false;
-    CHECK(s.code() == Code::kProtocol);
-    CHECK(s.message() == "map length exceeds the frame");
-    CHECK(g_largest_allocation < 1024);
+    ExpectRejectedUnallocated(hex, "map length exceeds the frame");
   }
   // A plausible count with too few bytes is merely truncated.
   ExpectError(Hex("82 01 02 03"), "truncated");

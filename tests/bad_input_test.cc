@@ -8,9 +8,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
@@ -21,120 +18,19 @@
 #include <vector>
 
 #include "client/client.h"
-#include "protocol/frame.h"
 #include "protocol/opcodes.h"
 #include "protocol/value_codec.h"
 #include "protocol/wire_format.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
-namespace asio = boost::asio;
 namespace op = protocol::op;
-using asio::ip::tcp;
 using Catch::Matchers::Contains;
 using client::Client;
-using client::ClientOptions;
-using testing::ServerProcess;
 using Clock = std::chrono::steady_clock;
-
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-
-int MsLeft(Clock::time_point deadline) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return ms.count() > 0 ? static_cast<int>(ms.count()) : 0;
-}
-
-struct Frame {
-  protocol::FrameHeader header;
-  Reply reply;
-};
-
-// A client socket that writes raw bytes and reads raw frames; every wait is bounded.
-class RawConnection {
- public:
-  explicit RawConnection(uint16_t port) : socket_(io_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    socket_.set_option(tcp::no_delay(true));
-  }
-
-  int fd() { return socket_.native_handle(); }
-
-  void Send(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes)); }
-
-  enum class Got { kFrame, kClosed, kTimeout };
-
-  // Waits for the next frame or for the end of the stream.
-  Got Next(Frame* out, int timeout_ms = 10000) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      protocol::FrameView view;
-      Status error;
-      auto r = protocol::SplitFrame(buf_, protocol::kAbsoluteMaxFrameBytes, &view, &error);
-      INFO("the server sent a broken frame: " << error.ToString());
-      REQUIRE(r != protocol::SplitResult::kError);
-      if (r == protocol::SplitResult::kFrame) {
-        out->header = view.header;
-        Status s = protocol::DecodeResponse(view, &out->reply);
-        INFO("undecodable reply: " << s.ToString());
-        REQUIRE(s.ok());
-        buf_.erase(0, view.size());
-        return Got::kFrame;
-      }
-      if (eof_) return Got::kClosed;
-      pollfd p = {fd(), POLLIN, 0};
-      if (poll(&p, 1, MsLeft(deadline)) <= 0) return Got::kTimeout;
-      char chunk[65536];
-      const ssize_t n = recv(fd(), chunk, sizeof(chunk), 0);
-      if (n > 0) {
-        buf_.append(chunk, static_cast<size_t>(n));
-      } else if (n == 0 || errno == ECONNRESET) {
-        eof_ = true;
-      } else if (errno != EINTR && errno != EAGAIN) {
-        FAIL("recv: " << strerror(errno));
-      }
-    }
-  }
-
-  // The next frame; fails the test if the connection ends or nothing comes in time.
-  Frame Read(int timeout_ms = 10000) {
-    Frame f;
-    Got got = Next(&f, timeout_ms);
-    INFO((got == Got::kClosed ? "the server closed the connection" : "no reply in time"));
-    REQUIRE(got == Got::kFrame);
-    return f;
-  }
-
-  // The server closes the connection with no further frame (and no partial one).
-  void ExpectClosed(int timeout_ms = 10000) {
-    Frame f;
-    Got got = Next(&f, timeout_ms);
-    INFO("unexpected frame with id " << f.header.request_id << ": " << f.reply.error
-                                     << f.reply.value.DebugString());
-    CHECK(got == Got::kClosed);
-    CHECK(buf_.empty());
-  }
-
- private:
-  asio::io_context io_;
-  tcp::socket socket_;
-  std::string buf_;
-  bool eof_ = false;
-};
-
-std::string Request(uint32_t id, uint8_t opcode, ValueList args) {
-  std::string out;
-  protocol::AppendRequest(&out, id, opcode, "", args.data(), args.size());
-  return out;
-}
-
-std::string ByName(uint32_t id, std::string_view name, ValueList args) {
-  std::string out;
-  protocol::AppendRequest(&out, id, protocol::kOpByName, name, args.data(), args.size());
-  return out;
-}
 
 std::string BigEndian32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
@@ -177,10 +73,7 @@ void ExpectPong(const Frame& f, uint32_t id) {
 // A separate, normal client is served: PING, SET, GET.
 void RequireServed(const ServerProcess& server) {
   static int n = 0;
-  ClientOptions o;
-  o.port = server.port();
-  o.timeout_s = 10;
-  Client c(o);
+  Client c(Opts(server, 10));
   Reply ping = c.Call("PING");
   if (!ping.ok()) FAIL("PING: " << ping.error << "\nserver log:\n" << server.Log());
   CHECK(ping.value == S("PONG"));
@@ -272,9 +165,7 @@ TEST_CASE("a frame just over --max-frame-bytes gets TOOBIG and a close",
   RequireServed(server);
 
   // Nothing of the refused SET was applied.
-  ClientOptions o;
-  o.port = server.port();
-  Client c(o);
+  Client c(Opts(server));
   CHECK(c.Call("EXISTS", {S("sized")}).value == I(0));
 }
 
@@ -439,9 +330,7 @@ TEST_CASE("a client that leaves in the middle of a frame does no harm",
     conn.ExpectClosed();
   }
   RequireServed(server);
-  ClientOptions o;
-  o.port = server.port();
-  Client c(o);
+  Client c(Opts(server));
   CHECK(c.Call("EXISTS", {S("half")}).value == I(0));
 }
 
@@ -477,18 +366,13 @@ bool Exited(pid_t pid) {
 
 // Stores a 1 MiB value under "big".
 void StoreBigValue(const ServerProcess& server) {
-  ClientOptions o;
-  o.port = server.port();
-  Client c(o);
+  Client c(Opts(server));
   REQUIRE(c.Call("SET", {S("big"), S(std::string(1 << 20, 'b'))}).ok());
 }
 
 // Another client gets prompt answers while one connection is stuck.
 void ExpectPromptAnswers(const ServerProcess& server) {
-  ClientOptions o;
-  o.port = server.port();
-  o.timeout_s = 5;
-  Client c(o);
+  Client c(Opts(server, 5));
   Clock::duration slowest{};
   for (int i = 0; i < 20; ++i) {
     const auto start = Clock::now();
@@ -644,9 +528,7 @@ TEST_CASE("QUIT replies OK, then the server closes; later requests get no reply"
   CHECK(quit.reply.value == S("OK"));
   conn.ExpectClosed();
 
-  ClientOptions o;
-  o.port = server.port();
-  Client c(o);
+  Client c(Opts(server));
   CHECK(c.Call("GET", {S("before")}).value == I(1));
   CHECK(c.Call("EXISTS", {S("after")}).value == I(0));  // never run
   // QUIT by name, alone.
@@ -660,4 +542,4 @@ TEST_CASE("QUIT replies OK, then the server closes; later requests get no reply"
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

@@ -14,43 +14,15 @@
 #include "client/client.h"
 #include "core/shard_hash.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 using client::Client;
-using client::ClientOptions;
-using testing::ServerProcess;
 
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-Value B(bool b) { return Value::Bool(b); }
-Value L(ValueList items) { return Value::List(std::move(items)); }
-Value D(std::string_view s) { return Value::Dec(*Decimal::Parse(s)); }
 const Value kNil;
-
-ClientOptions Opts(const ServerProcess& server, std::string ns = "") {
-  ClientOptions o;
-  o.port = server.port();
-  o.ns = std::move(ns);
-  o.timeout_s = 20;
-  return o;
-}
-
-// The reply value, failing the test on an error reply.
-Value Ok(Client& c, std::string_view cmd, ValueList args = {}) {
-  Reply r = c.Call(cmd, std::move(args));
-  INFO(cmd << " -> " << CodeName(r.code) << " " << r.error);
-  REQUIRE(r.ok());
-  return r.value;
-}
-
-Reply Err(Client& c, std::string_view cmd, ValueList args = {}) {
-  Reply r = c.Call(cmd, std::move(args));
-  INFO(cmd << " unexpectedly succeeded: " << r.value.DebugString());
-  REQUIRE_FALSE(r.ok());
-  return r;
-}
+constexpr double kTimeoutS = 20;  // client request timeout
 
 std::string Arity(std::string_view name) {
   return "wrong number of arguments for '" + std::string(name) + "' command";
@@ -97,7 +69,7 @@ class Barrier {
 
 TEST_CASE("MSET and MGET many keys across shards, in the caller's order", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   const ValueList keys = Keys("key:", 500, 4);
   ValueList mset;
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -134,7 +106,7 @@ TEST_CASE("MSET and MGET many keys across shards, in the caller's order", "[inte
 
 TEST_CASE("MSET values may be of any type; only keys are checked", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   const ValueList keys = Keys("k", 16, 4);
   ValueMap map;
   map.emplace_back(S("a"), I(1));
@@ -169,7 +141,7 @@ TEST_CASE("MSET values may be of any type; only keys are checked", "[integration
 
 TEST_CASE("batch commands check their argument counts", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   for (const char* name : {"MGET", "MSET", "MSETPX", "MDEL", "MEXISTS"}) {
     INFO(name);
     Reply r = Err(c, name);
@@ -190,7 +162,7 @@ TEST_CASE("batch commands check their argument counts", "[integration]") {
 
 TEST_CASE("MSETPX gives every key its TTL, visible with PTTL", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   const ValueList keys = Keys("ttl:", 40, 4);
   ValueList args{I(100000)};
   for (const Value& k : keys) {
@@ -231,7 +203,7 @@ TEST_CASE("MSETPX gives every key its TTL, visible with PTTL", "[integration]") 
 
 TEST_CASE("MDEL and MEXISTS across shards", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   const ValueList keys = Keys("d:", 200, 4);
   ValueList mset;
   for (const Value& k : keys) {
@@ -257,7 +229,7 @@ TEST_CASE("MDEL and MEXISTS across shards", "[integration]") {
 
 TEST_CASE("pipelined batch commands on many shards keep their own orders", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   const ValueList keys = Keys("p:", 64, 4);
   ValueList mset;
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -299,7 +271,7 @@ std::pair<Value, int64_t> GetV(Client& c, const Value& key) {
 
 TEST_CASE("GETV and CAS", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Ok(c, "GETV", {S("k")}) == kNil);
   const int64_t v1 = Ok(c, "CAS", {S("k"), I(0), D("1.10")}).AsInt();
   CHECK(v1 > 0);
@@ -333,7 +305,7 @@ TEST_CASE("GETV and CAS", "[integration]") {
 
 TEST_CASE("CAS and GETV errors", "[integration]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Err(c, "GETV").error == Arity("getv"));
   CHECK(Err(c, "GETV", {S("a"), S("b")}).error == Arity("getv"));
   CHECK(Err(c, "CAS", {S("k"), I(0)}).error == Arity("cas"));
@@ -356,7 +328,7 @@ TEST_CASE("racing CAS on one version: exactly one winner per round", "[integrati
   constexpr int kThreads = 8;
   constexpr int kRounds = 25;
   {
-    Client setup(Opts(server));
+    Client setup(Opts(server, kTimeoutS));
     Ok(setup, "SET", {S("race"), I(0)});
   }
   Barrier barrier(kThreads);
@@ -366,7 +338,7 @@ TEST_CASE("racing CAS on one version: exactly one winner per round", "[integrati
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      Client c(Opts(server));
+      Client c(Opts(server, kTimeoutS));
       for (int round = 0; round < kRounds; ++round) {
         const int64_t version = GetV(c, S("race")).second;
         seen[round][t] = version;
@@ -406,7 +378,7 @@ TEST_CASE("counting with CAS from many threads loses no increment", "[integratio
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      Client c(Opts(server));
+      Client c(Opts(server, kTimeoutS));
       for (int i = 0; i < kIncrements; ++i) {
         for (int attempt = 0;; ++attempt) {
           Reply got = c.Call("GETV", {S("counter")});
@@ -435,7 +407,7 @@ TEST_CASE("counting with CAS from many threads loses no increment", "[integratio
   }
   for (std::thread& th : threads) th.join();
   CHECK(errors == 0);
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Ok(c, "GET", {S("counter")}) == I(kThreads * kIncrements));
   // Every successful CAS got a version of its own, and each thread saw its versions grow.
   std::set<int64_t> all;
@@ -450,9 +422,9 @@ TEST_CASE("counting with CAS from many threads loses no increment", "[integratio
 
 TEST_CASE("CAS versions and values are per namespace", "[integration]") {
   ServerProcess server({"--shards", "2"});
-  Client a(Opts(server, "tenant-a"));
-  Client b(Opts(server, "tenant-b"));
-  Client def(Opts(server));
+  Client a(Opts(server, kTimeoutS, "tenant-a"));
+  Client b(Opts(server, kTimeoutS, "tenant-b"));
+  Client def(Opts(server, kTimeoutS));
   const int64_t va = Ok(a, "CAS", {S("k"), I(0), S("a")}).AsInt();
   CHECK(Ok(b, "GETV", {S("k")}) == kNil);
   CHECK(Ok(def, "GETV", {S("k")}) == kNil);
@@ -469,7 +441,7 @@ TEST_CASE("CAS versions and values are per namespace", "[integration]") {
 
 TEST_CASE("list push, pop and range follow Redis", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Ok(c, "RPUSH", {S("l"), S("a"), S("b"), S("c")}) == I(3));
   CHECK(Ok(c, "LPUSH", {S("l"), S("x"), S("y")}) == I(5));
   CHECK(Ok(c, "LRANGE", {S("l"), I(0), I(-1)}) == L({S("y"), S("x"), S("a"), S("b"), S("c")}));
@@ -509,7 +481,7 @@ TEST_CASE("list push, pop and range follow Redis", "[integration]") {
 
 TEST_CASE("lists: a queue in and out, large lists, expiry", "[integration]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   ValueList push{S("q")};
   for (int i = 0; i < 5000; ++i) push.push_back(I(i));
   CHECK(Ok(c, "RPUSH", push) == I(5000));
@@ -534,7 +506,7 @@ TEST_CASE("lists: a queue in and out, large lists, expiry", "[integration]") {
 
 TEST_CASE("list commands on a string key are WRONGTYPE and change nothing", "[integration]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   Ok(c, "SET", {S("s"), S("text")});
   for (auto [cmd, args] : std::initializer_list<std::pair<const char*, ValueList>>{
            {"RPUSH", {S("s"), I(1)}},
@@ -558,7 +530,7 @@ TEST_CASE("list commands on a string key are WRONGTYPE and change nothing", "[in
 
 TEST_CASE("list commands check their arguments", "[integration]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Err(c, "RPUSH", {S("l")}).error == Arity("rpush"));
   CHECK(Err(c, "LPUSH").error == Arity("lpush"));
   CHECK(Err(c, "LPOP").error == Arity("lpop"));
@@ -577,9 +549,9 @@ TEST_CASE("list commands check their arguments", "[integration]") {
 
 TEST_CASE("lists are per namespace", "[integration]") {
   ServerProcess server({"--shards", "3"});
-  Client a(Opts(server, "tenant-a"));
-  Client b(Opts(server, "tenant-b"));
-  Client def(Opts(server));
+  Client a(Opts(server, kTimeoutS, "tenant-a"));
+  Client b(Opts(server, kTimeoutS, "tenant-b"));
+  Client def(Opts(server, kTimeoutS));
   CHECK(Ok(a, "RPUSH", {S("jobs"), S("a1"), S("a2")}) == I(2));
   CHECK(Ok(b, "LLEN", {S("jobs")}) == I(0));
   CHECK(Ok(b, "LPOP", {S("jobs")}) == kNil);
@@ -601,10 +573,10 @@ TEST_CASE("lists are per namespace", "[integration]") {
 
 TEST_CASE("the CLI prints batch, CAS and list replies", "[integration][cli]") {
   ServerProcess server({"--shards", "4"});
-  const std::string cli = testing::RunfilePath("tools/data-bridge-kv-cli");
+  const std::string cli = RunfilePath("tools/data-bridge-kv-cli");
   auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"-p", std::to_string(server.port())});
-    testing::ProgramResult r = testing::RunProgram(cli, args, "", 20000);
+    ProgramResult r = RunProgram(cli, args, "", 20000);
     INFO("stderr: " << r.err);
     CHECK(r.exit_code == 0);
     return r.out;
@@ -624,4 +596,4 @@ TEST_CASE("the CLI prints batch, CAS and list replies", "[integration][cli]") {
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

@@ -13,48 +13,23 @@
 #include "client/client.h"
 #include "core/shard_hash.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 using client::AsyncClient;
 using client::Client;
-using client::ClientOptions;
-using testing::ServerProcess;
 using Clock = std::chrono::steady_clock;
 
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-Value D(std::string_view s) { return Value::Dec(*Decimal::Parse(s)); }
-
-ClientOptions Opts(const ServerProcess& server, std::string ns = "") {
-  ClientOptions o;
-  o.port = server.port();
-  o.ns = std::move(ns);
-  o.timeout_s = 30;
-  return o;
-}
-
-Value Ok(Client& c, std::string_view cmd, ValueList args = {}) {
-  Reply r = c.Call(cmd, std::move(args));
-  INFO(cmd << " -> " << r.error);
-  REQUIRE(r.ok());
-  return r.value;
-}
+constexpr double kTimeoutS = 30;  // client request timeout, for calls that block up to 30 s
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
 // The INFO "blocked" count: commands waiting on the server's shards.
-int64_t Blocked(Client& c) {
-  Value info = Ok(c, "INFO");
-  for (const auto& [k, v] : info.AsMap()) {
-    if (k == S("blocked")) return v.AsInt();
-  }
-  FAIL("INFO has no blocked field");
-  return -1;
-}
+int64_t Blocked(Client& c) { return InfoInt(c, "blocked"); }
 
 // Waits (bounded) until the server reports n blocked commands: the waiter is parked, so a
 // write after this returns is one the waiter must see.
@@ -70,21 +45,21 @@ void AwaitBlocked(Client& c, int64_t n) {
 std::future<Reply> Background(const ServerProcess& server, std::string cmd, ValueList args,
                               std::string ns = "") {
   return std::async(std::launch::async, [&server, cmd, args, ns]() mutable {
-    Client c(Opts(server, ns));
+    Client c(Opts(server, kTimeoutS, ns));
     return c.Call(cmd, std::move(args));
   });
 }
 
 TEST_CASE("WAIT answers at once for an existing key", "[integration][blocking]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   Ok(c, "SET", {S("k"), D("1.10")});
   CHECK(Ok(c, "WAIT", {S("k"), I(5)}) == D("1.10"));
 }
 
 TEST_CASE("WAIT is woken by the write, not by a poll", "[integration][blocking]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   auto waiting = Background(server, "WAIT", {S("result"), I(30)});
   AwaitBlocked(c, 1);
   const auto written = Clock::now();
@@ -98,7 +73,7 @@ TEST_CASE("WAIT is woken by the write, not by a poll", "[integration][blocking]"
 
 TEST_CASE("WAIT gives up at its timeout with nil", "[integration][blocking]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   const auto start = Clock::now();
   Reply r = c.Call("WAIT", {S("never"), S("0.2")});
   REQUIRE(r.ok());
@@ -112,7 +87,7 @@ TEST_CASE("WAIT gives up at its timeout with nil", "[integration][blocking]") {
 
 TEST_CASE("many waiters on one key are all woken by one write", "[integration][blocking]") {
   ServerProcess server({"--shards", "2"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   constexpr int kWaiters = 20;
   std::vector<std::future<Reply>> waiting;
   for (int i = 0; i < kWaiters; ++i) waiting.push_back(Background(server, "WAIT", {S("k"), I(0)}));
@@ -128,9 +103,9 @@ TEST_CASE("many waiters on one key are all woken by one write", "[integration][b
 
 TEST_CASE("waiters of a closed connection are dropped", "[integration][blocking]") {
   ServerProcess server({"--shards", "3"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   {
-    AsyncClient gone(Opts(server));
+    AsyncClient gone(Opts(server, kTimeoutS));
     std::atomic<int> answered{0};
     for (int i = 0; i < 5; ++i) {
       gone.Call("WAIT", {S("k" + std::to_string(i)), I(0)}, [&](Reply) { ++answered; });
@@ -149,8 +124,8 @@ TEST_CASE("waiters of a closed connection are dropped", "[integration][blocking]
 
 TEST_CASE("WAIT in one namespace is not woken by another", "[integration][blocking]") {
   ServerProcess server;
-  Client a(Opts(server, "a"));
-  Client b(Opts(server, "b"));
+  Client a(Opts(server, kTimeoutS, "a"));
+  Client b(Opts(server, kTimeoutS, "b"));
   auto waiting = Background(server, "WAIT", {S("k"), S("0.5")}, "a");
   AwaitBlocked(a, 1);
   Ok(b, "SET", {S("k"), S("in b")});
@@ -176,7 +151,7 @@ std::vector<std::string> KeysOnDistinctShards(uint32_t n, size_t count) {
 
 TEST_CASE("MWAIT waits for every key, across shards", "[integration][blocking]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   auto keys = KeysOnDistinctShards(4, 3);
   REQUIRE(keys.size() == 3);
   Ok(c, "SET", {S(keys[0]), I(0)});
@@ -198,7 +173,7 @@ TEST_CASE("MWAIT waits for every key, across shards", "[integration][blocking]")
 TEST_CASE("WAITANY answers with the first key written and cancels the other shards",
           "[integration][blocking]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   auto keys = KeysOnDistinctShards(4, 4);
   REQUIRE(keys.size() == 4);
   ValueList args{I(30)};
@@ -217,7 +192,7 @@ TEST_CASE("WAITANY answers with the first key written and cancels the other shar
 
 TEST_CASE("LOCK: only the owner releases or extends", "[integration][lock]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Ok(c, "LOCK", {S("l"), S("me"), I(10000)}) == I(1));
   CHECK(Ok(c, "LOCK", {S("l"), S("you"), I(10000)}) == I(0));
   CHECK(Ok(c, "LOCK", {S("l"), S("me"), I(20000)}) == I(1));  // the owner renews
@@ -237,7 +212,7 @@ TEST_CASE("LOCK: only the owner releases or extends", "[integration][lock]") {
 
 TEST_CASE("LOCK: a stale holder cannot release the lock of the next owner", "[integration][lock]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Ok(c, "LOCK", {S("l"), S("old"), I(50)}) == I(1));
   // The next owner waits; the lease runs out and the server hands the lock over.
   const auto start = Clock::now();
@@ -249,7 +224,7 @@ TEST_CASE("LOCK: a stale holder cannot release the lock of the next owner", "[in
 
 TEST_CASE("LOCK: blocked acquirers are woken by the release, in order", "[integration][lock]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(Ok(c, "LOCK", {S("l"), S("holder"), I(60000)}) == I(1));
   auto first = Background(server, "LOCK", {S("l"), S("first"), I(60000), I(30)});
   AwaitBlocked(c, 1);
@@ -280,7 +255,7 @@ TEST_CASE("LOCK: contending clients never hold it together", "[integration][lock
   std::vector<std::thread> threads;
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
-      Client c(Opts(server));
+      Client c(Opts(server, kTimeoutS));
       const std::string token = "client-" + std::to_string(t);
       for (int i = 0; i < kRounds; ++i) {
         Reply got = c.Call("LOCK", {S("mutex"), S(token), I(10000), I(20)});
@@ -299,7 +274,7 @@ TEST_CASE("LOCK: contending clients never hold it together", "[integration][lock
     });
   }
   for (auto& t : threads) t.join();
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   CHECK(failures == 0);
   CHECK(overlaps == 0);
   CHECK(Ok(c, "GET", {S("counter")}) == I(kClients * kRounds));
@@ -307,7 +282,7 @@ TEST_CASE("LOCK: contending clients never hold it together", "[integration][lock
 
 TEST_CASE("hash tags put keys on one shard", "[integration][blocking]") {
   ServerProcess server({"--shards", "8"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   // With tags, a multi-key command has a single part whatever the key names.
   Ok(c, "SET", {S("{user:1}:a"), I(1)});
   auto waiting = Background(server, "MWAIT", {I(30), S("{user:1}:a"), S("{user:1}:b")});
@@ -318,15 +293,9 @@ TEST_CASE("hash tags put keys on one shard", "[integration][blocking]") {
   CHECK(r.value == Value::List({I(1), I(2)}));
 }
 
-}  // namespace
-}  // namespace dbkv
-
-namespace dbkv {
-namespace {
-
 TEST_CASE("BLPOP pops at once from a non-empty list", "[integration][blocking][list]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   Ok(c, "RPUSH", {S("q"), S("a"), S("b")});
   CHECK(Ok(c, "BLPOP", {S("empty"), S("q"), I(1)}) == Value::List({S("q"), S("a")}));
   CHECK(Ok(c, "BRPOP", {S("q"), I(1)}) == Value::List({S("q"), S("b")}));
@@ -338,7 +307,7 @@ TEST_CASE("BLPOP pops at once from a non-empty list", "[integration][blocking][l
 TEST_CASE("BLPOP is woken by a push; waiters are served in arrival order",
           "[integration][blocking][list]") {
   ServerProcess server({"--shards", "4"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   auto first = Background(server, "BLPOP", {S("jobs"), I(30)});
   AwaitBlocked(c, 1);
   auto second = Background(server, "BLPOP", {S("jobs"), I(30)});
@@ -360,7 +329,7 @@ TEST_CASE("BLPOP is woken by a push; waiters are served in arrival order",
 TEST_CASE("BLPOP times out with nil and takes nothing afterwards",
           "[integration][blocking][list]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   const auto start = Clock::now();
   CHECK(Ok(c, "BLPOP", {S("q"), S("0.15")}).is_null());
   CHECK(Seconds(start) >= 0.14);
@@ -371,9 +340,9 @@ TEST_CASE("BLPOP times out with nil and takes nothing afterwards",
 TEST_CASE("a BLPOP of a closed connection does not take an element",
           "[integration][blocking][list]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   {
-    AsyncClient gone(Opts(server));
+    AsyncClient gone(Opts(server, kTimeoutS));
     gone.Call("BLPOP", {S("q"), I(0)}, [](Reply) {});
     AwaitBlocked(c, 1);
   }
@@ -385,7 +354,7 @@ TEST_CASE("a BLPOP of a closed connection does not take an element",
 
 TEST_CASE("BLPOP keys must share a shard", "[integration][blocking][list]") {
   ServerProcess server({"--shards", "8"});
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   auto keys = KeysOnDistinctShards(8, 2);
   Reply r = c.Call("BLPOP", {S(keys[0]), S(keys[1]), I(1)});
   CHECK(r.code == Code::kCrossShard);
@@ -396,9 +365,9 @@ TEST_CASE("BLPOP keys must share a shard", "[integration][blocking][list]") {
 
 TEST_CASE("long lists push and pop in constant time per element", "[integration][list]") {
   ServerProcess server;
-  Client c(Opts(server));
+  Client c(Opts(server, kTimeoutS));
   // 50 000 pushes and pops, one by one: quadratic work would take minutes.
-  client::AsyncClient a(Opts(server));
+  client::AsyncClient a(Opts(server, kTimeoutS));
   std::promise<void> done;
   std::atomic<int> left{100000};
   for (int i = 0; i < 50000; ++i) {
@@ -420,4 +389,4 @@ TEST_CASE("long lists push and pop in constant time per element", "[integration]
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

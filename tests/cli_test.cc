@@ -9,15 +9,11 @@
 
 #include "tests/server_process.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
-using testing::ProgramResult;
-using testing::RunfilePath;
-using testing::RunProgram;
-using testing::ServerProcess;
 
 std::string Cli() { return RunfilePath("tools/data-bridge-kv-cli"); }
 
@@ -105,7 +101,7 @@ TEST_CASE("-n selects a namespace", "[integration][cli]") {
 }
 
 TEST_CASE("-a authenticates against a server with --password-file", "[integration][cli]") {
-  const std::string dir = testing::MakeTempDir("cli-auth");
+  const std::string dir = MakeTempDir("cli-auth");
   const std::string password_file = dir + "/password";
   std::ofstream(password_file) << "s3cret pass\n";
   ServerProcess server({"--password-file", password_file});
@@ -299,4 +295,4 @@ TEST_CASE("--help prints usage and exits 0; bad options exit 2", "[integration][
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

@@ -8,39 +8,13 @@
 #include "client/client.h"
 #include "core/clock.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 using client::Client;
 using client::ClientOptions;
-using testing::ServerProcess;
-
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-Value D(std::string_view s) { return Value::Dec(*Decimal::Parse(s)); }
-
-ClientOptions Opts(const ServerProcess& server, std::string ns = "") {
-  ClientOptions o;
-  o.port = server.port();
-  o.ns = std::move(ns);
-  return o;
-}
-
-// The reply value, failing the test on an error reply.
-Value Ok(Client& c, std::string_view cmd, ValueList args = {}) {
-  Reply r = c.Call(cmd, std::move(args));
-  INFO(cmd << " -> " << r.error);
-  REQUIRE(r.ok());
-  return r.value;
-}
-
-Reply Err(Client& c, std::string_view cmd, ValueList args = {}) {
-  Reply r = c.Call(cmd, std::move(args));
-  INFO(cmd << " unexpectedly succeeded: " << r.value.DebugString());
-  REQUIRE_FALSE(r.ok());
-  return r;
-}
 
 TEST_CASE("PING answers PONG, or echoes its argument", "[integration]") {
   ServerProcess server;
@@ -290,7 +264,7 @@ TEST_CASE("unknown commands and wrong arity are errors that leave the connection
 }
 
 TEST_CASE("AUTH is required when the server has a password", "[integration]") {
-  std::string dir = testing::MakeTempDir("auth");
+  std::string dir = MakeTempDir("auth");
   std::string file = dir + "/password";
   FILE* f = fopen(file.c_str(), "w");
   fputs("s3cret\n", f);
@@ -340,4 +314,4 @@ TEST_CASE("the client reconnects after the server restarts", "[integration]") {
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

@@ -1,13 +1,8 @@
 // Pipelining through the real server: thousands of requests in flight on one connection,
 // many connections at once, and the request ids and order of the replies on the wire.
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -23,32 +18,21 @@
 
 #include "client/client.h"
 #include "core/shard_hash.h"
-#include "protocol/frame.h"
 #include "protocol/opcodes.h"
 #include "protocol/wire_format.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 namespace asio = boost::asio;
 namespace op = protocol::op;
-using asio::ip::tcp;
 using client::AsyncClient;
 using client::Client;
-using client::ClientOptions;
-using testing::ServerProcess;
 using Clock = std::chrono::steady_clock;
 
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-
-ClientOptions Opts(const ServerProcess& server) {
-  ClientOptions o;
-  o.port = server.port();
-  o.timeout_s = 20;
-  return o;
-}
+constexpr double kTimeoutS = 20;  // client request timeout
 
 // Runs io until done() holds; false if the deadline passes first.
 bool RunUntil(asio::io_context& io, const std::function<bool()>& done,
@@ -62,72 +46,12 @@ bool RunUntil(asio::io_context& io, const std::function<bool()>& done,
   return true;
 }
 
-// A reply frame as it came off the wire.
-struct Frame {
-  protocol::FrameHeader header;
-  Reply reply;
-};
-
-// A client socket that writes raw bytes and reads raw frames, every wait bounded.
-class RawConnection {
- public:
-  explicit RawConnection(uint16_t port) : socket_(io_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    socket_.set_option(tcp::no_delay(true));
-  }
-
-  void Send(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes)); }
-
-  // The next frame; fails the test on EOF, a broken frame or after timeout_ms.
-  Frame Read(int timeout_ms = 10000) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      protocol::FrameView view;
-      Status error;
-      auto r = protocol::SplitFrame(buf_, protocol::kAbsoluteMaxFrameBytes, &view, &error);
-      REQUIRE(r != protocol::SplitResult::kError);
-      if (r == protocol::SplitResult::kFrame) {
-        Frame f;
-        f.header = view.header;
-        Status s = protocol::DecodeResponse(view, &f.reply);
-        INFO(s.ToString());
-        REQUIRE(s.ok());
-        buf_.erase(0, view.size());
-        return f;
-      }
-      const int left = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-      REQUIRE(left > 0);
-      pollfd p = {socket_.native_handle(), POLLIN, 0};
-      if (poll(&p, 1, left) <= 0) continue;
-      char chunk[65536];
-      const ssize_t n = recv(socket_.native_handle(), chunk, sizeof(chunk), 0);
-      INFO("the server closed the connection before the next frame");
-      REQUIRE(n > 0);
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  asio::io_context io_;
-  tcp::socket socket_;
-  std::string buf_;
-};
-
-void AppendRequest(std::string* out, uint32_t id, uint8_t opcode, ValueList args) {
-  protocol::AppendRequest(out, id, opcode, "", args.data(), args.size());
-}
-
-void AppendByName(std::string* out, uint32_t id, std::string_view name, ValueList args) {
-  protocol::AppendRequest(out, id, protocol::kOpByName, name, args.data(), args.size());
-}
-
 TEST_CASE("10 000 pipelined INCRs on one connection answer 1..10000 in order",
           "[integration][pipelining]") {
   ServerProcess server({"--shards", "4"});
   constexpr int kRequests = 10000;
   asio::io_context io;
-  AsyncClient client(Opts(server), &io);
+  AsyncClient client(Opts(server, kTimeoutS), &io);
   std::vector<Reply> replies;
   replies.reserve(kRequests);
   // The loop is not running yet: every request is queued before the connection exists, so
@@ -169,7 +93,7 @@ TEST_CASE("a pipeline of SET/GET/DEL/EXISTS over 4 shards sees its own writes in
   std::vector<Reply> got(kRequests);
   int answered = 0;
   asio::io_context io;
-  AsyncClient client(Opts(server), &io);
+  AsyncClient client(Opts(server, kTimeoutS), &io);
   std::mt19937 rng(20240601);
   for (int i = 0; i < kRequests; ++i) {
     const std::string& key = keys[rng() % kKeys];
@@ -248,16 +172,7 @@ class Latch {
   int count_ = 0;
 };
 
-int64_t InfoConnections(Client& c) {
-  Reply info = c.Call("INFO");
-  REQUIRE(info.ok());
-  REQUIRE(info.value.type() == ValueType::kMap);
-  for (const auto& [k, v] : info.value.AsMap()) {
-    if (k == S("connections")) return v.AsInt();
-  }
-  FAIL("INFO has no connections field");
-  return -1;
-}
+int64_t InfoConnections(Client& c) { return InfoInt(c, "connections"); }
 
 TEST_CASE("64 concurrent pipelined clients all get correct replies", "[integration][pipelining]") {
   ServerProcess server({"--shards", "4", "--io-threads", "2"});
@@ -281,7 +196,7 @@ TEST_CASE("64 concurrent pipelined clients all get correct replies", "[integrati
       auto finish = [&] {
         if (--left == 0) all_done.set_value();
       };
-      AsyncClient client(Opts(server));
+      AsyncClient client(Opts(server, kTimeoutS));
       Status s = client.Connect();
       connected.Arrive();
       if (!s.ok()) {
@@ -326,7 +241,7 @@ TEST_CASE("64 concurrent pipelined clients all get correct replies", "[integrati
     });
   }
 
-  Client main_client(Opts(server));
+  Client main_client(Opts(server, kTimeoutS));
   const bool all_connected = connected.WaitFor(kClients, std::chrono::seconds(30));
   int64_t open_connections = -1;
   if (all_connected) open_connections = InfoConnections(main_client);
@@ -496,4 +411,4 @@ TEST_CASE("the same pipeline sent twice on one connection is answered twice, in 
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

@@ -6,23 +6,12 @@
 
 #include "client/client.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 using client::Client;
-using client::ClientOptions;
-using testing::RunfilePath;
-using testing::ServerProcess;
-
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-
-ClientOptions Opts(const ServerProcess& server) {
-  ClientOptions o;
-  o.port = server.port();
-  return o;
-}
 
 std::string Plugin(const std::string& label) {
   // Shared libraries are data files, not executables: find them through the runfiles tree.
@@ -103,4 +92,4 @@ TEST_CASE("plugins that cannot load stop the server at start-up", "[integration]
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

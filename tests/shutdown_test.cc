@@ -25,8 +25,9 @@
 #include "protocol/opcodes.h"
 #include "protocol/wire_format.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
-namespace dbkv {
+namespace dbkv::testing {
 namespace {
 
 namespace asio = boost::asio;
@@ -35,19 +36,9 @@ using asio::ip::tcp;
 using Catch::Matchers::Contains;
 using client::AsyncClient;
 using client::Client;
-using client::ClientOptions;
-using testing::ServerProcess;
 using Clock = std::chrono::steady_clock;
 
-Value S(std::string_view s) { return Value::String(s); }
-Value I(int64_t i) { return Value::Int(i); }
-
-ClientOptions Opts(const ServerProcess& server) {
-  ClientOptions o;
-  o.port = server.port();
-  o.timeout_s = 20;
-  return o;
-}
+constexpr double kTimeoutS = 20;  // client request timeout
 
 bool ExitedZero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
@@ -161,7 +152,7 @@ TEST_CASE("SIGTERM: an AsyncClient sees every request answered or failed, in ord
   std::promise<void> all_done;
   std::promise<void> first_reply;
   {
-    AsyncClient client(Opts(server));
+    AsyncClient client(Opts(server, kTimeoutS));
     REQUIRE(client.Connect().ok());
     for (int i = 0; i < kRequests; ++i) {
       client.Call("INCR", {S("n")}, [&](Reply r) {
@@ -203,7 +194,7 @@ TEST_CASE("SIGTERM with idle connections closes them and exits 0 promptly",
     idle.push_back(std::make_unique<tcp::socket>(io));
     idle.back()->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
   }
-  Client client(Opts(server));
+  Client client(Opts(server, kTimeoutS));
   REQUIRE(client.Call("SET", {S("k"), S("v")}).ok());
 
   const auto start = Clock::now();
@@ -222,7 +213,7 @@ TEST_CASE("SIGTERM with idle connections closes them and exits 0 promptly",
 TEST_CASE("SIGTERM logs the shutdown", "[integration][shutdown]") {
   ServerProcess server;
   // A served request proves the signal handler is installed (see the next test).
-  Client client(Opts(server));
+  Client client(Opts(server, kTimeoutS));
   REQUIRE(client.Call("PING").ok());
   const int status = server.Stop();
   INFO(DescribeStatus(status));
@@ -247,7 +238,7 @@ TEST_CASE("SIGTERM as soon as the server reports ready", "[integration][shutdown
 
 TEST_CASE("SIGINT also drains and exits 0", "[integration][shutdown]") {
   ServerProcess server({"--shards", "2"});
-  Client client(Opts(server));
+  Client client(Opts(server, kTimeoutS));
   REQUIRE(client.Call("SET", {S("k"), S("v")}).ok());
   REQUIRE(kill(server.pid(), SIGINT) == 0);
   REQUIRE(WaitForExit(server.pid(), 20000));
@@ -265,9 +256,8 @@ TEST_CASE("a port already in use is a clear start-up error", "[integration][shut
   tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const std::string port = std::to_string(taken.local_endpoint().port());
   // ServerProcess always passes its own --bind 127.0.0.1:0, so run the binary directly.
-  testing::ProgramResult r =
-      testing::RunProgram(testing::RunfilePath("server/data-bridge-kv-server"),
-                          {"--bind", "127.0.0.1:" + port, "--shards", "1"}, "", 20000);
+  ProgramResult r = RunProgram(RunfilePath("server/data-bridge-kv-server"),
+                               {"--bind", "127.0.0.1:" + port, "--shards", "1"}, "", 20000);
   INFO("exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err);
   CHECK(r.exit_code != 0);
   CHECK(r.exit_code != -1);  // it exited by itself, not killed at the timeout
@@ -286,4 +276,4 @@ TEST_CASE("a bad flag makes ServerProcess fail with the server's message",
 }
 
 }  // namespace
-}  // namespace dbkv
+}  // namespace dbkv::testing

@@ -156,6 +156,15 @@ std::string Scalar(const Value& v) {
   }
 }
 
+// The number of item i (from 0) of a list or map, right-aligned in width: indented to its
+// parent's text, but for the first item, which follows that text on its line.
+void AppendItemNumber(size_t i, size_t width, size_t indent, std::string* out) {
+  if (i > 0) out->append(indent, ' ');
+  const std::string number = std::to_string(i + 1);
+  out->append(width - number.size(), ' ');
+  *out += number;
+}
+
 // Lists print as "1) ...", maps as "1# key => value"; nested items are indented so that they
 // line up under their parent's text, as redis-cli does.
 void Render(const Value& v, size_t indent, std::string* out) {
@@ -167,10 +176,8 @@ void Render(const Value& v, size_t indent, std::string* out) {
     }
     const size_t width = std::to_string(l.size()).size();
     for (size_t i = 0; i < l.size(); ++i) {
-      if (i > 0) out->append(indent, ' ');
-      std::string label = std::to_string(i + 1);
-      out->append(width - label.size(), ' ');
-      *out += label + ") ";
+      AppendItemNumber(i, width, indent, out);
+      *out += ") ";
       Render(l[i], indent + width + 2, out);
     }
     return;
@@ -183,14 +190,12 @@ void Render(const Value& v, size_t indent, std::string* out) {
     }
     const size_t width = std::to_string(m.size()).size();
     for (size_t i = 0; i < m.size(); ++i) {
-      if (i > 0) out->append(indent, ' ');
-      std::string label = std::to_string(i + 1);
-      out->append(width - label.size(), ' ');
+      AppendItemNumber(i, width, indent, out);
       std::string key =
           m[i].first.type() == ValueType::kList || m[i].first.type() == ValueType::kMap
               ? m[i].first.DebugString()
               : Scalar(m[i].first);
-      *out += label + "# " + key + " => ";
+      *out += "# " + key + " => ";
       Render(m[i].second, indent + width + 2 + key.size() + 4, out);
     }
     return;

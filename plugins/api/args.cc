@@ -57,6 +57,16 @@ Status ArgToTimeoutMs(const Value& v, int64_t* out_ms) {
   return Status::OK();
 }
 
+bool ArgToExpiry(const Value& n, int64_t unit_ms, int64_t now_ms, int64_t* out) {
+  int64_t count;
+  if (!ArgToInt(n, &count)) return false;
+  if (count <= 0) return false;
+  int64_t ms;
+  if (__builtin_mul_overflow(count, unit_ms, &ms)) return false;
+  if (__builtin_add_overflow(ms, now_ms, out)) return false;
+  return true;
+}
+
 bool ArgIs(const Value& v, std::string_view word) {
   if (!v.is_string_like()) return false;
   std::string_view s = v.AsStringView();
@@ -76,5 +86,9 @@ std::string_view ArgText(const Value& v) {
 
 Status NotAnInteger() { return Status::InvalidArgument("value is not an integer or out of range"); }
 Status SyntaxError() { return Status::InvalidArgument("syntax error"); }
+Status WrongArity(std::string_view command) {
+  return Status::InvalidArgument("wrong number of arguments for '" + std::string(command) +
+                                 "' command");
+}
 
 }  // namespace dbkv

@@ -19,6 +19,10 @@ StatusOr<Value> ArgToNumber(const Value& v);
 // A timeout in seconds (int, Decimal, double, or their text: "1.5") as milliseconds, rounded
 // up; 0 means "no timeout". Negative or absurd values are errors.
 Status ArgToTimeoutMs(const Value& v, int64_t* out_ms);
+// The absolute time, in ms, n units of unit_ms after now_ms (now_ms 0: n is itself an absolute
+// time in units since the epoch), for options such as EX, PX and PXAT. False if n is not a
+// positive integer (an int, or text holding one) or the time overflows.
+bool ArgToExpiry(const Value& n, int64_t unit_ms, int64_t now_ms, int64_t* out);
 // Whether v is text equal to word, ignoring ASCII case ("ex" matches "EX").
 bool ArgIs(const Value& v, std::string_view word);
 // The text of a string or bytes argument; empty for other types.
@@ -27,6 +31,8 @@ std::string_view ArgText(const Value& v);
 // Standard error replies, with Redis's texts where Redis has one.
 Status NotAnInteger();  // "value is not an integer or out of range"
 Status SyntaxError();   // "syntax error"
+// "wrong number of arguments for '<command>' command"; command as the client sees it ("mset").
+Status WrongArity(std::string_view command);
 
 }  // namespace dbkv
 

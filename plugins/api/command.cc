@@ -1,6 +1,23 @@
 #include "plugins/api/command.h"
 
+#include <utility>
+
 namespace dbkv {
+
+CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
+                       ShardHandler handler, std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.opcode = opcode;
+  s.flags = flags;
+  s.min_args = min_args;
+  s.max_args = max_args;
+  s.first_key = 0;
+  s.last_key = 0;
+  s.shard = std::move(handler);
+  s.summary = std::move(summary);
+  return s;
+}
 
 Reply MergeInKeyOrder(MergeInput& in, ConnectionContext&) {
   ValueList out(in.group_count);

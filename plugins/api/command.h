@@ -112,6 +112,12 @@ struct CommandSpec {
   std::string summary;
 };
 
+// The spec of a command whose one key is its first argument (first_key = last_key = 0), run
+// by handler on the key's shard. Commands with other key positions adjust the fields of the
+// spec it returns (first_key, last_key, key_step, merge).
+CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
+                       ShardHandler handler, std::string summary);
+
 // Canned merge functions.
 // parts are lists with one element per key group: scatter them back into the caller's order.
 Reply MergeInKeyOrder(MergeInput& in, ConnectionContext& ctx);

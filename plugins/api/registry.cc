@@ -70,6 +70,14 @@ Status CommandRegistry::Register(CommandSpec spec) {
   return Status::OK();
 }
 
+Status CommandRegistry::RegisterAll(std::vector<CommandSpec> specs) {
+  for (CommandSpec& spec : specs) {
+    Status s = Register(std::move(spec));
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
 const CommandSpec* CommandRegistry::FindByName(std::string_view name) const {
   if (name.empty() || name.size() > kMaxNameLength) return nullptr;
   char buf[kMaxNameLength];

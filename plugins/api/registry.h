@@ -27,6 +27,9 @@ class CommandRegistry {
   // already registered, inconsistent key positions or arities, a missing handler, a command
   // whose keys may span shards without a merge function.
   Status Register(CommandSpec spec);
+  // Adds the commands in order; stops at the first that Register refuses and returns its error
+  // (the commands before it stay registered).
+  Status RegisterAll(std::vector<CommandSpec> specs);
 
   // Case-insensitive. nullptr if unknown.
   const CommandSpec* FindByName(std::string_view name) const;

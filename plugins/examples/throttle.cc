@@ -69,16 +69,10 @@ Reply Throttle(ShardContext& ctx, const CommandArgs& args) {
 }
 
 dbkv::Status Register(dbkv::CommandRegistry* registry) {
-  dbkv::CommandSpec s;
-  s.name = "THROTTLE";
-  s.flags = dbkv::kCmdWrite;
-  s.min_args = 4;
-  s.max_args = 5;
-  s.first_key = 0;
-  s.last_key = 0;
-  s.shard = Throttle;
-  s.summary = "THROTTLE key max_burst count_per_period period_s [quantity]";
-  return registry->Register(std::move(s));
+  // Opcode 0: plugin commands are called by name.
+  return registry->Register(
+      dbkv::KeyCommand("THROTTLE", 0, dbkv::kCmdWrite, 4, 5, Throttle,
+                       "THROTTLE key max_burst count_per_period period_s [quantity]"));
 }
 
 }  // namespace

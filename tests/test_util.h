@@ -1,0 +1,83 @@
+// Helpers shared by the cross-component tests: client options for a ServerProcess, calls that
+// must succeed or fail, and a raw connection that writes bytes and reads frames. Includes the
+// one-letter value builders of tests/values.h.
+#ifndef DATABRIDGE_TESTS_TEST_UTIL_H_
+#define DATABRIDGE_TESTS_TEST_UTIL_H_
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "client/client.h"
+#include "client/options.h"
+#include "core/reply.h"
+#include "core/value.h"
+#include "protocol/frame.h"
+#include "tests/server_process.h"
+#include "tests/values.h"
+
+namespace dbkv::testing {
+
+// Options that reach server, in namespace ns, with the client's default request timeout.
+client::ClientOptions Opts(const ServerProcess& server, std::string ns = "");
+// The same with a request timeout of timeout_s seconds.
+client::ClientOptions Opts(const ServerProcess& server, double timeout_s, std::string ns = "");
+
+// The reply value of `cmd args...`; fails the test on an error reply.
+Value Ok(client::Client& c, std::string_view cmd, ValueList args = {});
+// The error reply of `cmd args...`; fails the test if the command succeeds.
+Reply Err(client::Client& c, std::string_view cmd, ValueList args = {});
+// An integer field of the server's INFO ("blocked", "connections"); fails the test if the
+// reply has no such field.
+int64_t InfoInt(client::Client& c, std::string_view field);
+
+// Milliseconds from now to deadline, 0 once it has passed: the poll timeout of a bounded wait.
+int MsLeft(std::chrono::steady_clock::time_point deadline);
+
+// Request frames, by opcode or by name (opcode kOpByName).
+void AppendRequest(std::string* out, uint32_t id, uint8_t opcode, ValueList args);
+void AppendByName(std::string* out, uint32_t id, std::string_view name, ValueList args);
+std::string Request(uint32_t id, uint8_t opcode, ValueList args);
+std::string ByName(uint32_t id, std::string_view name, ValueList args);
+
+// A reply frame as it came off the wire.
+struct Frame {
+  protocol::FrameHeader header;
+  Reply reply;
+};
+
+// A client socket that writes raw bytes and reads raw frames; every wait is bounded. A frame
+// the server sends that does not split or decode fails the test.
+class RawConnection {
+ public:
+  // Connects to 127.0.0.1:port (Nagle off).
+  explicit RawConnection(uint16_t port);
+
+  int fd() { return socket_.native_handle(); }
+
+  void Send(std::string_view bytes);
+
+  enum class Got { kFrame, kClosed, kTimeout };
+
+  // Waits for the next frame or for the end of the stream.
+  Got Next(Frame* out, int timeout_ms = 10000);
+
+  // The next frame; fails the test if the connection ends or nothing comes in time.
+  Frame Read(int timeout_ms = 10000);
+
+  // The server closes the connection with no further frame (and no partial one).
+  void ExpectClosed(int timeout_ms = 10000);
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+}  // namespace dbkv::testing
+
+#endif  // DATABRIDGE_TESTS_TEST_UTIL_H_
