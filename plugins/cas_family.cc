@@ -18,6 +18,17 @@ Reply Getv(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Of(Value::List({e->value, VersionValue(e->version)}));
 }
 
+// MGETV key [key ...] -> for each key, [value, version] or nil, in the caller's order.
+Reply Mgetv(ShardContext& ctx, const CommandArgs& args) {
+  ValueList out;
+  out.reserve(args.size());
+  for (const Value& k : args) {
+    Entry* e = ctx.Find(k.AsStringView());
+    out.push_back(e == nullptr ? Value() : Value::List({e->value, VersionValue(e->version)}));
+  }
+  return Reply::Of(Value::List(std::move(out)));
+}
+
 // The expiry options of CAS, parsed.
 struct CasExpiry {
   bool keep_ttl = false;
@@ -65,11 +76,19 @@ Reply Cas(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Of(VersionValue(written.version));
 }
 
+// Every argument is a key; split over shards and put back in the caller's order.
+CommandSpec AllKeys(CommandSpec s) {
+  s.last_key = -1;
+  s.merge = MergeInKeyOrder;
+  return s;
+}
+
 }  // namespace
 
 Status RegisterCasFamily(CommandRegistry* r) {
   return r->RegisterAll({
       KeyCommand("GETV", op::kGetv, kCmdReadOnly, 1, 1, Getv, "GETV key"),
+      AllKeys(KeyCommand("MGETV", op::kMgetv, kCmdReadOnly, 1, -1, Mgetv, "MGETV key [key ...]")),
       KeyCommand("CAS", op::kCas, kCmdWrite, 3, 5, Cas,
                  "CAS key version value [EX s|PX ms|KEEPTTL]"),
   });

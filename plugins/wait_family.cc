@@ -77,6 +77,33 @@ Reply WaitAny(ShardContext& ctx, const CommandArgs& args) {
   return ctx.Block(std::move(b));
 }
 
+// WAITANYV timeout key version [key version ...] -> [key, value, version] of the first key
+// (in the given order) that exists with a version other than the one given (0: any), as soon
+// as one does; nil at the timeout. "Tell me when this changes": a client that has seen a key at
+// some version waits for the next write.
+Reply WaitAnyV(ShardContext& ctx, const CommandArgs& args) {
+  int64_t deadline;
+  Reply error;
+  if (!Deadline(ctx, args[0], &deadline, &error)) return error;
+  BlockRequest b;
+  for (size_t i = 1; i + 1 < args.size(); i += 2) {
+    int64_t seen;
+    if (!ArgToInt(args[i + 1], &seen) || seen < 0) {
+      return Reply::Error(Code::kInvalidArgument, "version must be an integer >= 0");
+    }
+    std::string_view key = args[i].AsStringView();
+    Entry* e = ctx.Peek(key);
+    if (e != nullptr && e->version != static_cast<uint64_t>(seen)) {
+      return Reply::Of(
+          Value::List({args[i], e->value, Value::Int(static_cast<int64_t>(e->version))}));
+    }
+    b.keys.push_back(key);
+  }
+  if (ctx.timed_out()) return Reply::Nil();
+  b.deadline_ms = deadline;
+  return ctx.Block(std::move(b));
+}
+
 // Keys on several shards: the first part with a key wins (the others were cancelled and
 // answered nil).
 Reply WaitAnyMerge(MergeInput& in, ConnectionContext&) {
@@ -88,6 +115,15 @@ Reply WaitAnyMerge(MergeInput& in, ConnectionContext&) {
 }
 
 // timeout key [key ...]: the keys from the second argument on, their shards' replies merged.
+// WAITANYV: the timeout, then (key, version) pairs.
+CommandSpec KeyPairsAfterTimeout(CommandSpec s, MergeFunction merge) {
+  s.first_key = 1;
+  s.last_key = -1;
+  s.key_step = 2;
+  s.merge = std::move(merge);
+  return s;
+}
+
 CommandSpec TimeoutThenKeys(CommandSpec s, MergeFunction merge) {
   s.first_key = 1;
   s.last_key = -1;
@@ -107,6 +143,10 @@ Status RegisterWaitFamily(CommandRegistry* r) {
       TimeoutThenKeys(KeyCommand("WAITANY", op::kWaitAny, kWaitFlags | kCmdFirstPartWins, 2, -1,
                                  WaitAny, "WAITANY timeout key [key ...]"),
                       WaitAnyMerge),
+      KeyPairsAfterTimeout(
+          KeyCommand("WAITANYV", op::kWaitAnyV, kWaitFlags | kCmdFirstPartWins, 3, -1, WaitAnyV,
+                     "WAITANYV timeout key version [key version ...]"),
+          WaitAnyMerge),
   });
 }
 

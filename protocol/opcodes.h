@@ -39,6 +39,7 @@ constexpr uint8_t kMexists = 0x24;
 // CAS family (0x30-0x3f).
 constexpr uint8_t kGetv = 0x30;
 constexpr uint8_t kCas = 0x31;
+constexpr uint8_t kMgetv = 0x32;
 
 // List family (0x40-0x4f).
 constexpr uint8_t kRpush = 0x40;
@@ -54,6 +55,7 @@ constexpr uint8_t kBrpop = 0x47;
 constexpr uint8_t kWait = 0x50;
 constexpr uint8_t kMWait = 0x51;
 constexpr uint8_t kWaitAny = 0x52;
+constexpr uint8_t kWaitAnyV = 0x53;
 
 // Lock family (0x58-0x5f).
 constexpr uint8_t kLock = 0x58;
@@ -108,6 +110,8 @@ inline uint8_t ForName(std::string_view upper_name) {
       {"LOCK", kLock},
       {"UNLOCK", kUnlock},
       {"LOCKEXTEND", kLockExtend},
+      {"MGETV", kMgetv},
+      {"WAITANYV", kWaitAnyV},
   };
   for (const Entry& e : kTable) {
     if (e.name == upper_name) return e.opcode;

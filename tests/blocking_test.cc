@@ -170,6 +170,36 @@ TEST_CASE("MWAIT waits for every key, across shards", "[integration][blocking]")
   CHECK(r.value == Value::List({I(0), Value::Null()}));
 }
 
+TEST_CASE("WAITANYV waits for a key to change from the version the caller saw",
+          "[integration][blocking]") {
+  ServerProcess server({"--shards", "4"});
+  Client c(Opts(server));
+  auto keys = KeysOnDistinctShards(4, 2);
+  Ok(c, "SET", {S(keys[0]), S("STARTED")});
+  Value seen = Ok(c, "MGETV", {S(keys[0]), S(keys[1])});
+  REQUIRE(seen.AsList().size() == 2);
+  CHECK(seen.AsList()[1].is_null());
+  const Value version = seen.AsList()[0].AsList()[1];
+  CHECK(seen.AsList()[0].AsList()[0] == S("STARTED"));
+  // Already at a version other than 0: answers at once.
+  CHECK(Ok(c, "WAITANYV", {I(1), S(keys[0]), I(0)}) ==
+        Value::List({S(keys[0]), S("STARTED"), version}));
+  // At the version seen: waits for the next write, on either key.
+  auto waiting = Background(server, "WAITANYV", {I(30), S(keys[0]), version, S(keys[1]), I(0)});
+  AwaitBlocked(c, 2);
+  Ok(c, "SET", {S(keys[0]), S("SUCCESS")});
+  Reply r = waiting.get();
+  REQUIRE(r.ok());
+  REQUIRE(r.value.AsList().size() == 3);
+  CHECK(r.value.AsList()[0] == S(keys[0]));
+  CHECK(r.value.AsList()[1] == S("SUCCESS"));
+  CHECK(r.value.AsList()[2].AsInt() > version.AsInt());
+  AwaitBlocked(c, 0);
+  CHECK(Ok(c, "WAITANYV", {S("0.1"), S(keys[1]), I(0)}).is_null());
+  CHECK(c.Call("WAITANYV", {I(1), S(keys[0])}).code == Code::kInvalidArgument);  // no version
+  CHECK(c.Call("WAITANYV", {I(1), S(keys[0]), S("x")}).code == Code::kInvalidArgument);
+}
+
 TEST_CASE("WAITANY answers with the first key written and cancels the other shards",
           "[integration][blocking]") {
   ServerProcess server({"--shards", "4"});
