@@ -36,39 +36,40 @@ KeyTable& Partition::GetTable(std::string_view ns) {
   return t;
 }
 
-void Partition::EraseExpired(KeyTable& t, KeyTable::iterator it) {
-  stats_.memory_bytes -= EntryCharge(it->first, it->second);
+void Partition::EraseSlot(KeyTable& t, const KeyTable::Slot& slot) {
+  stats_.memory_bytes -= EntryCharge(slot.first, slot.second);
   --stats_.keys;
-  ++stats_.expired_keys;
-  t.erase(it);
+  const std::string key = slot.first;  // the slot goes away with the erase
+  t.Erase(key);
 }
 
 Entry* Partition::Find(std::string_view ns, std::string_view key, int64_t now_ms) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return nullptr;
-  auto it = t->find(key);
-  if (it == t->end()) return nullptr;
-  if (it->second.IsExpired(now_ms)) {
-    EraseExpired(*t, it);
+  KeyTable::Slot* slot = t->Find(key);
+  if (slot == nullptr) return nullptr;
+  if (slot->second.IsExpired(now_ms)) {
+    ++stats_.expired_keys;
+    EraseSlot(*t, *slot);
     return nullptr;
   }
-  return &it->second;
+  return &slot->second;
 }
 
 Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
                       int64_t expire_at_ms) {
   KeyTable& t = GetTable(ns);
-  auto [it, inserted] = t.try_emplace(key);
-  Entry& e = it->second;
+  auto [slot, inserted] = t.TryEmplace(key);
+  Entry& e = slot->second;
   if (inserted) {
     ++stats_.keys;
   } else {
-    stats_.memory_bytes -= EntryCharge(it->first, e);
+    stats_.memory_bytes -= EntryCharge(slot->first, e);
   }
   e.value = std::move(value);
   e.expire_at_ms = expire_at_ms;
   e.version = ++version_;
-  stats_.memory_bytes += EntryCharge(it->first, e);
+  stats_.memory_bytes += EntryCharge(slot->first, e);
   return e;
 }
 
@@ -79,25 +80,25 @@ EntryRef Partition::Upsert(std::string_view ns, std::string_view key, int64_t no
 EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms,
                                bool measure) {
   KeyTable& t = GetTable(ns);
-  auto [it, inserted] = t.try_emplace(key);
+  auto [slot, inserted] = t.TryEmplace(key);
   EntryRef ref;
   ref.table = &t;
-  ref.entry = &it->second;
-  ref.key = it->first;
-  if (!inserted && it->second.IsExpired(now_ms)) {
+  ref.entry = &slot->second;
+  ref.key = slot->first;
+  if (!inserted && slot->second.IsExpired(now_ms)) {
     // An expired entry is as good as absent: reuse its slot as a fresh entry.
-    stats_.memory_bytes -= EntryCharge(it->first, it->second);
+    stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
     ++stats_.expired_keys;
-    it->second = Entry();
+    slot->second = Entry();
     inserted = true;
   } else if (inserted) {
     ++stats_.keys;
   }
-  if (inserted) stats_.memory_bytes += EntryCharge(it->first, it->second);
+  if (inserted) stats_.memory_bytes += EntryCharge(slot->first, slot->second);
   ref.created = inserted;
   // A created entry is null: measuring it costs nothing, and Abort needs it.
   ref.measured = measure || inserted;
-  if (ref.measured) ref.old_charge = EntryCharge(it->first, it->second);
+  if (ref.measured) ref.old_charge = EntryCharge(slot->first, slot->second);
   return ref;
 }
 
@@ -119,23 +120,26 @@ void Partition::Commit(const EntryRef& ref) {
 
 void Partition::Abort(const EntryRef& ref) {
   if (!ref.created) return;
-  auto it = ref.table->find(ref.key);
-  // Uncharge what Upsert charged: the caller may have changed the entry before giving up.
+  // Upsert charged the fresh entry; the caller may have filled it in since.
   stats_.memory_bytes -= ref.old_charge;
   --stats_.keys;
-  ref.table->erase(it);
+  const std::string key(ref.key);
+  ref.table->Erase(key);
 }
 
-bool Partition::Erase(std::string_view ns, std::string_view key, int64_t now_ms) {
+bool Partition::Erase(std::string_view ns, std::string_view key, int64_t now_ms,
+                      uint64_t* version) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return false;
-  auto it = t->find(key);
-  if (it == t->end()) return false;
-  bool live = !it->second.IsExpired(now_ms);
+  KeyTable::Slot* slot = t->Find(key);
+  if (slot == nullptr) return false;
+  const bool live = !slot->second.IsExpired(now_ms);
   if (!live) ++stats_.expired_keys;
-  stats_.memory_bytes -= EntryCharge(it->first, it->second);
-  --stats_.keys;
-  t->erase(it);
+  EraseSlot(*t, *slot);
+  if (live) {
+    ++version_;
+    if (version != nullptr) *version = version_;
+  }
   return live;
 }
 
@@ -148,10 +152,62 @@ size_t Partition::Clear(std::string_view ns) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return 0;
   size_t n = t->size();
-  for (const auto& kv : *t) stats_.memory_bytes -= EntryCharge(kv.first, kv.second);
+  for (size_t i = 0; i < t->segment_count(); ++i) {
+    for (const auto& kv : t->segment(i)) stats_.memory_bytes -= EntryCharge(kv.first, kv.second);
+  }
   stats_.keys -= n;
   t->clear();
   return n;
+}
+
+bool Partition::Restore(std::string_view ns, std::string_view key, Entry entry, int64_t now_ms) {
+  SeenVersion(entry.version);
+  KeyTable& t = GetTable(ns);
+  KeyTable::Slot* slot = t.Find(key);
+  if (slot != nullptr && slot->second.version >= entry.version) return false;
+  if (entry.IsExpired(now_ms)) {
+    // Expired since it was written: never resurrected. A newer expired state still removes
+    // an older live one.
+    if (slot != nullptr) EraseSlot(t, *slot);
+    return false;
+  }
+  if (slot == nullptr) {
+    slot = t.TryEmplace(key).first;
+    ++stats_.keys;
+  } else {
+    stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
+  }
+  slot->second = std::move(entry);
+  stats_.memory_bytes += EntryCharge(slot->first, slot->second);
+  return true;
+}
+
+bool Partition::RestoreErase(std::string_view ns, std::string_view key, uint64_t version) {
+  SeenVersion(version);
+  KeyTable* t = FindTable(ns);
+  if (t == nullptr) return false;
+  KeyTable::Slot* slot = t->Find(key);
+  if (slot == nullptr || slot->second.version >= version) return false;
+  EraseSlot(*t, *slot);
+  return true;
+}
+
+Entry* Partition::FindForRestore(std::string_view ns, std::string_view key) {
+  KeyTable* t = FindTable(ns);
+  if (t == nullptr) return nullptr;
+  KeyTable::Slot* slot = t->Find(key);
+  return slot == nullptr ? nullptr : &slot->second;
+}
+
+EntryRef Partition::RestoreUpsert(std::string_view ns, std::string_view key) {
+  return UpsertImpl(ns, key, /*now_ms=*/0, /*measure=*/true);
+}
+
+void Partition::RestoreCommit(const EntryRef& ref, uint64_t version) {
+  stats_.memory_bytes -= ref.old_charge;
+  stats_.memory_bytes += EntryCharge(ref.key, *ref.entry);
+  ref.entry->version = version;
+  SeenVersion(version);
 }
 
 }  // namespace dbkv

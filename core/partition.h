@@ -14,31 +14,14 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/hash/hash.h"
 #include "core/entry.h"
+#include "core/key_table.h"
 
 namespace dbkv {
 
 // Per-key bytes charged on top of key and value heap bytes: the hash slot (key object and
 // Entry) at the table's maximum load, and one control byte.
 size_t EntryCharge(std::string_view key, const Entry& e);
-
-// Transparent hashing so that lookups by std::string_view need no std::string. (Debian's
-// abseil has its own absl::string_view, so the default transparent hasher does not take
-// std::string_view.)
-struct KeyHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const {
-    return absl::Hash<absl::string_view>()(absl::string_view(s.data(), s.size()));
-  }
-};
-struct KeyEq {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-};
-
-// The keys of one namespace.
-using KeyTable = absl::flat_hash_map<std::string, Entry, KeyHash, KeyEq>;
 
 // A handle on an entry being modified in place: remembers what it was charged before the change
 // so that Partition::Commit can account the difference.
@@ -86,8 +69,10 @@ class Partition {
   // Abandons an Upsert: erases the entry if the Upsert created it, else leaves it unchanged.
   void Abort(const EntryRef& ref);
 
-  // Removes key. Returns true if a live entry was removed.
-  bool Erase(std::string_view ns, std::string_view key, int64_t now_ms);
+  // Removes key. Returns true if a live entry was removed; *version (if given) receives the
+  // version assigned to the deletion (every write, deletes included, takes a new version).
+  bool Erase(std::string_view ns, std::string_view key, int64_t now_ms,
+             uint64_t* version = nullptr);
 
   // Number of keys in one namespace (expired keys not yet reclaimed included).
   size_t Size(std::string_view ns) const;
@@ -98,11 +83,35 @@ class Partition {
   uint64_t last_version() const { return version_; }
   void RecordHit(bool hit) { hit ? ++stats_.hits : ++stats_.misses; }
 
+  // -- Recovery (see persistence/): applies a persisted state without assigning versions.
+
+  // Installs key's entry as persisted, if it is newer than what the partition holds (its
+  // version is higher, or the key is absent). Entries already expired at now_ms are skipped.
+  // Returns whether it was applied. Keeps the version counter above every version seen.
+  bool Restore(std::string_view ns, std::string_view key, Entry entry, int64_t now_ms);
+  // Applies a persisted delete of version `version`: removes key if what it holds is older.
+  bool RestoreErase(std::string_view ns, std::string_view key, uint64_t version);
+  // The entry of key regardless of expiry, for replaying in-place changes; nullptr if absent.
+  Entry* FindForRestore(std::string_view ns, std::string_view key);
+  // After an in-place replay: account memory and set the entry's version.
+  void RestoreCommit(const EntryRef& ref, uint64_t version);
+  EntryRef RestoreUpsert(std::string_view ns, std::string_view key);
+  // Raises the version counter to at least v.
+  void SeenVersion(uint64_t v) {
+    if (v > version_) version_ = v;
+  }
+
+  // -- Walking (snapshots): every namespace's table.
+  const absl::flat_hash_map<std::string, KeyTable, KeyHash, KeyEq>& tables() const {
+    return tables_;
+  }
+  absl::flat_hash_map<std::string, KeyTable, KeyHash, KeyEq>& tables() { return tables_; }
+
  private:
   EntryRef UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms, bool measure);
   KeyTable* FindTable(std::string_view ns);
   KeyTable& GetTable(std::string_view ns);
-  void EraseExpired(KeyTable& t, KeyTable::iterator it);
+  void EraseSlot(KeyTable& t, const KeyTable::Slot& slot);
 
   absl::flat_hash_map<std::string, KeyTable, KeyHash, KeyEq> tables_;
   // Cache of the last namespace looked up: most batches hit one namespace.
