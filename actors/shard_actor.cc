@@ -1,5 +1,7 @@
 #include "actors/shard_actor.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -9,11 +11,20 @@
 
 namespace dbkv {
 
-void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch) {
+void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
+              const PersistenceState* p) {
   const int64_t now_ms = WallClockMs();
+  const bool refuse_writes = p != nullptr && p->failed.load(std::memory_order_relaxed);
   size_t kept = 0;
   for (size_t i = 0; i < batch.ops.size(); ++i) {
     ShardOp& op = batch.ops[i];
+    if (refuse_writes && (op.cmd->flags & kCmdWrite)) {
+      *op.reply = Reply::Error(Code::kIoError,
+                               "writes are refused: the write-ahead log cannot be written (" +
+                                   const_cast<PersistenceState*>(p)->Failure() + ")");
+      batch.ops[kept++] = op;
+      continue;
+    }
     const bool parked = waiters.Run(op, batch.completion, now_ms);
     if (!parked) batch.ops[kept++] = op;
     // Blocked commands waiting on what this op wrote go before the next op (as in Redis, a
@@ -40,8 +51,10 @@ void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, Sha
 
 namespace {
 
+using Self = caf::stateful_actor<ShardState>;
+
 // Makes sure a timer message arrives by the waiters' next deadline.
-void ScheduleTimer(caf::stateful_actor<ShardState>* self) {
+void ScheduleTimer(Self* self) {
   ShardState& st = self->state;
   const int64_t next = st.waiters->next_timer();
   if (next == 0) return;
@@ -51,36 +64,159 @@ void ScheduleTimer(caf::stateful_actor<ShardState>* self) {
   self->delayed_send(self, std::chrono::milliseconds(delay), timer_atom::value);
 }
 
-caf::behavior ShardBehavior(caf::stateful_actor<ShardState>* self, uint32_t id, uint32_t count) {
+// At the end of every message: the WAL records of what it changed go to the persistence actor;
+// finished batches go back to their I/O loops — after the fsync, with --fsync always.
+void AfterWork(Self* self) {
+  ShardState& st = self->state;
+  if (st.wal && !st.wal_buffer.empty()) {
+    auto* w = new WalWrite();
+    w->shard = st.id;
+    w->mutations = st.wal_buffer.Take(&w->count);
+    if (st.persistence->mode == FsyncMode::kAlways) w->held.swap(st.deliveries);
+    self->send(st.wal, wal_atom::value, WalWritePtr{w});
+  }
+  for (ShardBatch* b : st.deliveries) b->completion->OnBatchDone(b);
+  st.deliveries.clear();
+  if (st.waiters->size() != 0) ScheduleTimer(self);
+}
+
+// -- Snapshots.
+
+constexpr size_t kBlockTargetBytes = 512 * 1024;
+
+void FinishWalk(Self* self, bool ok, const std::string& error) {
+  ShardState& st = self->state;
+  ShardState::Walk& w = st.walk;
+  for (const std::string& ns : w.namespaces) {
+    auto it = st.partition->tables().find(ns);
+    if (it != st.partition->tables().end()) it->second.Thaw();
+  }
+  self->send(w.coordinator, snapdone_atom::value, st.id, w.lsn, ok, error);
+  w = ShardState::Walk();
+}
+
+// Serializes the next block (whole segments, about kBlockTargetBytes), sends it to the writer
+// and continues when the writer has it.
+void WalkStep(Self* self) {
+  ShardState& st = self->state;
+  ShardState::Walk& w = st.walk;
+  storage::SnapshotBlockBuilder block;
+  const int64_t now = WallClockMs();
+  while (w.ns < w.namespaces.size() && block.bytes() < kBlockTargetBytes) {
+    auto it = st.partition->tables().find(w.namespaces[w.ns]);
+    if (it == st.partition->tables().end() || w.segment >= it->second.segment_count()) {
+      ++w.ns;
+      w.segment = 0;
+      continue;
+    }
+    for (const auto& kv : it->second.segment(w.segment)) {
+      if (kv.second.IsExpired(now)) continue;
+      block.Add(w.namespaces[w.ns], kv.first, kv.second);
+      w.max_version = std::max(w.max_version, kv.second.version);
+    }
+    ++w.segment;
+  }
+  if (!block.empty()) {
+    w.entries += block.entries();
+    ++w.blocks;
+    self->request(w.writer, caf::infinite, snapblock_atom::value, st.id, block.Finish())
+        .then(
+            [self](bool ok) {
+              if (!ok) return FinishWalk(self, false, "writing a block failed");
+              WalkStep(self);
+            },
+            [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
+    return;
+  }
+  // Done: the footer, then fsync and rename by the writer.
+  const std::string footer = storage::EncodeSnapshotFooter(
+      w.entries, std::max(w.max_version, st.partition->last_version()), w.blocks);
+  self->request(w.writer, caf::infinite, snapend_atom::value, st.id, footer, w.lsn)
+      .then(
+          [self](bool ok) { FinishWalk(self, ok, ok ? "" : "finishing the snapshot file failed"); },
+          [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
+}
+
+void StartWalk(Self* self, uint64_t lsn, caf::actor writer, caf::actor coordinator) {
+  ShardState& st = self->state;
+  if (st.walk.active) {
+    self->send(coordinator, snapdone_atom::value, st.id, lsn, false,
+               std::string("a snapshot is already running"));
+    return;
+  }
+  ShardState::Walk& w = st.walk;
+  w.active = true;
+  w.lsn = lsn;
+  w.writer = std::move(writer);
+  w.coordinator = std::move(coordinator);
+  for (auto& [ns, table] : st.partition->tables()) {
+    w.namespaces.push_back(ns);
+    table.Freeze();  // no segment splits until the walk is done
+  }
+  storage::SnapshotHeader h;
+  h.shard = st.id;
+  h.shard_count = st.count;
+  h.start_lsn = lsn;
+  h.created_ms = WallClockMs();
+  self->request(w.writer, caf::infinite, snapbegin_atom::value, st.id,
+                storage::EncodeSnapshotHeader(h))
+      .then(
+          [self](bool ok) {
+            if (!ok) return FinishWalk(self, false, "creating the snapshot file failed");
+            WalkStep(self);
+          },
+          [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
+}
+
+caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
+                            std::shared_ptr<std::unique_ptr<Partition>> loaded,
+                            PersistenceState* persistence) {
   ShardState& st = self->state;
   st.id = id;
   st.count = count;
-  st.waiters = std::make_unique<Waiters>(&st.partition, id, count);
+  st.partition = *loaded != nullptr ? std::move(*loaded) : std::make_unique<Partition>();
+  st.persistence = persistence;
+  st.waiters = std::make_unique<Waiters>(st.partition.get(), id, count);
+  st.waiters->set_deliver([self](ShardBatch* b) { self->state.deliveries.push_back(b); });
   return {
       [self](run_atom, BatchPtr p) {
         ShardState& st = self->state;
-        RunBatch(st.partition, *st.waiters, *p.batch);
-        p.batch->completion->OnBatchDone(p.batch);
-        if (st.waiters->size() != 0) ScheduleTimer(self);
+        RunBatch(*st.partition, *st.waiters, *p.batch, st.persistence);
+        st.deliveries.push_back(p.batch);
+        AfterWork(self);
       },
       [self](timer_atom) {
         ShardState& st = self->state;
         const int64_t now = WallClockMs();
         if (st.timer_at_ms <= now) st.timer_at_ms = 0;
         st.waiters->ProcessTimers(now);
+        AfterWork(self);
         ScheduleTimer(self);
       },
       [self](cancel_atom, uint64_t conn_id, uint64_t seq) {
         ShardState& st = self->state;
         st.waiters->Cancel(conn_id, seq);
+        AfterWork(self);
         ScheduleTimer(self);
+      },
+      [self](attach_atom, caf::actor wal) {
+        ShardState& st = self->state;
+        st.wal = std::move(wal);
+        st.waiters->set_write_listener(&st.wal_buffer);
+      },
+      [self](snapshot_atom, uint64_t lsn, caf::actor writer, caf::actor coordinator) {
+        StartWalk(self, lsn, std::move(writer), std::move(coordinator));
       },
   };
 }
 
 }  // namespace
-caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count) {
-  return system.spawn(ShardBehavior, id, count);
+
+caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
+                      std::unique_ptr<Partition> partition, PersistenceState* persistence) {
+  // CAF copies spawn arguments: hand the partition over through a shared pointer.
+  auto loaded = std::make_shared<std::unique_ptr<Partition>>(std::move(partition));
+  return system.spawn(ShardBehavior, id, count, loaded, persistence);
 }
 
 }  // namespace dbkv

@@ -1,16 +1,27 @@
 // The shard actor: owns one Partition and runs every command on its keys, one batch per
 // message. It is the only code that touches its partition, so the data needs no lock.
+//
+// With persistence, the mutations of each batch go to the persistence actor in one message
+// (WalBuffer); with --fsync always the batch's replies go with them and are released after
+// the fsync. A snapshot walks the partition segment by segment, one block per message, so the
+// shard keeps serving while it runs (the walk tolerates writes in between: replay of the WAL
+// from the snapshot's LSN, gated by versions, brings every key up to date).
 #ifndef DATABRIDGE_ACTORS_SHARD_ACTOR_H_
 #define DATABRIDGE_ACTORS_SHARD_ACTOR_H_
 
 #include <caf/all.hpp>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "actors/persistence.h"
 #include "actors/shard_batch.h"
 #include "actors/waiters.h"
+#include "actors/wal_buffer.h"
 #include "core/partition.h"
 #include "plugins/api/contexts.h"
+#include "storage/snapshot.h"
 
 namespace dbkv {
 
@@ -18,24 +29,53 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using timer_atom = caf::atom_constant<caf::atom("timer")>;
 // (cancel_atom, conn_id, seq): answer and drop that connection's blocked ops (seq 0: all).
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+// (attach_atom, persistence actor): from now on, log writes there.
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using snapstep_atom = caf::atom_constant<caf::atom("snapstep")>;
 
 struct ShardState {
   static inline const char* name = "dbkv.shard";
   uint32_t id = 0;
   uint32_t count = 1;
-  Partition partition;
+  std::unique_ptr<Partition> partition;
   std::unique_ptr<Waiters> waiters;
   int64_t timer_at_ms = 0;  // the earliest timer message in flight, or 0
+
+  // Persistence (null / empty when memory only).
+  PersistenceState* persistence = nullptr;
+  caf::actor wal;
+  WalBuffer wal_buffer;
+  // Batches (and answered blocked ops) to hand back once this message is done.
+  std::vector<ShardBatch*> deliveries;
+
+  // The snapshot being written.
+  struct Walk {
+    bool active = false;
+    uint64_t lsn = 0;
+    caf::actor writer;
+    caf::actor coordinator;
+    std::vector<std::string> namespaces;
+    size_t ns = 0;
+    size_t segment = 0;
+    uint64_t entries = 0;
+    uint64_t max_version = 0;
+    uint64_t blocks = 0;
+  } walk;
 };
 
 // Runs every op of a batch against partition, in order, writing each reply; ops that block
-// are parked in waiters and removed from the batch. Exposed for tests and benchmarks that
-// drive a shard without an actor system.
-void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch);
+// are parked in waiters and removed from the batch. While persistence has failed (p->failed),
+// write commands are refused with IOERR. Exposed for tests and benchmarks that drive a shard
+// without an actor system.
+void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
+              const PersistenceState* p = nullptr);
 // The same without blocking support (a blocking command gets an error).
 void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, ShardBatch& batch);
 
-caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count);
+// partition: what recovery loaded (null: empty). persistence: null for memory only.
+caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
+                      std::unique_ptr<Partition> partition = nullptr,
+                      PersistenceState* persistence = nullptr);
 
 }  // namespace dbkv
 

@@ -26,7 +26,9 @@ void Waiters::Block(BlockRequest request) {
   pending_ = std::move(request);
 }
 
-void Waiters::OnWrite(std::string_view ns, std::string_view key) {
+void Waiters::OnWrite(std::string_view ns, std::string_view key, const Entry* entry,
+                      uint64_t version, const ListChange* change) {
+  if (listener_ != nullptr) listener_->OnWrite(ns, key, entry, version, change);
   if (by_key_.empty()) return;
   std::string k = WatchKey(ns, key);
   if (by_key_.count(k) != 0) written_.push_back(std::move(k));
@@ -115,7 +117,11 @@ void Waiters::Finish(Waiter* w, Reply reply) {
   batch->ops.push_back(w->op);
   BatchCompletion* completion = w->completion;
   waiters_.erase(w->id);  // w is gone from here on
-  completion->OnBatchDone(batch);
+  if (deliver_) {
+    deliver_(batch);
+  } else {
+    completion->OnBatchDone(batch);
+  }
 }
 
 void Waiters::ProcessWrites(int64_t now_ms) {

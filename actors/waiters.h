@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,6 +24,14 @@
 #include "plugins/api/contexts.h"
 
 namespace dbkv {
+
+// Told of every write a shard makes (see ShardHost::OnWrite).
+class WriteListener {
+ public:
+  virtual ~WriteListener() = default;
+  virtual void OnWrite(std::string_view ns, std::string_view key, const Entry* entry,
+                       uint64_t version, const ListChange* change) = 0;
+};
 
 class Waiters final : public ShardHost {
  public:
@@ -50,7 +59,13 @@ class Waiters final : public ShardHost {
 
   // ShardHost.
   void Block(BlockRequest request) override;
-  void OnWrite(std::string_view ns, std::string_view key) override;
+  void OnWrite(std::string_view ns, std::string_view key, const Entry* entry, uint64_t version,
+               const ListChange* change) override;
+  // Where finished blocked ops go (as batches of one); by default straight to their
+  // completion. The shard routes them through the WAL when replies wait for fsync.
+  void set_deliver(std::function<void(ShardBatch*)> deliver) { deliver_ = std::move(deliver); }
+  // Also told of every write (the write-ahead log), or null.
+  void set_write_listener(WriteListener* listener) { listener_ = listener; }
   size_t blocked_count() const override { return waiters_.size(); }
 
  private:
@@ -81,6 +96,8 @@ class Waiters final : public ShardHost {
   std::unordered_map<std::string, std::deque<uint64_t>> by_key_;
   std::set<std::pair<int64_t, uint64_t>> timers_;
   std::vector<std::string> written_;  // watched keys written since ProcessWrites
+  WriteListener* listener_ = nullptr;
+  std::function<void(ShardBatch*)> deliver_;
   // Set by Block() during Invoke.
   bool blocked_ = false;
   BlockRequest pending_;

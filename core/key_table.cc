@@ -3,8 +3,9 @@
 namespace dbkv {
 
 KeyTable::Slot* KeyTable::Find(std::string_view key) {
-  Segment& s = segments_[SegmentOf(KeyHash()(key))];
-  auto it = s.find(key);
+  const size_t hash = KeyHash()(key);
+  Segment& s = segments_[SegmentOf(hash)];
+  auto it = s.find(key, hash);  // the hash is computed once
   return it == s.end() ? nullptr : &*it;
 }
 
@@ -22,8 +23,9 @@ std::pair<KeyTable::Slot*, bool> KeyTable::TryEmplace(std::string_view key) {
 }
 
 bool KeyTable::Erase(std::string_view key) {
-  Segment& s = segments_[SegmentOf(KeyHash()(key))];
-  auto it = s.find(key);
+  const size_t hash = KeyHash()(key);
+  Segment& s = segments_[SegmentOf(hash)];
+  auto it = s.find(key, hash);
   if (it == s.end()) return false;
   s.erase(it);
   --size_;

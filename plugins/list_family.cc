@@ -47,7 +47,12 @@ Reply Push(ShardContext& ctx, const CommandArgs& args, End end) {
   }
   delta += static_cast<int64_t>(Value::ListShellBytes(list.capacity())) - shell_before;
   const size_t size = list.size();
-  ctx.CommitDelta(ref, delta);
+  ListChange change;
+  change.push = true;
+  change.tail = end == End::kRight;
+  change.values = values.begin();
+  change.count = values.size();
+  ctx.CommitDelta(ref, delta, &change);
   return Count(size);
 }
 Reply Rpush(ShardContext& ctx, const CommandArgs& args) { return Push(ctx, args, End::kRight); }
@@ -72,8 +77,12 @@ ValueList Take(ShardContext& ctx, std::string_view key, size_t n, End end) {
   int64_t delta = 0;
   for (const Value& v : taken) delta -= static_cast<int64_t>(v.HeapBytes());
   const bool emptied = list.empty();
+  ListChange change;
+  change.push = false;
+  change.tail = end == End::kRight;
+  change.count = taken.size();
   // Commit first, so that the partition accounts the shrunken entry it then erases.
-  ctx.CommitDelta(ref, delta);
+  ctx.CommitDelta(ref, delta, &change);
   if (emptied) ctx.Erase(key);
   return taken;
 }

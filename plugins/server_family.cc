@@ -123,6 +123,11 @@ Reply InfoMerge(MergeInput& in, ConnectionContext& ctx) {
   m.emplace_back(Text("workers"), Value::Int(info.workers));
   m.emplace_back(Text("io_threads"), Value::Int(info.io_threads));
   m.emplace_back(Text("persistence"), Text(info.data_dir.empty() ? "none" : "wal"));
+  if (!info.data_dir.empty()) {
+    m.emplace_back(Text("data_dir"), Text(info.data_dir));
+    m.emplace_back(Text("fsync"), Text(info.fsync));
+  }
+  for (const auto& [name, value] : info.counters) m.emplace_back(Text(name), Value::Int(value));
   m.emplace_back(Text("namespace"), Text(ctx.ns()));
   const size_t first_counter = m.size();
   for (Reply& part : in.parts) {

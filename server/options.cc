@@ -115,6 +115,32 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
       ->envname("KV_PLUGIN")
       ->delimiter(',')
       ->take_all();
+  app.add_option("--data-dir", o->data_dir,
+                 "directory for the write-ahead log and snapshots (unset: memory only; data is "
+                 "recovered from it at start)")
+      ->envname("KV_DATA_DIR");
+  app.add_option("--fsync", o->fsync,
+                 "always: acknowledge a write once on disk (group commit); periodic: on disk "
+                 "within --fsync-interval-ms; never: the OS decides")
+      ->envname("KV_FSYNC")
+      ->check(CLI::IsMember({"always", "periodic", "never"}))
+      ->capture_default_str();
+  app.add_option("--fsync-interval-ms", o->fsync_interval_ms, "sync interval for --fsync periodic")
+      ->envname("KV_FSYNC_INTERVAL_MS")
+      ->check(CLI::Range(1u, 60000u))
+      ->capture_default_str();
+  app.add_option("--snapshot-interval-s", o->snapshot_interval_s,
+                 "take a snapshot this often (0: only by write count and at shutdown)")
+      ->envname("KV_SNAPSHOT_INTERVAL_S")
+      ->capture_default_str();
+  app.add_option("--snapshot-every-writes", o->snapshot_every_writes,
+                 "take a snapshot after this many writes (0: never by count)")
+      ->envname("KV_SNAPSHOT_EVERY_WRITES")
+      ->capture_default_str();
+  std::string wal_file = "64MiB";
+  app.add_option("--wal-file-bytes", wal_file, "start a new WAL file past this size")
+      ->envname("KV_WAL_FILE_BYTES")
+      ->capture_default_str();
   app.add_option("--port-file", o->port_file,
                  "write the bound port to this file once listening (for --bind host:0)")
       ->envname("KV_PORT_FILE");
@@ -134,6 +160,10 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
       o->max_frame_bytes > 0xffffffffull) {
     return Status::InvalidArgument(
         "--max-frame-bytes: expected a size between 64 B and 4 GiB, got '" + max_frame + "'");
+  }
+  if (!ParseByteSize(wal_file, &o->wal_file_bytes) || o->wal_file_bytes < 4096) {
+    return Status::InvalidArgument("--wal-file-bytes: expected a size of at least 4 KiB, got '" +
+                                   wal_file + "'");
   }
   std::string host;
   uint16_t port;

@@ -25,6 +25,13 @@ struct ServerOptions {
   std::string port_file;             // if set, the bound port is written here once listening
   std::vector<std::string> plugins;  // shared libraries to load at start-up
   uint32_t shutdown_timeout_ms = 10000;
+  // Persistence (issue: durability). data_dir empty: memory only.
+  std::string data_dir;
+  std::string fsync = "periodic";  // always | periodic | never
+  uint32_t fsync_interval_ms = 100;
+  uint32_t snapshot_interval_s = 3600;
+  uint64_t snapshot_every_writes = 1000000;
+  uint64_t wal_file_bytes = uint64_t{64} << 20;
 };
 
 // Parses argv (and the environment). On --help or --version, prints and sets *exit_now with

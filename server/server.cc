@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "actors/persistence.h"
 #include "actors/shard_actor.h"
 #include "core/clock.h"
 #include "core/version.h"
@@ -21,6 +22,9 @@
 #include "server/io_loop.h"
 #include "server/plugin_loader.h"
 #include "server/server_state.h"
+#include "storage/data_dir.h"
+#include "storage/env.h"
+#include "storage/recovery.h"
 
 namespace dbkv {
 
@@ -36,6 +40,20 @@ ServerInfo ServerState::Info() const {
   info.shards = static_cast<uint32_t>(shards.size());
   info.workers = options.workers;
   info.io_threads = options.io_threads;
+  info.data_dir = options.data_dir;
+  if (persistence != nullptr) {
+    info.fsync = options.fsync;
+    info.counters = {
+        {"wal_bytes", static_cast<int64_t>(persistence->wal_bytes.load())},
+        {"wal_records", static_cast<int64_t>(persistence->wal_records.load())},
+        {"wal_fsyncs", static_cast<int64_t>(persistence->fsyncs.load())},
+        {"wal_next_lsn", static_cast<int64_t>(persistence->next_lsn.load())},
+        {"wal_failed", persistence->failed.load() ? 1 : 0},
+        {"snapshots", static_cast<int64_t>(persistence->snapshots.load())},
+        {"last_snapshot_lsn", static_cast<int64_t>(persistence->last_snapshot_lsn.load())},
+        {"last_snapshot_ms", persistence->last_snapshot_ms.load()},
+    };
+  }
   return info;
 }
 
@@ -45,6 +63,8 @@ struct Server::Impl {
   ServerState state;
   std::unique_ptr<caf::actor_system_config> caf_cfg;
   std::unique_ptr<caf::actor_system> system;
+  std::unique_ptr<PersistenceState> persistence_state;
+  caf::actor persistence;
   std::vector<std::unique_ptr<IoLoop>> loops;
   asio::io_context control{1};  // main thread: accept and signals
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -52,6 +72,7 @@ struct Server::Impl {
   int exit_code = 0;
 
   Status StartShards();
+  bool FinishPersistence();
   Status Listen();
   void Accept();
   void Refuse(tcp::socket socket);
@@ -71,10 +92,70 @@ Status Server::Impl::StartShards() {
   // of latency per batch: skip it.
   caf_cfg->set("work-stealing.moderate-poll-attempts", size_t{0});
   system = std::make_unique<caf::actor_system>(*caf_cfg);
-  for (uint32_t i = 0; i < state.options.shards; ++i) {
-    state.shards.push_back(SpawnShard(*system, i, state.options.shards));
+  const ServerOptions& o = state.options;
+  if (o.data_dir.empty()) {
+    for (uint32_t i = 0; i < o.shards; ++i)
+      state.shards.push_back(SpawnShard(*system, i, o.shards));
+    return Status::OK();
   }
+
+  // Persistence: lock the directory, recover what it holds, then log from there on.
+  storage::Env* env = storage::Env::Default();
+  Status s = env->CreateDirIfMissing(o.data_dir);
+  if (s.ok()) s = env->LockFile(storage::JoinPath(o.data_dir, "LOCK"));
+  if (!s.ok()) return s;
+  spdlog::info("recovering from {}", o.data_dir);
+  storage::RecoveryOptions ro;
+  ro.shard_count = o.shards;
+  ro.now_ms = WallClockMs();
+  ro.info = [](const std::string& m) { spdlog::info("{}", m); };
+  ro.warn = [](const std::string& m) { spdlog::warn("{}", m); };
+  storage::RecoveryResult rr;
+  s = storage::Recover(env, o.data_dir, ro, &rr);
+  if (!s.ok()) return Status(s.code(), "recovery failed: " + s.message());
+  spdlog::info(
+      "recovered {} keys in {:.2f} s ({} snapshot entries, {} WAL records, {:.0f} keys/s){}",
+      rr.keys, rr.seconds, rr.snapshot_entries, rr.wal_records,
+      rr.seconds > 0 ? rr.keys / rr.seconds : 0.0,
+      rr.damaged_snapshots + rr.wal_bytes_dropped > 0 ? " — damage was found, see above" : "");
+  persistence_state = std::make_unique<PersistenceState>();
+  persistence_state->mode = o.fsync == "always"  ? FsyncMode::kAlways
+                            : o.fsync == "never" ? FsyncMode::kNever
+                                                 : FsyncMode::kPeriodic;
+  for (uint32_t i = 0; i < o.shards; ++i) {
+    state.shards.push_back(
+        SpawnShard(*system, i, o.shards, std::move(rr.partitions[i]), persistence_state.get()));
+  }
+  PersistenceOptions po;
+  po.dir = o.data_dir;
+  po.fsync = persistence_state->mode;
+  po.fsync_interval_ms = o.fsync_interval_ms;
+  po.wal_file_bytes = o.wal_file_bytes;
+  po.snapshot_interval_s = o.snapshot_interval_s;
+  po.snapshot_every_writes = o.snapshot_every_writes;
+  po.env = env;
+  persistence = SpawnPersistence(*system, po, persistence_state.get(), state.shards, rr.next_lsn);
+  for (const caf::actor& shard : state.shards)
+    caf::anon_send(shard, attach_atom::value, persistence);
+  state.persistence = persistence_state.get();
   return Status::OK();
+}
+
+bool Server::Impl::FinishPersistence() {
+  if (!persistence) return true;
+  // Flush, sync and snapshot, within the shutdown grace period.
+  spdlog::info("persistence: flushing and taking the final snapshot");
+  caf::scoped_actor self(*system);
+  bool ok = false;
+  self->request(
+          persistence,
+          std::chrono::milliseconds(std::max<uint32_t>(state.options.shutdown_timeout_ms, 1000)),
+          finish_atom::value)
+      .receive([&](bool done) { ok = done; },
+               [&](caf::error& e) { spdlog::error("persistence: {}", to_string(e)); });
+  if (!ok) spdlog::error("persistence: the final snapshot did not complete; the WAL has the data");
+  caf::anon_send_exit(persistence, caf::exit_reason::user_shutdown);
+  return ok;
 }
 
 Status Server::Impl::Listen() {
@@ -216,6 +297,9 @@ int Server::Run() {
   s = m.StartShards();
   if (!s.ok()) {
     spdlog::critical("{}", s.ToString());
+    if (m.system) {
+      for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
     return 1;
   }
   for (uint32_t i = 0; i < m.state.options.io_threads; ++i) {
@@ -225,6 +309,7 @@ int Server::Run() {
   if (!s.ok()) {
     spdlog::critical("{}", s.ToString());
     for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (m.persistence) caf::anon_send_exit(m.persistence, caf::exit_reason::user_shutdown);
     return 1;
   }
   for (auto& loop : m.loops) loop->Start();
@@ -234,6 +319,7 @@ int Server::Run() {
 
   for (auto& loop : m.loops) loop->Stop();
   m.loops.clear();
+  m.FinishPersistence();
   for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   m.state.shards.clear();
   m.system->await_all_actors_done();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "actors/persistence.h"
 #include "plugins/api/contexts.h"
 #include "plugins/api/registry.h"
 #include "server/options.h"
@@ -24,6 +25,7 @@ struct ServerState {
   std::atomic<uint64_t> rejected_connections{0};
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> next_connection_id{1};
+  PersistenceState* persistence = nullptr;  // null: memory only
 
   ServerInfo Info() const;
 };

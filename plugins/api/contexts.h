@@ -27,14 +27,26 @@ struct BlockRequest {
   int64_t recheck_ms = 0;              // 0: only on writes
 };
 
+// A change to a list described for the write-ahead log, so that a push onto a long list is not
+// logged as the whole list: `count` values pushed (push) or `count` elements popped (!push), at
+// the tail or at the head.
+struct ListChange {
+  bool push = true;
+  bool tail = true;
+  const Value* values = nullptr;  // push: the values, in the order they went in
+  size_t count = 0;
+};
+
 // What a shard offers handlers beyond its partition. Implemented by the shard actor.
 class ShardHost {
  public:
   virtual ~ShardHost() = default;
   // Parks the command being run (see BlockRequest).
   virtual void Block(BlockRequest request) = 0;
-  // key of namespace ns was written (created, changed or removed).
-  virtual void OnWrite(std::string_view ns, std::string_view key) = 0;
+  // key of namespace ns was written: entry is its state after the write (null: removed by a
+  // write of version `version`); change, if given, says what changed in a list.
+  virtual void OnWrite(std::string_view ns, std::string_view key, const Entry* entry,
+                       uint64_t version, const ListChange* change) = 0;
   // Commands blocked on this shard.
   virtual size_t blocked_count() const = 0;
 };
@@ -74,29 +86,31 @@ class ShardContext {
   // Creates or overwrites key.
   Entry& Put(std::string_view key, Value value, int64_t expire_at_ms) {
     Entry& e = partition_->Put(ns_, key, std::move(value), expire_at_ms);
-    Written(key);
+    Written(key, &e, e.version, nullptr);
     return e;
   }
   // For modification in place: change ref.entry, then Commit(ref) (or Abort(ref)).
   EntryRef Upsert(std::string_view key) { return partition_->Upsert(ns_, key, now_ms_); }
   void Commit(const EntryRef& ref) {
     partition_->Commit(ref);
-    Written(ref.key);
+    Written(ref.key, ref.entry, ref.entry->version, nullptr);
   }
   void Abort(const EntryRef& ref) { partition_->Abort(ref); }
   // For a small change to a large container: Upsert without measuring the value, then
-  // CommitDelta with the exact change of its HeapBytes() (see Partition::UpsertUnmeasured).
+  // CommitDelta with the exact change of its HeapBytes() (see Partition::UpsertUnmeasured),
+  // and for a list, what changed (logged instead of the whole list).
   EntryRef UpsertUnmeasured(std::string_view key) {
     return partition_->UpsertUnmeasured(ns_, key, now_ms_);
   }
-  void CommitDelta(const EntryRef& ref, int64_t heap_delta) {
+  void CommitDelta(const EntryRef& ref, int64_t heap_delta, const ListChange* change = nullptr) {
     partition_->CommitDelta(ref, heap_delta);
-    Written(ref.key);
+    Written(ref.key, ref.entry, ref.entry->version, change);
   }
   // Removes key; true if it existed.
   bool Erase(std::string_view key) {
-    const bool existed = partition_->Erase(ns_, key, now_ms_);
-    if (existed) Written(key);
+    uint64_t version = 0;
+    const bool existed = partition_->Erase(ns_, key, now_ms_, &version);
+    if (existed) Written(key, nullptr, version, nullptr);
     return existed;
   }
 
@@ -118,8 +132,8 @@ class ShardContext {
   Partition* partition_;
   uint32_t shard_id_;
   uint32_t shard_count_;
-  void Written(std::string_view key) {
-    if (host_ != nullptr) host_->OnWrite(ns_, key);
+  void Written(std::string_view key, const Entry* e, uint64_t version, const ListChange* change) {
+    if (host_ != nullptr) host_->OnWrite(ns_, key, e, version, change);
   }
 
   std::string_view ns_;
@@ -137,6 +151,9 @@ struct ServerInfo {
   uint32_t workers = 0;
   uint32_t io_threads = 0;
   std::string data_dir;  // empty: memory only
+  std::string fsync;     // with a data dir: always, periodic, never
+  // Further figures by name (persistence counters, ...).
+  std::vector<std::pair<std::string, int64_t>> counters;
 };
 
 // The connection a command arrived on. Implemented by the server.

@@ -1,0 +1,394 @@
+#include "actors/persistence.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "core/clock.h"
+#include "storage/data_dir.h"
+#include "storage/log_format.h"
+#include "storage/wal.h"
+
+namespace dbkv {
+namespace {
+
+using storage::JoinPath;
+
+// Replies of write commands in a batch whose WAL records could not be persisted.
+void FailWrites(ShardBatch* b, const std::string& why) {
+  for (ShardOp& op : b->ops) {
+    if (op.cmd->flags & kCmdWrite) {
+      *op.reply = Reply::Error(Code::kIoError, "write not persisted: " + why);
+    }
+  }
+}
+
+struct WalState {
+  static inline const char* name = "dbkv.persistence";
+  PersistenceOptions options;
+  PersistenceState* shared = nullptr;
+  std::vector<caf::actor> shards;
+  caf::actor writer;  // snapshot writer
+
+  std::unique_ptr<storage::WritableFile> file;
+  std::unique_ptr<storage::log::Writer> log;
+  uint64_t file_first_lsn = 0;
+  uint64_t next_lsn = 1;
+  // Records appended since the last successful sync, with the batches waiting for it.
+  std::vector<std::string> unsynced;
+  std::vector<ShardBatch*> held;
+  bool flush_scheduled = false;
+  bool dirty = false;  // appended, not synced (periodic)
+  bool retry_scheduled = false;
+  uint64_t writes_since_snapshot = 0;
+
+  // Snapshots.
+  bool snapshot_running = false;
+  uint64_t snapshot_lsn = 0;
+  size_t shards_done = 0;
+  bool snapshot_ok = true;
+  std::vector<caf::response_promise> finish_waiters;
+  bool finishing = false;
+
+  Status OpenNewFile() {
+    const std::string path = JoinPath(options.dir, storage::WalFileName(next_lsn));
+    std::unique_ptr<storage::WritableFile> f;
+    Status s = options.env->NewWritableFile(path, &f);
+    if (!s.ok()) return s;
+    s = options.env->SyncDir(options.dir);
+    if (!s.ok()) return s;
+    file = std::move(f);
+    log = std::make_unique<storage::log::Writer>(file.get());
+    file_first_lsn = next_lsn;
+    spdlog::info("wal: writing {} (lsn {})", path, next_lsn);
+    return Status::OK();
+  }
+
+  Status CloseFile() {
+    if (file == nullptr) return Status::OK();
+    Status s = file->Sync();
+    if (s.ok()) s = file->Close();
+    file.reset();
+    log.reset();
+    return s;
+  }
+
+  void SetFailed(const Status& s) {
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->failure = s.message();
+    }
+    if (!shared->failed.exchange(true)) {
+      spdlog::error("wal: {}; refusing writes until the disk accepts them again", s.ToString());
+    }
+  }
+
+  void ClearFailed() {
+    if (shared->failed.exchange(false)) spdlog::info("wal: writing again");
+  }
+
+  // Appends, flushes and (always) syncs what is pending; completes the held batches.
+  void Flush() {
+    flush_scheduled = false;
+    Status s = shared->failed ? Status::IoError(shared->Failure()) : file->Flush();
+    if (s.ok() && options.fsync == FsyncMode::kAlways && !unsynced.empty()) s = Sync();
+    if (s.ok()) {
+      if (options.fsync != FsyncMode::kAlways) {
+        dirty = dirty || !unsynced.empty();
+        // Periodic: kept until the next sync, to be rewritten if that fails.
+        if (options.fsync == FsyncMode::kNever) unsynced.clear();
+      } else {
+        unsynced.clear();
+      }
+      for (ShardBatch* b : held) b->completion->OnBatchDone(b);
+      held.clear();
+      if (file->Size() >= options.wal_file_bytes) Rotate();
+    } else {
+      SetFailed(s);
+      for (ShardBatch* b : held) {
+        FailWrites(b, s.message());
+        b->completion->OnBatchDone(b);
+      }
+      held.clear();
+    }
+  }
+
+  Status Sync() {
+    const int64_t start = MonotonicNs();
+    Status s = file->Sync();
+    if (s.ok()) {
+      shared->fsyncs.fetch_add(1, std::memory_order_relaxed);
+      shared->fsync_us_total.fetch_add(static_cast<uint64_t>((MonotonicNs() - start) / 1000),
+                                       std::memory_order_relaxed);
+      dirty = false;
+      if (options.fsync == FsyncMode::kPeriodic) unsynced.clear();
+    }
+    return s;
+  }
+
+  // A new WAL file: the old one synced and closed first.
+  Status Rotate() {
+    Status s = CloseFile();
+    if (s.ok()) s = OpenNewFile();
+    if (!s.ok()) SetFailed(s);
+    return s;
+  }
+
+  // After a failure: a fresh file, with every record not known to be durable written again
+  // (replay skips whatever landed twice). Returns whether the WAL works again.
+  bool Recover() {
+    file.reset();  // the damaged file stays as it is; recovery skips its torn end
+    log.reset();
+    Status s = OpenNewFile();
+    for (const std::string& r : unsynced) {
+      if (!s.ok()) break;
+      s = log->AddRecord(r);
+    }
+    if (s.ok()) s = file->Sync();
+    if (!s.ok()) {
+      file.reset();
+      log.reset();
+      SetFailed(s);
+      return false;
+    }
+    unsynced.clear();
+    dirty = false;
+    ClearFailed();
+    return true;
+  }
+};
+
+caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOptions options,
+                          PersistenceState* shared, std::vector<caf::actor> shards,
+                          uint64_t next_lsn) {
+  WalState& st = self->state;
+  st.options = std::move(options);
+  st.shared = shared;
+  st.shards = std::move(shards);
+  st.next_lsn = next_lsn;
+  st.writer = SpawnSnapshotWriter(self->system(), st.options.env, st.options.dir);
+  Status s = st.OpenNewFile();
+  if (!s.ok()) st.SetFailed(s);
+  if (st.options.fsync == FsyncMode::kPeriodic) {
+    self->delayed_send(self, std::chrono::milliseconds(st.options.fsync_interval_ms),
+                       sync_atom::value);
+  }
+  if (st.options.snapshot_interval_s > 0) {
+    self->delayed_send(self, std::chrono::seconds(st.options.snapshot_interval_s),
+                       snaptick_atom::value);
+  }
+
+  auto start_snapshot = [self]() {
+    WalState& st = self->state;
+    if (st.snapshot_running || st.shared->failed) return;
+    // Everything before L is in the files being closed; every shard's snapshot starts after
+    // it received this message, so it holds every write of a record below L.
+    if (st.file != nullptr && !st.Rotate().ok()) return;
+    st.snapshot_running = true;
+    st.shared->snapshot_running = true;
+    st.snapshot_lsn = st.next_lsn;
+    st.shards_done = 0;
+    st.snapshot_ok = true;
+    st.writes_since_snapshot = 0;
+    spdlog::info("snapshot: starting at lsn {} ({} shards)", st.snapshot_lsn, st.shards.size());
+    for (const caf::actor& shard : st.shards) {
+      self->send(shard, snapshot_atom::value, st.snapshot_lsn, st.writer, caf::actor(self));
+    }
+  };
+
+  return {
+      [self](wal_atom, WalWritePtr p) {
+        WalState& st = self->state;
+        std::unique_ptr<WalWrite> w(p.write);
+        storage::WalRecordHeader h;
+        h.lsn = st.next_lsn++;
+        h.shard = w->shard;
+        h.count = w->count;
+        st.shared->next_lsn.store(st.next_lsn, std::memory_order_relaxed);
+        std::string record = storage::EncodeWalRecord(h, w->mutations);
+        Status s =
+            st.shared->failed ? Status::IoError(st.shared->Failure()) : st.log->AddRecord(record);
+        st.shared->wal_bytes.fetch_add(record.size(), std::memory_order_relaxed);
+        st.shared->wal_records.fetch_add(1, std::memory_order_relaxed);
+        st.writes_since_snapshot += w->count;
+        st.unsynced.push_back(std::move(record));
+        if (!s.ok()) st.SetFailed(s);
+        for (ShardBatch* b : w->held) st.held.push_back(b);
+        if (!st.flush_scheduled) {
+          // Handled after every message already queued: they share this write and fsync.
+          st.flush_scheduled = true;
+          self->send(self, flush_atom::value);
+        }
+      },
+      [self, start_snapshot](flush_atom) {
+        WalState& st = self->state;
+        st.Flush();
+        if (st.shared->failed && !st.retry_scheduled) {
+          st.retry_scheduled = true;
+          self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
+        }
+        if (st.options.snapshot_every_writes > 0 &&
+            st.writes_since_snapshot >= st.options.snapshot_every_writes) {
+          start_snapshot();
+        }
+      },
+      [self](sync_atom) {
+        WalState& st = self->state;
+        if (st.dirty && !st.shared->failed) {
+          Status s = st.Sync();
+          if (!s.ok()) st.SetFailed(s);
+        }
+        self->delayed_send(self, std::chrono::milliseconds(st.options.fsync_interval_ms),
+                           sync_atom::value);
+      },
+      [self](retry_atom) {
+        WalState& st = self->state;
+        st.retry_scheduled = false;
+        if (!st.shared->failed) return;
+        if (!st.Recover()) {
+          st.retry_scheduled = true;
+          self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
+        }
+      },
+      [self, start_snapshot](snaptick_atom) {
+        start_snapshot();
+        self->delayed_send(self, std::chrono::seconds(self->state.options.snapshot_interval_s),
+                           snaptick_atom::value);
+      },
+      [self](snapdone_atom, uint32_t shard, uint64_t lsn, bool ok, const std::string& error) {
+        WalState& st = self->state;
+        if (lsn != st.snapshot_lsn) return;
+        if (!ok) {
+          st.snapshot_ok = false;
+          spdlog::error("snapshot: shard {} failed: {}", shard, error);
+        }
+        if (++st.shards_done < st.shards.size()) return;
+        st.snapshot_running = false;
+        st.shared->snapshot_running = false;
+        if (st.snapshot_ok) {
+          st.shared->snapshots.fetch_add(1, std::memory_order_relaxed);
+          st.shared->last_snapshot_lsn.store(lsn, std::memory_order_relaxed);
+          st.shared->last_snapshot_ms.store(WallClockMs(), std::memory_order_relaxed);
+          // Keep the two newest snapshots of each shard (the older one in case the newer
+          // is ever found damaged) and the WAL files the older one needs.
+          storage::DirListing listing;
+          if (storage::ListDataDir(st.options.env, st.options.dir, &listing).ok()) {
+            std::map<uint32_t, int> kept;
+            uint64_t oldest_kept = lsn;
+            for (const auto& f : listing.snapshots) {
+              if (f.shard >= st.shards.size() || ++kept[f.shard] > 2) {
+                st.options.env->DeleteFile(f.path);
+              } else {
+                oldest_kept = std::min(oldest_kept, f.start_lsn);
+              }
+            }
+            for (size_t i = 0; i + 1 < listing.wal.size(); ++i) {
+              // File i holds LSNs up to the next file's first.
+              if (listing.wal[i + 1].first_lsn <= oldest_kept) {
+                st.options.env->DeleteFile(listing.wal[i].path);
+              }
+            }
+            st.options.env->SyncDir(st.options.dir);
+          }
+          spdlog::info("snapshot: done at lsn {}", lsn);
+        }
+        for (auto& rp : st.finish_waiters) rp.deliver(st.snapshot_ok);
+        st.finish_waiters.clear();
+      },
+      [self, start_snapshot](finish_atom) -> caf::result<bool> {
+        WalState& st = self->state;
+        st.finishing = true;
+        if (st.flush_scheduled) st.Flush();
+        if (st.file != nullptr && !st.shared->failed) {
+          Status s = st.Sync();
+          if (!s.ok()) st.SetFailed(s);
+        }
+        if (st.shared->failed) return false;
+        auto rp = self->make_response_promise<bool>();
+        st.finish_waiters.push_back(rp);
+        if (!st.snapshot_running) start_snapshot();
+        return rp;
+      },
+  };
+}
+
+// -- Snapshot writer.
+
+struct WriterState {
+  static inline const char* name = "dbkv.snapshot-writer";
+  storage::Env* env = nullptr;
+  std::string dir;
+  std::map<uint32_t, std::unique_ptr<storage::WritableFile>> files;
+};
+
+caf::behavior WriterBehavior(caf::stateful_actor<WriterState>* self, storage::Env* env,
+                             std::string dir) {
+  self->state.env = env;
+  self->state.dir = std::move(dir);
+  return {
+      [self](snapbegin_atom, uint32_t shard, const std::string& header) -> caf::result<bool> {
+        WriterState& st = self->state;
+        std::unique_ptr<storage::WritableFile> f;
+        Status s = st.env->NewWritableFile(JoinPath(st.dir, storage::SnapshotTempName(shard)), &f);
+        if (s.ok()) s = f->Append(header);
+        if (!s.ok()) {
+          spdlog::error("snapshot: shard {}: {}", shard, s.ToString());
+          return false;
+        }
+        st.files[shard] = std::move(f);
+        return true;
+      },
+      [self](snapblock_atom, uint32_t shard, const std::string& block) -> caf::result<bool> {
+        WriterState& st = self->state;
+        auto it = st.files.find(shard);
+        if (it == st.files.end()) return false;
+        Status s = it->second->Append(block);
+        if (!s.ok()) {
+          spdlog::error("snapshot: shard {}: {}", shard, s.ToString());
+          st.files.erase(it);
+          return false;
+        }
+        return true;
+      },
+      [self](snapend_atom, uint32_t shard, const std::string& footer,
+             uint64_t lsn) -> caf::result<bool> {
+        WriterState& st = self->state;
+        auto it = st.files.find(shard);
+        if (it == st.files.end()) return false;
+        std::unique_ptr<storage::WritableFile> f = std::move(it->second);
+        st.files.erase(it);
+        // Whole, synced, then renamed: a snapshot file that exists is complete.
+        Status s = f->Append(footer);
+        if (s.ok()) s = f->Sync();
+        if (s.ok()) s = f->Close();
+        const std::string final_path = JoinPath(st.dir, storage::SnapshotFileName(shard, lsn));
+        if (s.ok()) {
+          s = st.env->RenameFile(JoinPath(st.dir, storage::SnapshotTempName(shard)), final_path);
+        }
+        if (s.ok()) s = st.env->SyncDir(st.dir);
+        if (!s.ok()) {
+          spdlog::error("snapshot: shard {}: {}", shard, s.ToString());
+          return false;
+        }
+        return true;
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions options,
+                            PersistenceState* state, std::vector<caf::actor> shards,
+                            uint64_t next_lsn) {
+  return system.spawn<caf::detached>(WalBehavior, std::move(options), state, std::move(shards),
+                                     next_lsn);
+}
+
+caf::actor SpawnSnapshotWriter(caf::actor_system& system, storage::Env* env, std::string dir) {
+  return system.spawn<caf::detached>(WriterBehavior, env, std::move(dir));
+}
+
+}  // namespace dbkv

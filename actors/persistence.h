@@ -1,0 +1,101 @@
+// Persistence: the write-ahead log (group commit) and snapshot coordination, as a detached CAF
+// actor (its blocking file I/O never holds a shard), plus the snapshot writer actor.
+//
+// Shards encode the mutations of each batch (WalBuffer) and send them here in one message.
+// With --fsync always the shard also hands over the batch itself: its replies go out only once
+// the records are on disk; every record that arrived while the previous fsync ran shares the
+// next one (group commit). With periodic the WAL is synced every interval; with never the OS
+// decides. Snapshots: every --snapshot-interval-s or --snapshot-every-writes, the WAL is
+// rotated at LSN L and each shard writes its partition in slices, between its other messages
+// (shard_actor.cc); once all are done, WAL files below the older kept snapshot are deleted.
+#ifndef DATABRIDGE_ACTORS_PERSISTENCE_H_
+#define DATABRIDGE_ACTORS_PERSISTENCE_H_
+
+#include <atomic>
+#include <caf/all.hpp>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "actors/shard_batch.h"
+#include "storage/env.h"
+
+namespace dbkv {
+
+enum class FsyncMode { kAlways, kPeriodic, kNever };
+
+struct PersistenceOptions {
+  std::string dir;
+  FsyncMode fsync = FsyncMode::kPeriodic;
+  uint32_t fsync_interval_ms = 100;
+  uint64_t wal_file_bytes = uint64_t{64} << 20;  // rotate past this
+  uint32_t snapshot_interval_s = 3600;           // 0: no timed snapshots
+  uint64_t snapshot_every_writes = 1000000;      // 0: no count-triggered snapshots
+  storage::Env* env = nullptr;
+};
+
+// What shards, the persistence actor and INFO share.
+struct PersistenceState {
+  FsyncMode mode = FsyncMode::kPeriodic;
+  // Set while the WAL cannot be written (disk full, I/O error): shards refuse writes.
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  std::string failure;  // why, while failed (guarded by mu)
+
+  std::atomic<uint64_t> next_lsn{1};
+  std::atomic<uint64_t> wal_bytes{0};  // written since start
+  std::atomic<uint64_t> wal_records{0};
+  std::atomic<uint64_t> fsyncs{0};
+  std::atomic<uint64_t> fsync_us_total{0};
+  std::atomic<uint64_t> snapshots{0};
+  std::atomic<uint64_t> last_snapshot_lsn{0};
+  std::atomic<int64_t> last_snapshot_ms{0};
+  std::atomic<bool> snapshot_running{false};
+
+  std::string Failure() {
+    std::lock_guard<std::mutex> lock(mu);
+    return failure;
+  }
+};
+
+// One shard batch's WAL mutations, and (fsync always) the batches whose replies wait for them.
+struct WalWrite {
+  uint32_t shard = 0;
+  uint32_t count = 0;
+  std::string mutations;
+  std::vector<ShardBatch*> held;
+};
+struct WalWritePtr {
+  WalWrite* write = nullptr;
+};
+
+using wal_atom = caf::atom_constant<caf::atom("wal")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using snapdone_atom = caf::atom_constant<caf::atom("snapdone")>;
+using snaptick_atom = caf::atom_constant<caf::atom("snaptick")>;
+using snapbegin_atom = caf::atom_constant<caf::atom("snapbegin")>;
+using snapblock_atom = caf::atom_constant<caf::atom("snapblock")>;
+using snapend_atom = caf::atom_constant<caf::atom("snapend")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+
+// Spawns the persistence actor (detached). The WAL continues at next_lsn (after recovery) in a
+// new file. shards are sent (snapshot_atom, L, writer, coordinator) to snapshot.
+// (finish_atom) -> bool: flush, sync, snapshot every shard, and answer when done (SIGTERM).
+caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions options,
+                            PersistenceState* state, std::vector<caf::actor> shards,
+                            uint64_t next_lsn);
+
+// Spawns the snapshot writer (detached): (snapbegin_atom, shard, header bytes) -> bool,
+// (snapblock_atom, shard, bytes) -> bool, (snapend_atom, shard, footer bytes, lsn) -> bool:
+// temporary file, then fsync and rename to its final name.
+caf::actor SpawnSnapshotWriter(caf::actor_system& system, storage::Env* env, std::string dir);
+
+}  // namespace dbkv
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dbkv::WalWritePtr)
+
+#endif  // DATABRIDGE_ACTORS_PERSISTENCE_H_
