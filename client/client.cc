@@ -137,7 +137,14 @@ class AsyncClient::Impl {
       protocol::AppendRequest(&frame, id, protocol::op::kHello, "HELLO", hello.data(),
                               hello.size());
       out_.insert(0, frame);
-      pending_.push_front({id, [](Reply) {}});
+      // A refused handshake (a wrong password) fails the connection with its own error, so that
+      // every request queued behind it gets that error rather than a confusing other one.
+      // (Without a password, NOAUTH is expected: the client may AUTH later by hand.)
+      const bool has_password = !opts_.password.empty();
+      pending_.push_front({id, [this, has_password](Reply r) {
+                             if (r.ok() || (r.code == Code::kAuth && !has_password)) return;
+                             handshake_error_ = std::move(r);
+                           }});
       state_ = kConnected;
       flush_posted_ = true;
     }
@@ -231,11 +238,17 @@ class AsyncClient::Impl {
         pending_.pop_front();
       }
       p.cb(std::move(reply));
+      if (handshake_error_) {
+        Reply e = std::move(*handshake_error_);
+        handshake_error_.reset();
+        Fail(e.error, e.code);
+        return false;
+      }
     }
   }
 
   // Closes the connection and fails every request sent or queued.
-  void Fail(const std::string& reason) {
+  void Fail(const std::string& reason, Code code = Code::kIoError) {
     ++generation_;
     error_code ec;
     timer_.cancel();
@@ -252,7 +265,7 @@ class AsyncClient::Impl {
       state_ = kIdle;
       flush_posted_ = false;
     }
-    for (Pending& p : failed) p.cb(Reply::Error(Code::kIoError, reason));
+    for (Pending& p : failed) p.cb(Reply::Error(code, reason));
     // Calls made from those callbacks saw kIdle and started a new connection.
   }
 
@@ -263,6 +276,7 @@ class AsyncClient::Impl {
   tcp::resolver resolver_;
   asio::steady_timer timer_;
   uint64_t generation_ = 0;  // bumped on every failure: stale handlers see a new value
+  std::optional<Reply> handshake_error_;
   std::string wbuf_;
   bool writing_ = false;
   std::vector<char> rbuf_;
