@@ -120,9 +120,12 @@ struct WalState {
     const int64_t start = MonotonicNs();
     Status s = file->Sync();
     if (s.ok()) {
+      const int64_t ns = MonotonicNs() - start;
       shared->fsyncs.fetch_add(1, std::memory_order_relaxed);
-      shared->fsync_us_total.fetch_add(static_cast<uint64_t>((MonotonicNs() - start) / 1000),
-                                       std::memory_order_relaxed);
+      shared->fsync_us_total.fetch_add(static_cast<uint64_t>(ns / 1000), std::memory_order_relaxed);
+      size_t b = 0;
+      while (b < kFsyncBuckets.size() && ns * 1e-9 > kFsyncBuckets[b]) ++b;
+      shared->fsync_buckets[b].fetch_add(1, std::memory_order_relaxed);
       dirty = false;
       if (options.fsync == FsyncMode::kPeriodic) unsynced.clear();
     }

@@ -11,6 +11,7 @@
 #ifndef DATABRIDGE_ACTORS_PERSISTENCE_H_
 #define DATABRIDGE_ACTORS_PERSISTENCE_H_
 
+#include <array>
 #include <atomic>
 #include <caf/all.hpp>
 #include <cstdint>
@@ -35,6 +36,10 @@ struct PersistenceOptions {
   storage::Env* env = nullptr;
 };
 
+// fsync latency buckets (seconds).
+constexpr std::array<double, 12> kFsyncBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                  0.01,   0.025,   0.05,   0.1,   0.25,   1};
+
 // What shards, the persistence actor and INFO share.
 struct PersistenceState {
   FsyncMode mode = FsyncMode::kPeriodic;
@@ -48,6 +53,7 @@ struct PersistenceState {
   std::atomic<uint64_t> wal_records{0};
   std::atomic<uint64_t> fsyncs{0};
   std::atomic<uint64_t> fsync_us_total{0};
+  std::array<std::atomic<uint64_t>, kFsyncBuckets.size() + 1> fsync_buckets{};  // last: +Inf
   std::atomic<uint64_t> snapshots{0};
   std::atomic<uint64_t> last_snapshot_lsn{0};
   std::atomic<int64_t> last_snapshot_ms{0};

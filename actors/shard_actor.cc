@@ -78,6 +78,7 @@ void AfterWork(Self* self) {
   for (ShardBatch* b : st.deliveries) b->completion->OnBatchDone(b);
   st.deliveries.clear();
   if (st.waiters->size() != 0) ScheduleTimer(self);
+  if (st.metrics != nullptr) st.metrics->Publish(st.partition->stats(), st.waiters->size());
 }
 
 // -- Snapshots.
@@ -170,8 +171,9 @@ void StartWalk(Self* self, uint64_t lsn, caf::actor writer, caf::actor coordinat
 
 caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
                             std::shared_ptr<std::unique_ptr<Partition>> loaded,
-                            PersistenceState* persistence) {
+                            PersistenceState* persistence, ShardMetrics* metrics) {
   ShardState& st = self->state;
+  st.metrics = metrics;
   st.id = id;
   st.count = count;
   st.partition = *loaded != nullptr ? std::move(*loaded) : std::make_unique<Partition>();
@@ -207,16 +209,19 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
       [self](snapshot_atom, uint64_t lsn, caf::actor writer, caf::actor coordinator) {
         StartWalk(self, lsn, std::move(writer), std::move(coordinator));
       },
+      [](health_atom) { return true; },
   };
 }
 
 }  // namespace
 
 caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
-                      std::unique_ptr<Partition> partition, PersistenceState* persistence) {
+                      std::unique_ptr<Partition> partition, PersistenceState* persistence,
+                      ShardMetrics* metrics) {
   // CAF copies spawn arguments: hand the partition over through a shared pointer.
   auto loaded = std::make_shared<std::unique_ptr<Partition>>(std::move(partition));
-  return system.spawn(ShardBehavior, id, count, loaded, persistence);
+  if (metrics != nullptr && *loaded != nullptr) metrics->Publish((*loaded)->stats(), 0);
+  return system.spawn(ShardBehavior, id, count, loaded, persistence, metrics);
 }
 
 }  // namespace dbkv

@@ -17,6 +17,7 @@
 
 #include "actors/persistence.h"
 #include "actors/shard_batch.h"
+#include "actors/shard_metrics.h"
 #include "actors/waiters.h"
 #include "actors/wal_buffer.h"
 #include "core/partition.h"
@@ -32,6 +33,8 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 // (attach_atom, persistence actor): from now on, log writes there.
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using snapstep_atom = caf::atom_constant<caf::atom("snapstep")>;
+// (health_atom) -> true: the shard is responsive (for /health).
+using health_atom = caf::atom_constant<caf::atom("health")>;
 
 struct ShardState {
   static inline const char* name = "dbkv.shard";
@@ -41,6 +44,7 @@ struct ShardState {
   std::unique_ptr<Waiters> waiters;
   int64_t timer_at_ms = 0;  // the earliest timer message in flight, or 0
 
+  ShardMetrics* metrics = nullptr;  // published after each message, if set
   // Persistence (null / empty when memory only).
   PersistenceState* persistence = nullptr;
   caf::actor wal;
@@ -75,7 +79,7 @@ void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, Sha
 // partition: what recovery loaded (null: empty). persistence: null for memory only.
 caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
                       std::unique_ptr<Partition> partition = nullptr,
-                      PersistenceState* persistence = nullptr);
+                      PersistenceState* persistence = nullptr, ShardMetrics* metrics = nullptr);
 
 }  // namespace dbkv
 

@@ -53,7 +53,8 @@ def start_redis(tmp):
 def start_kv(tmp, extra):
     port = free_port()
     proc = subprocess.Popen(
-        [os.path.join(BIN, "server/data-bridge-kv-server"), "--bind", f"127.0.0.1:{port}"] + extra,
+        [os.path.join(BIN, "server/data-bridge-kv-server"), "--bind", f"127.0.0.1:{port}",
+         "--http-bind", "127.0.0.1:0"] + extra,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     return proc, f"kv://127.0.0.1:{port}"

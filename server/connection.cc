@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "actors/shard_actor.h"
+#include "core/clock.h"
 #include "core/shard_hash.h"
 #include "protocol/frame.h"
 #include "protocol/wire_format.h"
@@ -56,6 +57,7 @@ void Connection::Start() {
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   loop_->Register(this);
   socket_.non_blocking(true, ec);
+  last_activity_ms_ = loop_->now_ms();
   rbuf_.resize(kReadChunk);
   may_have_input_ = true;
   Read();
@@ -67,6 +69,17 @@ bool Connection::Authenticate(std::string_view password) {
   const std::string& expected = loop_->state()->options.password;
   if (expected.empty()) return false;
   authenticated_ = ConstantTimeEquals(password, expected);
+  if (authenticated_) {
+    auth_failures_ = 0;
+  } else {
+    // Counted, and answered late: each failure in a row doubles the delay (up to 4 s), which
+    // makes guessing slow without holding anything but this connection.
+    loop_->state()->auth_failures.fetch_add(1, std::memory_order_relaxed);
+    const int64_t delay_ms = std::min<int64_t>(kAuthDelayMs << std::min(auth_failures_, 4), 4000);
+    ++auth_failures_;
+    hold_output_until_ms_ = WallClockMs() + delay_ms;
+    spdlog::warn("connection {}: wrong password ({} in a row)", id_, auth_failures_);
+  }
   return authenticated_;
 }
 
@@ -141,6 +154,7 @@ void Connection::DrainSocket() {
     }
     rend_ += n;
     got = true;
+    last_activity_ms_ = loop_->now_ms();
     if (n < space) break;  // drained
     // More may be waiting: decode what we have before reading on, so the buffer stays small.
     ProcessInput();
@@ -215,6 +229,7 @@ void Connection::ProcessInput() {
   }
 
   pipeline->conn = shared_from_this();
+  pipeline->read_ns = MonotonicNs();
   for (uint32_t i = 0; i < pipeline->size(); ++i) {
     PendingRequest& req = (*pipeline)[i];
     if (req.reply.ok()) Resolve(req, req.opcode);
@@ -235,6 +250,7 @@ void Connection::Resolve(PendingRequest& r, uint8_t opcode) {
   if (opcode == protocol::kOpByName) {
     std::string_view name = r.argv[0].AsStringView();
     r.cmd = registry.FindByName(name);
+    if (r.cmd != nullptr) r.metric_id = r.cmd->id;
     r.arg_offset = 1;
     if (r.cmd == nullptr) {
       r.reply = Reply::Error(Code::kUnknownCommand,
@@ -243,6 +259,7 @@ void Connection::Resolve(PendingRequest& r, uint8_t opcode) {
     return;
   }
   r.cmd = registry.FindByOpcode(opcode);
+  if (r.cmd != nullptr) r.metric_id = r.cmd->id;
   if (r.cmd == nullptr) {
     r.reply = Reply::Error(Code::kUnknownCommand, "unknown opcode " + std::to_string(opcode));
   }
@@ -415,6 +432,8 @@ void Connection::Flush() {
   // as replies (which share large values with the store rather than copy them).
   size_t replies = 0;
   const size_t before = obuf_.size();
+  const int64_t now_ns = pipelines_.empty() ? 0 : MonotonicNs();
+  CommandMetrics& metrics = loop_->metrics();
   while (!pipelines_.empty() && pipelines_.front()->pending_ops == 0 &&
          obuf_.size() + wbuf_.size() <= kMaxPendingOutputBytes) {
     std::unique_ptr<Pipeline> p = std::move(pipelines_.front());
@@ -429,6 +448,7 @@ void Connection::Flush() {
         r.reply = r.cmd->merge(r.split->input, *this);
       }
       protocol::AppendResponse(&obuf_, r.id, r.reply);
+      metrics.Record(r.metric_id, r.reply.code, now_ns - p->read_ns);
     }
     replies += p->size();
     RecyclePipeline(std::move(p));
@@ -450,6 +470,22 @@ void Connection::Write() {
   if (obuf_.empty()) {
     MaybeFinish();
     return;
+  }
+  if (hold_output_until_ms_ != 0) {
+    const int64_t wait = hold_output_until_ms_ - WallClockMs();
+    if (wait > 0) {
+      // After a wrong password: replies wait (and so does reading: the output counts against
+      // the connection's limits).
+      if (!hold_timer_) {
+        hold_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+      }
+      hold_timer_->expires_after(std::chrono::milliseconds(wait));
+      hold_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
+        if (!ec) self->Write();
+      });
+      return;
+    }
+    hold_output_until_ms_ = 0;
   }
   wbuf_.swap(obuf_);
   obuf_.clear();
@@ -548,6 +584,18 @@ void Connection::DiscardInput() {
                      });
 }
 
+bool Connection::IdleSince(int64_t cutoff_ms) const {
+  // A connection waiting on a blocked command, or with replies in flight, is not idle.
+  return !closed_ && !closing_ && pipelines_.empty() && !writing_ && obuf_.empty() &&
+         last_activity_ms_ < cutoff_ms;
+}
+
+void Connection::CloseIdle() {
+  spdlog::debug("connection {}: idle, closing", id_);
+  StopInput();
+  GracefulClose();
+}
+
 void Connection::CancelBlocked() {
   // Blocked commands hold pipelines (and this connection) until they answer: have the shards
   // answer them now.
@@ -565,6 +613,7 @@ void Connection::Close() {
   read_closed_ = true;
   error_code ec;
   if (linger_ != nullptr) linger_->cancel();
+  if (hold_timer_ != nullptr) hold_timer_->cancel();
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   loop_->Unregister(this);

@@ -41,6 +41,8 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   static constexpr size_t kReplyBudgetBytes = size_t{16} << 20;
   // How long a closing connection waits for the client to close its side.
   static constexpr int kLingerMs = 2000;
+  // A wrong password's reply is delayed this long, doubled per failure in a row (max 4 s).
+  static constexpr int64_t kAuthDelayMs = 250;
   // Finished pipelines kept for reuse.
   static constexpr size_t kSparePipelines = 4;
 
@@ -56,6 +58,9 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   // A pipeline's last op completed (loop thread).
   void OnPipelineDone();
   uint64_t id() const { return id_; }
+  // For --idle-timeout-s: no request since cutoff and nothing in flight.
+  bool IdleSince(int64_t cutoff_ms) const;
+  void CloseIdle();
 
   // ConnectionContext.
   const std::string& ns() const override { return *ns_; }
@@ -119,6 +124,10 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   bool input_closed_ = false;   // bad frame or QUIT: input is ignored from now on
   bool closing_ = false;        // half-closed, discarding input until the client closes
   std::unique_ptr<boost::asio::steady_timer> linger_;
+  int64_t last_activity_ms_ = 0;      // last time a request arrived
+  int auth_failures_ = 0;             // wrong passwords in a row
+  int64_t hold_output_until_ms_ = 0;  // replies wait until then (after a wrong password)
+  std::unique_ptr<boost::asio::steady_timer> hold_timer_;
   bool writing_ = false;
   bool read_closed_ = false;  // EOF or protocol error: no more input
   bool close_after_write_ = false;

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "actors/shard_actor.h"
+#include "core/clock.h"
 #include "server/connection.h"
 
 namespace dbkv {
@@ -14,6 +15,7 @@ namespace asio = boost::asio;
 IoLoop::IoLoop(ServerState* state, uint32_t index)
     : state_(state),
       index_(index),
+      metrics_(state->registry.commands().size()),
       io_(1),
       work_(asio::make_work_guard(io_)),
       open_(state->shards.size(), nullptr) {}
@@ -24,7 +26,30 @@ IoLoop::~IoLoop() {
   for (ShardBatch* b : pool_) delete b;
 }
 
+int64_t IoLoop::now_ms() const { return WallClockMs(); }
+
+void IoLoop::SweepIdle() {
+  const uint32_t timeout_s = state_->options.idle_timeout_s;
+  if (timeout_s == 0) return;
+  const int64_t cutoff = WallClockMs() - int64_t{timeout_s} * 1000;
+  std::vector<Connection*> idle;
+  for (Connection* c : conns_) {
+    if (c->IdleSince(cutoff)) idle.push_back(c);
+  }
+  for (Connection* c : idle) c->CloseIdle();
+  idle_timer_->expires_after(std::chrono::seconds(1));
+  idle_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) SweepIdle();
+  });
+}
+
 void IoLoop::Start() {
+  if (state_->options.idle_timeout_s > 0) {
+    idle_timer_ = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(1));
+    idle_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) SweepIdle();
+    });
+  }
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("dbkv-io-" + std::to_string(index_)).c_str());
     io_.run();
@@ -34,6 +59,7 @@ void IoLoop::Start() {
 void IoLoop::Stop() {
   if (!thread_.joinable()) return;
   asio::post(io_, [this] {
+    if (idle_timer_) idle_timer_->cancel();
     std::vector<Connection*> open(conns_.begin(), conns_.end());
     for (Connection* c : open) c->Close();
     work_.reset();

@@ -11,12 +11,15 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "actors/shard_batch.h"
+#include "server/metrics.h"
 #include "server/server_state.h"
 
 namespace dbkv {
@@ -29,6 +32,7 @@ class IoLoop final : public BatchCompletion {
   ~IoLoop() override;
 
   boost::asio::io_context& io() { return io_; }
+  CommandMetrics& metrics() { return metrics_; }
   ServerState* state() const { return state_; }
 
   void Start();
@@ -47,6 +51,9 @@ class IoLoop final : public BatchCompletion {
   // BatchCompletion: any (shard) thread.
   void OnBatchDone(ShardBatch* batch) override;
 
+  // A coarse clock for the loop's connections (updated by the idle sweep, or read fresh).
+  int64_t now_ms() const;
+
   // Loop thread only: bookkeeping of live connections.
   void Register(Connection* c);
   void Unregister(Connection* c);
@@ -54,12 +61,15 @@ class IoLoop final : public BatchCompletion {
  private:
   void Flush();
   void Complete(ShardBatch* batch);
+  // Closes connections idle longer than --idle-timeout-s, every second.
+  void SweepIdle();
   ShardBatch* NewBatch(uint32_t shard);
 
   static constexpr size_t kMaxPooledBatches = 256;
 
   ServerState* state_;
   uint32_t index_;
+  CommandMetrics metrics_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
@@ -67,6 +77,7 @@ class IoLoop final : public BatchCompletion {
   std::vector<ShardBatch*> pool_;  // finished batches, for reuse
   bool flush_posted_ = false;
   std::unordered_set<Connection*> conns_;
+  std::unique_ptr<boost::asio::steady_timer> idle_timer_;
   std::atomic<size_t> conn_count_{0};
 };
 

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include "server/logging.h"
 #include "server/options.h"
 #include "server/server.h"
 
@@ -18,8 +19,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "data-bridge-kv-server: %s\n", s.message().c_str());
     return 2;
   }
-  spdlog::set_level(spdlog::level::from_str(options.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  dbkv::ConfigureLogging(options.log_level, options.log_format);
   dbkv::Server server(std::move(options));
   return server.Run();
 }

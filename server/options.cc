@@ -80,6 +80,10 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
   app.add_option("--bind", o->bind, "host:port to serve the binary protocol on (port 0: any)")
       ->envname("KV_BIND")
       ->capture_default_str();
+  app.add_option("--http-bind", o->http_bind,
+                 "host:port for /metrics (Prometheus), /health and /ready; \"none\" to disable")
+      ->envname("KV_HTTP_BIND")
+      ->capture_default_str();
   app.add_option("--shards", o->shards, "number of shard actors (0: one per worker)")
       ->envname("KV_SHARDS")
       ->capture_default_str();
@@ -100,6 +104,14 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
                  "connections served at once; more are refused")
       ->envname("KV_MAX_CONNECTIONS")
       ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--idle-timeout-s", o->idle_timeout_s,
+                 "close connections idle this long (0: never); a blocked command is not idle")
+      ->envname("KV_IDLE_TIMEOUT_S")
+      ->capture_default_str();
+  app.add_option("--log-format", o->log_format, "text, or json (one object per line)")
+      ->envname("KV_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_option("--password-file", o->password_file,
                  "file holding the password clients must AUTH with (env KV_PASSWORD gives the "
@@ -169,6 +181,10 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
   uint16_t port;
   if (!SplitHostPort(o->bind, &host, &port)) {
     return Status::InvalidArgument("--bind: expected host:port, got '" + o->bind + "'");
+  }
+  if (o->http_bind != "none" && !SplitHostPort(o->http_bind, &host, &port)) {
+    return Status::InvalidArgument("--http-bind: expected host:port or none, got '" + o->http_bind +
+                                   "'");
   }
   if (const char* env = std::getenv("KV_PASSWORD"); env != nullptr && *env != '\0') {
     o->password = env;

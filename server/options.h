@@ -14,11 +14,14 @@ namespace dbkv {
 
 struct ServerOptions {
   std::string bind = "127.0.0.1:7379";
-  uint32_t shards = 0;      // 0: one per CAF worker
+  std::string http_bind = "127.0.0.1:7380";  // "none": no HTTP endpoints
+  uint32_t shards = 0;                       // 0: one per CAF worker
   uint32_t workers = 0;     // CAF scheduler threads; 0: cores - io_threads, at least 1
   uint32_t io_threads = 1;  // Asio threads serving connections
   uint64_t max_frame_bytes = 64ull << 20;
   uint32_t max_connections = 10000;
+  uint32_t idle_timeout_s = 0;  // 0: connections may stay idle forever
+  std::string log_format = "text";
   std::string password;  // from KV_PASSWORD or --password-file; empty: no AUTH required
   std::string password_file;
   std::string log_level = "info";

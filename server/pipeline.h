@@ -42,6 +42,8 @@ struct PendingRequest {
   std::unique_ptr<SplitState> split;
   // Blocking commands: the request's number on its connection, for cancelling it (0: none).
   uint64_t seq = 0;
+  // For metrics: the command's registry id, or kUnknownCommand.
+  uint32_t metric_id = UINT32_MAX;
 
   // Back to a fresh request, keeping argv's capacity.
   void Reset() {
@@ -53,6 +55,7 @@ struct PendingRequest {
     reply = Reply();
     split.reset();
     seq = 0;
+    metric_id = UINT32_MAX;
   }
 };
 
@@ -61,6 +64,8 @@ class Pipeline {
   std::shared_ptr<Connection> conn;
   // Ops sent to shards and not yet completed.
   uint32_t pending_ops = 0;
+  // When the requests were read (monotonic ns), for the latency metric.
+  int64_t read_ns = 0;
 
   // Requests [0, size()) are this pipeline's; the objects past them are kept, with their
   // buffers, for reuse when the connection recycles the pipeline.

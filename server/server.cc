@@ -19,6 +19,7 @@
 #include "core/version.h"
 #include "plugins/builtin.h"
 #include "protocol/frame.h"
+#include "server/http_server.h"
 #include "server/io_loop.h"
 #include "server/plugin_loader.h"
 #include "server/server_state.h"
@@ -62,6 +63,7 @@ struct Server::Impl {
 
   ServerState state;
   std::unique_ptr<caf::actor_system_config> caf_cfg;
+  std::unique_ptr<HttpServer> http;
   std::unique_ptr<caf::actor_system> system;
   std::unique_ptr<PersistenceState> persistence_state;
   caf::actor persistence;
@@ -93,9 +95,13 @@ Status Server::Impl::StartShards() {
   caf_cfg->set("work-stealing.moderate-poll-attempts", size_t{0});
   system = std::make_unique<caf::actor_system>(*caf_cfg);
   const ServerOptions& o = state.options;
+  for (uint32_t i = 0; i < o.shards; ++i) {
+    state.shard_metrics.push_back(std::make_unique<ShardMetrics>());
+  }
   if (o.data_dir.empty()) {
     for (uint32_t i = 0; i < o.shards; ++i)
-      state.shards.push_back(SpawnShard(*system, i, o.shards));
+      state.shards.push_back(
+          SpawnShard(*system, i, o.shards, nullptr, nullptr, state.shard_metrics[i].get()));
     return Status::OK();
   }
 
@@ -123,8 +129,8 @@ Status Server::Impl::StartShards() {
                             : o.fsync == "never" ? FsyncMode::kNever
                                                  : FsyncMode::kPeriodic;
   for (uint32_t i = 0; i < o.shards; ++i) {
-    state.shards.push_back(
-        SpawnShard(*system, i, o.shards, std::move(rr.partitions[i]), persistence_state.get()));
+    state.shards.push_back(SpawnShard(*system, i, o.shards, std::move(rr.partitions[i]),
+                                      persistence_state.get(), state.shard_metrics[i].get()));
   }
   PersistenceOptions po;
   po.dir = o.data_dir;
@@ -191,6 +197,7 @@ Status Server::Impl::Listen() {
     {
       std::ofstream out(tmp, std::ios::trunc);
       out << bound << "\n";
+      if (http) out << http->port() << "\n";  // the HTTP port, second
       if (!out) return Status::IoError("cannot write " + tmp);
     }
     if (std::rename(tmp.c_str(), state.options.port_file.c_str()) != 0) {
@@ -280,6 +287,15 @@ int Server::Run() {
     spdlog::info("received {}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     m.Shutdown();
   });
+  // The HTTP endpoints come first: /ready says 503 and /health 200 during recovery.
+  if (m.state.options.http_bind != "none") {
+    m.http = std::make_unique<HttpServer>(&m.state);
+    Status hs = m.http->Start(m.state.options.http_bind);
+    if (!hs.ok()) {
+      spdlog::critical("{}", hs.ToString());
+      return 1;
+    }
+  }
   Status s = RegisterBuiltinFamilies(&m.state.registry);
   if (!s.ok()) {
     spdlog::critical("registering commands: {}", s.ToString());
@@ -295,6 +311,7 @@ int Server::Run() {
     spdlog::info("loaded plugin {} from {}", name, path);
   }
   s = m.StartShards();
+  if (m.http) m.http->set_actor_system(m.system.get());
   if (!s.ok()) {
     spdlog::critical("{}", s.ToString());
     if (m.system) {
@@ -304,6 +321,7 @@ int Server::Run() {
   }
   for (uint32_t i = 0; i < m.state.options.io_threads; ++i) {
     m.loops.push_back(std::make_unique<IoLoop>(&m.state, i));
+    m.state.command_metrics.push_back(&m.loops.back()->metrics());
   }
   s = m.Listen();
   if (!s.ok()) {
@@ -313,6 +331,7 @@ int Server::Run() {
     return 1;
   }
   for (auto& loop : m.loops) loop->Start();
+  m.state.ready = true;
 
   m.Accept();
   m.control.run();
@@ -322,7 +341,9 @@ int Server::Run() {
   m.FinishPersistence();
   for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   m.state.shards.clear();
+  if (m.http) m.http->set_actor_system(nullptr);
   m.system->await_all_actors_done();
+  if (m.http) m.http->Stop();
   spdlog::info("bye");
   return m.exit_code;
 }

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <caf/actor.hpp>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "actors/persistence.h"
 #include "plugins/api/contexts.h"
 #include "plugins/api/registry.h"
+#include "server/metrics.h"
 #include "server/options.h"
 
 namespace dbkv {
@@ -26,6 +28,13 @@ struct ServerState {
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> next_connection_id{1};
   PersistenceState* persistence = nullptr;  // null: memory only
+  std::atomic<bool> ready{false};           // recovered and listening (for /ready)
+  std::atomic<uint64_t> auth_failures{0};
+  std::atomic<uint64_t> disk_bytes{0};     // cold values on disk (tiering)
+  std::atomic<uint64_t> spilled_bytes{0};  // value bytes moved to disk so far
+  // Metrics sources: one per I/O loop (owned by the loops), one per shard.
+  std::vector<CommandMetrics*> command_metrics;
+  std::vector<std::unique_ptr<ShardMetrics>> shard_metrics;
 
   ServerInfo Info() const;
 };

@@ -75,7 +75,9 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, uint16_t port)
   if (ino < 0 || inotify_add_watch(ino, dir_.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
     throw std::runtime_error("inotify failed");
   }
+  // Both ports chosen by the system, so that tests can run side by side.
   std::vector<std::string> args = {"--bind",      "127.0.0.1:" + std::to_string(port),
+                                   "--http-bind", "127.0.0.1:0",
                                    "--port-file", port_file,
                                    "--log-level", "debug"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -112,7 +114,12 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, uint16_t port)
     }
   }
   close(ino);
-  port_ = static_cast<uint16_t>(std::stoi(ReadFile(port_file)));
+  // The port file holds the data port, then the HTTP port, one per line.
+  std::istringstream ports(ReadFile(port_file));
+  int data_port = 0, http_port = 0;
+  ports >> data_port >> http_port;
+  port_ = static_cast<uint16_t>(data_port);
+  http_port_ = static_cast<uint16_t>(http_port);
 }
 
 ServerProcess::~ServerProcess() {

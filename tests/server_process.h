@@ -31,6 +31,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   uint16_t port() const { return port_; }
+  // The HTTP endpoints' port (/metrics, /health, /ready).
+  uint16_t http_port() const { return http_port_; }
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
   std::string Log() const;
@@ -48,6 +50,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   uint16_t port_ = 0;
+  uint16_t http_port_ = 0;
   std::string dir_;
   std::string log_path_;
 };

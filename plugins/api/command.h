@@ -110,6 +110,8 @@ struct CommandSpec {
   MergeFunction merge;
   // One line for COMMAND/--help listings: "GET key".
   std::string summary;
+  // Set by the registry: the command's index in CommandRegistry::commands() (for metrics).
+  uint32_t id = 0;
 };
 
 // The spec of a command whose one key is its first argument (first_key = last_key = 0), run

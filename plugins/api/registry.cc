@@ -62,6 +62,7 @@ Status CommandRegistry::Register(CommandSpec spec) {
       return Status::InvalidArgument(spec.name + ": a command that spans shards needs a merge");
     }
   }
+  spec.id = static_cast<uint32_t>(commands_.size());
   auto owned = std::make_unique<CommandSpec>(std::move(spec));
   const CommandSpec* p = owned.get();
   by_name_.emplace(p->name, p);
