@@ -4,7 +4,11 @@ BAZEL ?= bazel
 BAZEL_FLAGS ?=
 SETUP_STAMP := .setup-done
 
-.PHONY: setup build run test test-cpp fuzz lint format clean
+.PHONY: setup build run test test-cpp test-python python fuzz lint format clean
+
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.deps-done
 
 # scripts/setup.sh is idempotent; the stamp only saves its dpkg queries on repeated runs.
 $(SETUP_STAMP): scripts/setup.sh
@@ -24,6 +28,24 @@ test: setup
 	$(BAZEL) build $(BAZEL_FLAGS) //...
 	$(BAZEL) test $(BAZEL_FLAGS) //...
 	scripts/fuzz.sh
+	$(MAKE) test-python
+
+# The Python package, installed into a virtualenv with its test dependencies (PyPI).
+$(VENV_STAMP): bindings/python/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r bindings/python/requirements-test.txt
+	@touch $@
+
+python: setup $(VENV_STAMP)
+	rm -rf bindings/python/src/*.egg-info bindings/python/build
+	$(VENV)/bin/pip install -q ./bindings/python
+
+test-python: python
+	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //plugins/examples:throttle.so
+	DBKV_SERVER=$(CURDIR)/bazel-bin/server/data-bridge-kv-server \
+	DBKV_PLUGIN_DIR=$(CURDIR)/bazel-bin/plugins/examples \
+	  $(VENV)/bin/python -m pytest -q bindings/python/tests
 
 test-cpp: setup
 	$(BAZEL) test $(BAZEL_FLAGS) //...
@@ -40,4 +62,4 @@ format:
 
 clean:
 	$(BAZEL) clean
-	rm -f $(SETUP_STAMP)
+	rm -rf $(SETUP_STAMP) $(VENV) bindings/python/build

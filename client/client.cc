@@ -4,6 +4,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cctype>
@@ -27,7 +28,9 @@ using boost::system::error_code;
 class AsyncClient::Impl {
  public:
   Impl(ClientOptions opts, asio::io_context* io)
-      : opts_(std::move(opts)), io_(io), socket_(*io), resolver_(*io), timer_(*io) {}
+      : opts_(std::move(opts)), io_(io), socket_(*io), resolver_(*io), timer_(*io) {
+    if (opts_.tls) tls_error_ = MakeTlsContext();
+  }
 
   const ClientOptions& options() const { return opts_; }
 
@@ -109,12 +112,62 @@ class AsyncClient::Impl {
                                       Fail("cannot connect to " + Where() + ": " + ec2.message());
                                       return;
                                     }
-                                    OnConnected();
+                                    if (opts_.tls) {
+                                      StartTls(gen);
+                                    } else {
+                                      OnConnected();
+                                    }
                                   });
                             });
   }
 
   std::string Where() const { return opts_.host + ":" + std::to_string(opts_.port); }
+
+  // TLS 1.2 or newer; the server's certificate verified against ca_file (or the system's CAs)
+  // and its name; a client certificate for mutual TLS.
+  std::string MakeTlsContext() {
+    tls_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    error_code ec;
+    tls_ctx_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                              asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                              asio::ssl::context::no_tlsv1_1,
+                          ec);
+    SSL_CTX_set_min_proto_version(tls_ctx_->native_handle(), TLS1_2_VERSION);
+    if (opts_.ca_file.empty()) {
+      tls_ctx_->set_default_verify_paths(ec);
+    } else {
+      tls_ctx_->load_verify_file(opts_.ca_file, ec);
+    }
+    if (ec) return "TLS CA file " + opts_.ca_file + ": " + ec.message();
+    tls_ctx_->set_verify_mode(asio::ssl::verify_peer);
+    if (!opts_.cert_file.empty()) {
+      tls_ctx_->use_certificate_chain_file(opts_.cert_file, ec);
+      if (ec) return "TLS certificate " + opts_.cert_file + ": " + ec.message();
+      tls_ctx_->use_private_key_file(opts_.key_file.empty() ? opts_.cert_file : opts_.key_file,
+                                     asio::ssl::context::pem, ec);
+      if (ec) return "TLS key " + opts_.key_file + ": " + ec.message();
+    }
+    return "";
+  }
+
+  void StartTls(uint64_t gen) {
+    if (!tls_error_.empty()) {
+      Fail(tls_error_);
+      return;
+    }
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+    const std::string& name = opts_.server_name.empty() ? opts_.host : opts_.server_name;
+    SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
+    tls_->set_verify_callback(asio::ssl::host_name_verification(name));
+    tls_->async_handshake(asio::ssl::stream_base::client, [this, gen](const error_code& ec) {
+      if (gen != generation_) return;
+      if (ec) {
+        Fail("TLS handshake with " + Where() + " failed: " + ec.message());
+        return;
+      }
+      OnConnected();
+    });
+  }
 
   void OnConnected() {
     timer_.cancel();
@@ -163,7 +216,7 @@ class AsyncClient::Impl {
     lock.unlock();
     writing_ = true;
     const uint64_t gen = generation_;
-    asio::async_write(socket_, asio::buffer(wbuf_), [this, gen](const error_code& ec, size_t) {
+    auto done = [this, gen](const error_code& ec, size_t) {
       if (gen != generation_) return;
       writing_ = false;
       wbuf_.clear();
@@ -172,7 +225,12 @@ class AsyncClient::Impl {
         return;
       }
       Flush();
-    });
+    };
+    if (tls_ != nullptr) {
+      asio::async_write(*tls_, asio::buffer(wbuf_), std::move(done));
+    } else {
+      asio::async_write(socket_, asio::buffer(wbuf_), std::move(done));
+    }
   }
 
   void Read() {
@@ -185,18 +243,23 @@ class AsyncClient::Impl {
     }
     if (rbuf_.size() - rend_ < 16 * 1024) rbuf_.resize(rbuf_.size() * 2);
     const uint64_t gen = generation_;
-    socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                            [this, gen](const error_code& ec, size_t n) {
-                              if (gen != generation_) return;
-                              if (ec) {
-                                Fail(ec == asio::error::eof
-                                         ? "connection lost: closed by the server"
-                                         : "connection lost: " + ec.message());
-                                return;
-                              }
-                              rend_ += n;
-                              if (ProcessReplies()) Read();
-                            });
+    auto done = [this, gen](const error_code& ec, size_t n) {
+      if (gen != generation_) return;
+      if (ec) {
+        Fail(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                 ? "connection lost: closed by the server"
+                 : "connection lost: " + ec.message());
+        return;
+      }
+      rend_ += n;
+      if (ProcessReplies()) Read();
+    };
+    auto buf = asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_);
+    if (tls_ != nullptr) {
+      tls_->async_read_some(buf, std::move(done));
+    } else {
+      socket_.async_read_some(buf, std::move(done));
+    }
   }
 
   // Returns false if the connection failed.
@@ -255,6 +318,7 @@ class AsyncClient::Impl {
     resolver_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
+    tls_.reset();
     writing_ = false;
     wbuf_.clear();
     std::deque<Pending> failed;
@@ -273,6 +337,9 @@ class AsyncClient::Impl {
   asio::io_context* io_;
   // I/O thread only.
   tcp::socket socket_;
+  std::unique_ptr<asio::ssl::context> tls_ctx_;
+  std::string tls_error_;  // why the TLS context could not be made
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   tcp::resolver resolver_;
   asio::steady_timer timer_;
   uint64_t generation_ = 0;  // bumped on every failure: stale handlers see a new value

@@ -16,6 +16,12 @@ struct ClientOptions {
   std::string ns;        // namespace chosen at handshake; "" is the default namespace
   std::string password;  // sent with HELLO ... AUTH when non-empty
   bool tls = false;
+  // TLS: CA bundle to verify the server with (empty: the system's); a client certificate and
+  // key for mutual TLS; the name to verify the certificate against (empty: host).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;
   double connect_timeout_s = 5.0;
   // Default deadline of a blocking call, in seconds.
   double timeout_s = 5.0;

@@ -11,7 +11,7 @@ PACKAGES=(
   libfmt-dev catch2 libcli11-dev prometheus-cpp-dev libzstd-dev libxxhash-dev libabsl-dev zlib1g-dev pybind11-dev
   # Tooling: formatting, fuzzing, comparison servers, profiling
   clang-14 clang-format libfuzzer-14-dev libclang-rt-14-dev redis-server redis-tools valgrind
-  procps
+  procps openssl curl
 )
 
 missing=()

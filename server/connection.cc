@@ -43,11 +43,12 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
-Connection::Connection(IoLoop* loop, asio::ip::tcp::socket socket)
+Connection::Connection(IoLoop* loop, asio::ip::tcp::socket socket, asio::ssl::context* tls)
     : loop_(loop),
       socket_(std::move(socket)),
       id_(loop->state()->next_connection_id.fetch_add(1, std::memory_order_relaxed)) {
   authenticated_ = loop_->state()->options.password.empty();
+  if (tls != nullptr) tls_ = std::make_unique<TlsStream>(socket_, *tls);
 }
 
 Connection::~Connection() = default;
@@ -60,7 +61,28 @@ void Connection::Start() {
   last_activity_ms_ = loop_->now_ms();
   rbuf_.resize(kReadChunk);
   may_have_input_ = true;
-  Read();
+  if (tls_ == nullptr) {
+    Read();
+    return;
+  }
+  // TLS: the handshake first, bounded in time. A client speaking plaintext to this port fails
+  // at once (its first bytes are not a TLS record); one that sends nothing, at the timeout.
+  socket_.non_blocking(false, ec);
+  linger_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+  linger_->expires_after(std::chrono::milliseconds(kTlsHandshakeTimeoutMs));
+  linger_->async_wait([self = shared_from_this()](const error_code& e) {
+    if (!e) self->Close();
+  });
+  tls_->async_handshake(
+      asio::ssl::stream_base::server, [self = shared_from_this()](const error_code& e) {
+        self->linger_->cancel();
+        if (e) {
+          spdlog::debug("connection {}: TLS handshake failed: {}", self->id_, e.message());
+          self->Close();
+          return;
+        }
+        self->Read();
+      });
 }
 
 bool Connection::auth_required() const { return !loop_->state()->options.password.empty(); }
@@ -102,6 +124,10 @@ void Connection::Read() {
     Flush();
   }
   if (read_closed_ || closed_ || input_pending_ || ShouldPauseReading()) return;
+  if (tls_ != nullptr) {
+    if (!tls_reading_) ReadTls();
+    return;
+  }
   if (!wait_armed_) {
     wait_armed_ = true;
     socket_.async_wait(asio::ip::tcp::socket::wait_read,
@@ -118,6 +144,36 @@ void Connection::Read() {
   if (may_have_input_) DrainSocket();
 }
 
+size_t Connection::MakeRoom() {
+  if (rbegin_ == rend_) {
+    rbegin_ = rend_ = 0;
+  } else if (rbuf_.size() - rend_ < kReadChunk / 4 && rbegin_ > 0) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+    rend_ -= rbegin_;
+    rbegin_ = 0;
+  }
+  if (rbuf_.size() - rend_ < kReadChunk / 4) rbuf_.resize(rbuf_.size() + kReadChunk);
+  return rbuf_.size() - rend_;
+}
+
+void Connection::ReadTls() {
+  const size_t space = MakeRoom();
+  tls_reading_ = true;
+  tls_->async_read_some(asio::buffer(rbuf_.data() + rend_, space),
+                        [self = shared_from_this()](const error_code& ec, size_t n) {
+                          self->tls_reading_ = false;
+                          if (ec) {
+                            if (!self->closed_) self->OnReadEnd();
+                            return;
+                          }
+                          self->rend_ += n;
+                          self->last_activity_ms_ = self->loop_->now_ms();
+                          self->ProcessInput();
+                          self->Flush();
+                          self->Read();
+                        });
+}
+
 void Connection::DrainSocket() {
   may_have_input_ = false;
   bool got = false;
@@ -128,15 +184,7 @@ void Connection::DrainSocket() {
       may_have_input_ = true;
       break;
     }
-    if (rbegin_ == rend_) {
-      rbegin_ = rend_ = 0;
-    } else if (rbuf_.size() - rend_ < kReadChunk / 4 && rbegin_ > 0) {
-      std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
-      rend_ -= rbegin_;
-      rbegin_ = 0;
-    }
-    if (rbuf_.size() - rend_ < kReadChunk / 4) rbuf_.resize(rbuf_.size() + kReadChunk);
-    const size_t space = rbuf_.size() - rend_;
+    const size_t space = MakeRoom();
     error_code ec;
     const size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -490,21 +538,27 @@ void Connection::Write() {
   wbuf_.swap(obuf_);
   obuf_.clear();
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(wbuf_),
-                    [self = shared_from_this()](const error_code& ec, size_t) {
-                      self->writing_ = false;
-                      if (self->wbuf_.capacity() > (size_t{1} << 20)) {
-                        std::string().swap(self->wbuf_);
-                      } else {
-                        self->wbuf_.clear();
-                      }
-                      if (ec) {
-                        self->Close();
-                        return;
-                      }
-                      self->Flush();
-                      self->MaybeResumeReading();
-                    });
+  auto done = [self = shared_from_this()](const error_code& ec, size_t) { self->OnWritten(ec); };
+  if (tls_ != nullptr) {
+    asio::async_write(*tls_, asio::buffer(wbuf_), std::move(done));
+  } else {
+    asio::async_write(socket_, asio::buffer(wbuf_), std::move(done));
+  }
+}
+
+void Connection::OnWritten(const error_code& ec) {
+  writing_ = false;
+  if (wbuf_.capacity() > (size_t{1} << 20)) {
+    std::string().swap(wbuf_);
+  } else {
+    wbuf_.clear();
+  }
+  if (ec) {
+    Close();
+    return;
+  }
+  Flush();
+  MaybeResumeReading();
 }
 
 bool Connection::Idle() const {
@@ -513,6 +567,10 @@ bool Connection::Idle() const {
 
 void Connection::MaybeFinish() {
   if (closed_ || closing_ || !Idle()) return;
+  if (draining_ && !read_closed_ && tls_ != nullptr) {
+    // TLS buffers what it decrypted: there is no peeking at the socket. Idle is done.
+    read_closed_ = true;
+  }
   if (draining_ && !read_closed_) {
     // Shutting down and idle: one more look at the socket. Requests that arrived meanwhile
     // are answered; if there are none, DrainSocket marks the input closed and, through Flush,
@@ -530,7 +588,9 @@ void Connection::MaybeResumeReading() {
 
 void Connection::Drain() {
   // Answer what the client has sent so far (read until the socket is empty once), then close.
+  // Blocked commands would hold the shutdown until their timeouts: they are answered now.
   draining_ = true;
+  CancelBlocked();
   may_have_input_ = true;
   Read();
   Flush();
@@ -540,6 +600,16 @@ void Connection::GracefulClose() {
   if (closing_ || closed_) return;
   closing_ = true;
   error_code ec;
+  if (tls_ != nullptr) {
+    // close_notify, then close; bounded, as a peer may never answer it.
+    linger_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+    linger_->expires_after(std::chrono::milliseconds(kLingerMs));
+    linger_->async_wait([self = shared_from_this()](const error_code& e) {
+      if (!e) self->Close();
+    });
+    tls_->async_shutdown([self = shared_from_this()](const error_code&) { self->Close(); });
+    return;
+  }
   // FIN after the replies already handed to the kernel. Then read and discard until the client
   // closes too: closing a socket with unread input would reset the connection and could destroy
   // replies the client has not read yet.

@@ -13,6 +13,7 @@
 #define DATABRIDGE_SERVER_CONNECTION_H_
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
@@ -41,12 +42,17 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   static constexpr size_t kReplyBudgetBytes = size_t{16} << 20;
   // How long a closing connection waits for the client to close its side.
   static constexpr int kLingerMs = 2000;
+  // A TLS client must finish its handshake within this.
+  static constexpr int kTlsHandshakeTimeoutMs = 10000;
   // A wrong password's reply is delayed this long, doubled per failure in a row (max 4 s).
   static constexpr int64_t kAuthDelayMs = 250;
   // Finished pipelines kept for reuse.
   static constexpr size_t kSparePipelines = 4;
 
-  Connection(IoLoop* loop, boost::asio::ip::tcp::socket socket);
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+
+  // tls: the server's TLS context, or null for plaintext.
+  Connection(IoLoop* loop, boost::asio::ip::tcp::socket socket, boost::asio::ssl::context* tls);
   ~Connection() override;
 
   void Start();
@@ -80,6 +86,10 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   // Arms the readability wait if needed and drains the socket if it may hold input.
   void Read();
   void DrainSocket();
+  // TLS: reads through the TLS stream (no readiness shortcut: decrypted data is buffered).
+  void ReadTls();
+  // Compacts or grows the read buffer so that a read has room.
+  size_t MakeRoom();
   void OnReadEnd();
   // After a bad frame or QUIT: no more input is read or processed.
   void StopInput();
@@ -102,11 +112,14 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   // Encodes the replies of every finished pipeline at the front, then writes.
   void Flush();
   void Write();
+  void OnWritten(const boost::system::error_code& ec);
   bool ShouldPauseReading() const;
   void MaybeResumeReading();
 
   IoLoop* loop_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsStream> tls_;  // null: plaintext
+  bool tls_reading_ = false;
   const uint64_t id_;
   uint64_t blocking_seq_ = 0;
   bool used_blocking_ = false;

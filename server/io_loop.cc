@@ -70,7 +70,7 @@ void IoLoop::Stop() {
 void IoLoop::Adopt(asio::ip::tcp::socket socket) {
   conn_count_.fetch_add(1, std::memory_order_relaxed);
   asio::post(io_, [this, s = std::move(socket)]() mutable {
-    auto c = std::make_shared<Connection>(this, std::move(s));
+    auto c = std::make_shared<Connection>(this, std::move(s), state_->tls.get());
     c->Start();
   });
 }

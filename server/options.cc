@@ -105,6 +105,14 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
       ->envname("KV_MAX_CONNECTIONS")
       ->check(CLI::Range(1u, 1000000u))
       ->capture_default_str();
+  app.add_option("--tls-cert", o->tls_cert,
+                 "PEM certificate (chain) of the server: with --tls-key, the data port speaks "
+                 "TLS 1.2 or newer only")
+      ->envname("KV_TLS_CERT");
+  app.add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert")->envname("KV_TLS_KEY");
+  app.add_option("--tls-ca", o->tls_ca,
+                 "PEM CA bundle: require client certificates signed by it (mutual TLS)")
+      ->envname("KV_TLS_CA");
   app.add_option("--idle-timeout-s", o->idle_timeout_s,
                  "close connections idle this long (0: never); a blocked command is not idle")
       ->envname("KV_IDLE_TIMEOUT_S")
@@ -185,6 +193,12 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
   if (o->http_bind != "none" && !SplitHostPort(o->http_bind, &host, &port)) {
     return Status::InvalidArgument("--http-bind: expected host:port or none, got '" + o->http_bind +
                                    "'");
+  }
+  if (o->tls_cert.empty() != o->tls_key.empty()) {
+    return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  if (!o->tls_ca.empty() && o->tls_cert.empty()) {
+    return Status::InvalidArgument("--tls-ca needs --tls-cert and --tls-key");
   }
   if (const char* env = std::getenv("KV_PASSWORD"); env != nullptr && *env != '\0') {
     o->password = env;

@@ -24,6 +24,9 @@ struct ServerOptions {
   std::string log_format = "text";
   std::string password;  // from KV_PASSWORD or --password-file; empty: no AUTH required
   std::string password_file;
+  std::string tls_cert;  // PEM certificate chain; with tls_key, clients must speak TLS
+  std::string tls_key;   // PEM private key
+  std::string tls_ca;    // PEM CA bundle: clients must present a certificate it signed
   std::string log_level = "info";
   std::string port_file;             // if set, the bound port is written here once listening
   std::vector<std::string> plugins;  // shared libraries to load at start-up

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <caf/all.hpp>
@@ -164,6 +165,32 @@ bool Server::Impl::FinishPersistence() {
   return ok;
 }
 
+// The TLS context of the data port: TLS 1.2 or newer, the certificate and key, and with a CA,
+// client certificates required.
+Status MakeTlsContext(const ServerOptions& o, std::unique_ptr<asio::ssl::context>* out) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                   ec);
+  if (!ec) SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  if (!ec) ctx->use_certificate_chain_file(o.tls_cert, ec);
+  if (ec) return Status::InvalidArgument("--tls-cert " + o.tls_cert + ": " + ec.message());
+  ctx->use_private_key_file(o.tls_key, asio::ssl::context::pem, ec);
+  if (ec) return Status::InvalidArgument("--tls-key " + o.tls_key + ": " + ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return Status::InvalidArgument("--tls-key does not match --tls-cert");
+  }
+  if (!o.tls_ca.empty()) {
+    ctx->load_verify_file(o.tls_ca, ec);
+    if (ec) return Status::InvalidArgument("--tls-ca " + o.tls_ca + ": " + ec.message());
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+  *out = std::move(ctx);
+  return Status::OK();
+}
+
 Status Server::Impl::Listen() {
   std::string host;
   uint16_t port;
@@ -189,7 +216,8 @@ Status Server::Impl::Listen() {
     return Status::IoError("cannot listen on " + state.options.bind + ": " + ec.message());
   }
   const uint16_t bound = acceptor->local_endpoint().port();
-  spdlog::info("listening on {}:{} ({} shards, {} workers, {} io threads)", host, bound,
+  spdlog::info("listening on {}:{}{} ({} shards, {} workers, {} io threads)", host, bound,
+               state.tls ? (state.options.tls_ca.empty() ? " with TLS" : " with mutual TLS") : "",
                state.shards.size(), state.options.workers, state.options.io_threads);
   if (!state.options.port_file.empty()) {
     // Written whole, then renamed: a reader never sees a partial file.
@@ -309,6 +337,13 @@ int Server::Run() {
       return 1;
     }
     spdlog::info("loaded plugin {} from {}", name, path);
+  }
+  if (!m.state.options.tls_cert.empty()) {
+    s = MakeTlsContext(m.state.options, &m.state.tls);
+    if (!s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
   }
   s = m.StartShards();
   if (m.http) m.http->set_actor_system(m.system.get());

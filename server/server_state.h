@@ -4,6 +4,7 @@
 #define DATABRIDGE_SERVER_SERVER_STATE_H_
 
 #include <atomic>
+#include <boost/asio/ssl/context.hpp>
 #include <caf/actor.hpp>
 #include <cstdint>
 #include <memory>
@@ -28,7 +29,9 @@ struct ServerState {
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> next_connection_id{1};
   PersistenceState* persistence = nullptr;  // null: memory only
-  std::atomic<bool> ready{false};           // recovered and listening (for /ready)
+  // TLS for client connections (--tls-cert/--tls-key), or null.
+  std::unique_ptr<boost::asio::ssl::context> tls;
+  std::atomic<bool> ready{false};  // recovered and listening (for /ready)
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> disk_bytes{0};     // cold values on disk (tiering)
   std::atomic<uint64_t> spilled_bytes{0};  // value bytes moved to disk so far

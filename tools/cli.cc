@@ -16,7 +16,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: data-bridge-kv-cli [-h HOST] [-p PORT] [-a PASSWORD] [-n NAMESPACE] [-u URL]\n"
-    "                          [--tls] [-s] [-t TIMEOUT_S] [COMMAND ARG...]\n"
+    "                          [--tls] [--cacert FILE] [--cert FILE --key FILE] [-s]\n"
+    "                          [-t TIMEOUT_S] [COMMAND ARG...]\n"
     "\n"
     "Runs COMMAND and prints its reply; without one, reads commands from a prompt (or from\n"
     "stdin, one per line). Arguments are typed: 42 is an integer, 1.10 a decimal, anything\n"
@@ -28,7 +29,10 @@ constexpr char kUsage[] =
     "  -a PASSWORD   authenticate with this password\n"
     "  -n NAMESPACE  use this namespace (default: the default namespace)\n"
     "  -u URL        host:port[/ns] or databridge://[:password@]host:port[/ns]\n"
-    "  --tls         connect with TLS\n"
+    "  --tls         connect with TLS (verified against the system's CAs)\n"
+    "  --cacert FILE verify the server with this CA bundle (implies --tls)\n"
+    "  --cert FILE   client certificate (mutual TLS); --key FILE its key\n"
+    "  --sni NAME    the name the server's certificate must carry (default: HOST)\n"
     "  -s            send every argument as a string\n"
     "  -t TIMEOUT_S  seconds to wait for a reply (default 30)\n"
     "  --help        this text\n"
@@ -81,6 +85,15 @@ int main(int argc, char** argv) {
       if (!s.ok()) return Fail(s.message());
     } else if (a == "--tls") {
       opts.tls = true;
+    } else if (a == "--cacert") {
+      opts.ca_file = next("--cacert");
+      opts.tls = true;
+    } else if (a == "--cert") {
+      opts.cert_file = next("--cert");
+    } else if (a == "--key") {
+      opts.key_file = next("--key");
+    } else if (a == "--sni") {
+      opts.server_name = next("--sni");
     } else if (a == "-s") {
       strings_only = true;
     } else if (a == "-t") {
@@ -94,7 +107,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  if (opts.tls) return Fail("--tls: TLS is not available in this build yet");
+
   const std::string where = opts.host + ":" + std::to_string(opts.port);
   dbkv::client::Client client(opts);
 

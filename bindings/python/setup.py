@@ -58,7 +58,7 @@ ext = Pybind11Extension(
         ("BOOST_ASIO_DISABLE_CONCEPTS", None),
     ],
     extra_compile_args=["-O2", "-fvisibility=hidden"],
-    libraries=["pthread"],
+    libraries=["pthread", "ssl", "crypto"],
     cxx_std=17,
 )
 

@@ -79,9 +79,13 @@ Value ToValue(py::handle obj, int depth = 0) {
                                          static_cast<size_t>(PyBytes_GET_SIZE(obj.ptr()))));
   }
   if (PyByteArray_Check(obj.ptr()) || PyMemoryView_Check(obj.ptr())) {
-    py::bytes b(py::reinterpret_borrow<py::object>(obj));
-    std::string s = b;
-    return Value::Bytes(s);
+    // PyBytes_FromObject copies any buffer (a non-contiguous memoryview too); py::bytes(obj)
+    // would only accept bytes itself.
+    PyObject* b = PyBytes_FromObject(obj.ptr());
+    if (b == nullptr) throw py::error_already_set();
+    py::object owned = py::reinterpret_steal<py::object>(b);
+    return Value::Bytes(std::string_view(PyBytes_AS_STRING(b),
+                                         static_cast<size_t>(PyBytes_GET_SIZE(b))));
   }
   if (py::isinstance(obj, DecimalType())) {
     if (!obj.attr("is_finite")().cast<bool>()) {
@@ -180,38 +184,45 @@ struct GilSafeObject {
   }
 };
 
+// Thread safety: client_ is read and replaced only with the GIL held. Each call works on its
+// own reference to the client, dropped (GIL released) once the request is handed over, so
+// close() from another thread never destroys a client under a call that is using it; it fails
+// the calls in flight (KvConnectionError) instead.
 class NativeClient {
  public:
+  using ClientPtr = std::shared_ptr<client::Client>;
+
   NativeClient(std::string host, int port, std::string ns, std::string password, bool tls,
-               double connect_timeout, double timeout) {
+               double connect_timeout, double timeout, std::string ca_file, std::string cert_file,
+               std::string key_file, std::string server_name) {
     opts_.host = std::move(host);
     opts_.port = static_cast<uint16_t>(port);
     opts_.ns = std::move(ns);
     opts_.password = std::move(password);
     opts_.tls = tls;
+    opts_.ca_file = std::move(ca_file);
+    opts_.cert_file = std::move(cert_file);
+    opts_.key_file = std::move(key_file);
+    opts_.server_name = std::move(server_name);
     opts_.connect_timeout_s = connect_timeout;
     opts_.timeout_s = timeout;
-    if (tls) RaiseKvError(Code::kInvalidArgument, "TLS is not available in this build yet");
     Start();
   }
 
-  ~NativeClient() {
-    // Joining the I/O thread may wait for a callback that needs the GIL.
-    py::gil_scoped_release release;
-    client_.reset();
-  }
+  ~NativeClient() { Close(); }
 
   // Blocking call; timeout < 0: the client's default; 0: no limit. Waits with the GIL
   // released, in slices, so that Ctrl-C (a pending signal) interrupts it.
   py::object Call(const std::string& name, const py::tuple& args, double timeout) {
     ValueList argv = ToArgs(args);
-    client::Client& c = Current();
+    ClientPtr c = Current();
     if (timeout < 0) timeout = opts_.timeout_s;
     auto done = std::make_shared<std::promise<Reply>>();
     std::future<Reply> fut = done->get_future();
     {
       py::gil_scoped_release release;
-      c.async().Call(name, std::move(argv), [done](Reply r) { done->set_value(std::move(r)); });
+      c->async().Call(name, std::move(argv), [done](Reply r) { done->set_value(std::move(r)); });
+      c.reset();  // may be the last reference (a concurrent close): joins the I/O thread
     }
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::microseconds(static_cast<int64_t>(timeout * 1e6));
@@ -238,9 +249,9 @@ class NativeClient {
     ValueList argv = ToArgs(args);
     auto cb = std::make_shared<GilSafeObject>();
     cb->obj = std::move(callback);
-    client::Client& c = Current();
+    ClientPtr c = Current();
     py::gil_scoped_release release;
-    c.async().Call(name, std::move(argv), [cb](Reply r) {
+    c->async().Call(name, std::move(argv), [cb](Reply r) {
       if (!Py_IsInitialized()) return;
       py::gil_scoped_acquire gil;
       try {
@@ -257,46 +268,65 @@ class NativeClient {
         e.discard_as_unraisable("data_bridge.kv callback");
       }
     });
+    c.reset();
   }
 
   void Connect() {
-    client::Client& c = Current();
+    ClientPtr c = Current();
     Status s;
     {
       py::gil_scoped_release release;
-      s = c.Connect();
+      s = c->Connect();
+      c.reset();
     }
     if (!s.ok()) RaiseKvError(s.code(), s.message());
   }
 
   void Close() {
     if (!client_) return;
-    py::gil_scoped_release release;
+    ClientPtr c = std::move(client_);
     client_.reset();
+    if (ForkedSinceStart()) {
+      // The parent's client, not used in this child: destroying it would wait for the
+      // parent's I/O thread, which does not exist here (a hang). See Current().
+      Leak(std::move(c));
+      return;
+    }
+    // Joining the I/O thread may wait for a callback that needs the GIL.
+    py::gil_scoped_release release;
+    c.reset();
   }
 
   bool closed() const { return !client_; }
-  size_t inflight() const { return client_ ? client_->async().inflight() : 0; }
+  size_t inflight() const {
+    return client_ && !ForkedSinceStart() ? client_->async().inflight() : 0;
+  }
 
  private:
   void Start() {
     fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
-    client_ = std::make_unique<client::Client>(opts_);
+    client_ = std::make_shared<client::Client>(opts_);
   }
+
+  bool ForkedSinceStart() const {
+    return fork_generation_ != g_fork_generation.load(std::memory_order_relaxed);
+  }
+
+  static void Leak(ClientPtr c) { new ClientPtr(std::move(c)); }
 
   // The client of this process: after a fork, the parent's (whose I/O thread is gone) is left
   // untouched — its locks may be held — and a new one takes its place.
-  client::Client& Current() {
+  ClientPtr Current() {
     if (!client_) RaiseKvError(Code::kIoError, "client is closed");
-    if (fork_generation_ != g_fork_generation.load(std::memory_order_relaxed)) {
-      (void)client_.release();  // deliberately leaked: destroying it would join a thread
-      Start();                  // that does not exist in this process
+    if (ForkedSinceStart()) {
+      Leak(std::move(client_));  // deliberately leaked: destroying it would join a thread
+      Start();                   // that does not exist in this process
     }
-    return *client_;
+    return client_;
   }
 
   client::ClientOptions opts_;
-  std::unique_ptr<client::Client> client_;
+  ClientPtr client_;
   uint64_t fork_generation_ = 0;
 };
 
@@ -325,9 +355,12 @@ PYBIND11_MODULE(_native, m) {
   m.def("set_error_factory", [](py::object f) { dbkv::python::ErrorFactory() = std::move(f); });
   m.def("parse_url", &dbkv::python::ParseUrl, py::arg("url"));
   py::class_<NativeClient>(m, "NativeClient")
-      .def(py::init<std::string, int, std::string, std::string, bool, double, double>(),
+      .def(py::init<std::string, int, std::string, std::string, bool, double, double, std::string,
+                    std::string, std::string, std::string>(),
            py::arg("host"), py::arg("port"), py::arg("namespace"), py::arg("password"),
-           py::arg("tls"), py::arg("connect_timeout"), py::arg("timeout"))
+           py::arg("tls"), py::arg("connect_timeout"), py::arg("timeout"),
+           py::arg("ca_file") = "", py::arg("cert_file") = "", py::arg("key_file") = "",
+           py::arg("server_name") = "")
       .def("call", &NativeClient::Call, py::arg("name"), py::arg("args"),
            py::arg("timeout") = -1.0)
       .def("call_async", &NativeClient::CallAsync, py::arg("name"), py::arg("args"),
