@@ -60,14 +60,20 @@ std::string Response(int status, const std::string& body, const char* type = "te
 bool HttpServer::Impl::Healthy() {
   caf::actor_system* sys = system.load();
   if (sys == nullptr) return true;  // still recovering: the process is alive and working
+  // Every shard at once, one deadline for all.
   caf::scoped_actor self(*sys);
-  for (const caf::actor& shard : state->shards) {
-    bool ok = false;
-    self->request(shard, std::chrono::seconds(1), health_atom::value)
-        .receive([&](bool b) { ok = b; }, [&](caf::error&) { ok = false; });
-    if (!ok) return false;
+  for (const caf::actor& shard : state->shards) self->send(shard, health_atom::value);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  size_t answered = 0;
+  bool timed_out = false;
+  while (answered < state->shards.size() && !timed_out) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    self->receive([&](bool) { ++answered; },
+                  caf::after(std::max(left, std::chrono::milliseconds(0))) >>
+                      [&] { timed_out = true; });
   }
-  return true;
+  return answered == state->shards.size();
 }
 
 std::string HttpServer::Impl::Respond(const std::string& line, int* status) {

@@ -374,9 +374,10 @@ int Server::Run() {
   for (auto& loop : m.loops) loop->Stop();
   m.loops.clear();
   m.FinishPersistence();
+  // /health stops asking the shards before they go away.
+  if (m.http) m.http->set_actor_system(nullptr);
   for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   m.state.shards.clear();
-  if (m.http) m.http->set_actor_system(nullptr);
   m.system->await_all_actors_done();
   if (m.http) m.http->Stop();
   spdlog::info("bye");
