@@ -31,7 +31,7 @@ test: setup
 	$(MAKE) test-python
 
 # The Python package, installed into a virtualenv with its test dependencies (PyPI).
-$(VENV_STAMP): bindings/python/pyproject.toml
+$(VENV_STAMP): bindings/python/pyproject.toml bindings/python/requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r bindings/python/requirements-test.txt
@@ -45,7 +45,7 @@ test-python: python
 	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //plugins/examples:throttle.so
 	DBKV_SERVER=$(CURDIR)/bazel-bin/server/data-bridge-kv-server \
 	DBKV_PLUGIN_DIR=$(CURDIR)/bazel-bin/plugins/examples \
-	  $(VENV)/bin/python -m pytest -q bindings/python/tests
+	  $(VENV)/bin/python -m pytest -q bindings/python/tests deploy/k8s
 
 test-cpp: setup
 	$(BAZEL) test $(BAZEL_FLAGS) //...

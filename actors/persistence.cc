@@ -53,8 +53,9 @@ struct WalState {
   std::vector<caf::response_promise> finish_waiters;
   bool finishing = false;
 
-  Status OpenNewFile() {
-    const std::string path = JoinPath(options.dir, storage::WalFileName(next_lsn));
+  // A new WAL file, named after the first LSN it will hold.
+  Status OpenNewFile(uint64_t first_lsn) {
+    const std::string path = JoinPath(options.dir, storage::WalFileName(first_lsn));
     std::unique_ptr<storage::WritableFile> f;
     Status s = options.env->NewWritableFile(path, &f);
     if (!s.ok()) return s;
@@ -62,15 +63,20 @@ struct WalState {
     if (!s.ok()) return s;
     file = std::move(f);
     log = std::make_unique<storage::log::Writer>(file.get());
-    file_first_lsn = next_lsn;
-    spdlog::info("wal: writing {} (lsn {})", path, next_lsn);
+    file_first_lsn = first_lsn;
+    spdlog::info("wal: writing {} (lsn {})", path, first_lsn);
     return Status::OK();
   }
 
   Status CloseFile() {
     if (file == nullptr) return Status::OK();
     Status s = file->Sync();
-    if (s.ok()) s = file->Close();
+    if (s.ok()) {
+      // Every record appended so far is durable: none is left to write again on a failure.
+      unsynced.clear();
+      dirty = false;
+      s = file->Close();
+    }
     file.reset();
     log.reset();
     return s;
@@ -135,7 +141,7 @@ struct WalState {
   // A new WAL file: the old one synced and closed first.
   Status Rotate() {
     Status s = CloseFile();
-    if (s.ok()) s = OpenNewFile();
+    if (s.ok()) s = OpenNewFile(next_lsn);
     if (!s.ok()) SetFailed(s);
     return s;
   }
@@ -145,7 +151,19 @@ struct WalState {
   bool Recover() {
     file.reset();  // the damaged file stays as it is; recovery skips its torn end
     log.reset();
-    Status s = OpenNewFile();
+    // Named after the first record it holds (unsynced records all come from the current
+    // file: CloseFile clears them), so that every file's name is at most its first record's
+    // LSN, a new file never takes the name of a file holding records that are still needed
+    // (only, if nothing of the current file was synced, that file's own name), and a file's
+    // records at or above the next file's name are all in the next file too (which is what
+    // recovery and WAL cleanup rely on when they skip or delete a file).
+    uint64_t first = next_lsn;
+    if (!unsynced.empty()) {
+      storage::WalRecordHeader h;
+      std::string_view r = unsynced.front();
+      if (storage::DecodeWalHeader(&r, &h).ok()) first = h.lsn;
+    }
+    Status s = OpenNewFile(first);
     for (const std::string& r : unsynced) {
       if (!s.ok()) break;
       s = log->AddRecord(r);
@@ -164,6 +182,14 @@ struct WalState {
   }
 };
 
+// While the WAL has failed, tries again every second (see WalState::Recover).
+void ScheduleRetry(caf::stateful_actor<WalState>* self) {
+  WalState& st = self->state;
+  if (!st.shared->failed || st.retry_scheduled) return;
+  st.retry_scheduled = true;
+  self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
+}
+
 caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOptions options,
                           PersistenceState* shared, std::vector<caf::actor> shards,
                           uint64_t next_lsn) {
@@ -173,8 +199,11 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
   st.shards = std::move(shards);
   st.next_lsn = next_lsn;
   st.writer = SpawnSnapshotWriter(self->system(), st.options.env, st.options.dir);
-  Status s = st.OpenNewFile();
-  if (!s.ok()) st.SetFailed(s);
+  Status s = st.OpenNewFile(st.next_lsn);
+  if (!s.ok()) {
+    st.SetFailed(s);
+    ScheduleRetry(self);
+  }
   if (st.options.fsync == FsyncMode::kPeriodic) {
     self->delayed_send(self, std::chrono::milliseconds(st.options.fsync_interval_ms),
                        sync_atom::value);
@@ -229,20 +258,18 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
       [self, start_snapshot](flush_atom) {
         WalState& st = self->state;
         st.Flush();
-        if (st.shared->failed && !st.retry_scheduled) {
-          st.retry_scheduled = true;
-          self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
-        }
         if (st.options.snapshot_every_writes > 0 &&
             st.writes_since_snapshot >= st.options.snapshot_every_writes) {
           start_snapshot();
         }
+        ScheduleRetry(self);  // the write, the sync or a rotation may have failed
       },
       [self](sync_atom) {
         WalState& st = self->state;
         if (st.dirty && !st.shared->failed) {
           Status s = st.Sync();
           if (!s.ok()) st.SetFailed(s);
+          ScheduleRetry(self);
         }
         self->delayed_send(self, std::chrono::milliseconds(st.options.fsync_interval_ms),
                            sync_atom::value);
@@ -251,13 +278,11 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
         WalState& st = self->state;
         st.retry_scheduled = false;
         if (!st.shared->failed) return;
-        if (!st.Recover()) {
-          st.retry_scheduled = true;
-          self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
-        }
+        if (!st.Recover()) ScheduleRetry(self);
       },
       [self, start_snapshot](snaptick_atom) {
         start_snapshot();
+        ScheduleRetry(self);  // the rotation may have failed
         self->delayed_send(self, std::chrono::seconds(self->state.options.snapshot_interval_s),
                            snaptick_atom::value);
       },

@@ -19,7 +19,7 @@ class WalBuffer final : public WriteListener {
     if (entry == nullptr) {
       enc.Del(ns, key, version);
     } else if (change != nullptr && change->push) {
-      enc.Push(ns, key, version, change->tail, change->values, change->count);
+      enc.Push(ns, key, version, entry->expire_at_ms, change->tail, change->values, change->count);
     } else if (change != nullptr) {
       enc.Pop(ns, key, version, change->tail, change->count);
     } else {

@@ -8,7 +8,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <future>
@@ -123,9 +125,26 @@ class AsyncClient::Impl {
 
   std::string Where() const { return opts_.host + ":" + std::to_string(opts_.port); }
 
+  // OpenSSL 3 reports a file it cannot open as a system error that Asio prints as just
+  // "asio.ssl error": why path cannot be read as `what`, or "" if it can.
+  static std::string Unreadable(const char* what, const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) return std::string("TLS ") + what + " " + path + ": " + std::strerror(errno);
+    std::fclose(f);
+    return "";
+  }
+
   // TLS 1.2 or newer; the server's certificate verified against ca_file (or the system's CAs)
   // and its name; a client certificate for mutual TLS.
   std::string MakeTlsContext() {
+    const std::string key_file = opts_.key_file.empty() ? opts_.cert_file : opts_.key_file;
+    std::string unreadable;
+    if (!opts_.ca_file.empty()) unreadable = Unreadable("CA file", opts_.ca_file);
+    if (unreadable.empty() && !opts_.cert_file.empty()) {
+      unreadable = Unreadable("certificate", opts_.cert_file);
+      if (unreadable.empty()) unreadable = Unreadable("key", key_file);
+    }
+    if (!unreadable.empty()) return unreadable;
     tls_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     error_code ec;
     tls_ctx_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -143,9 +162,8 @@ class AsyncClient::Impl {
     if (!opts_.cert_file.empty()) {
       tls_ctx_->use_certificate_chain_file(opts_.cert_file, ec);
       if (ec) return "TLS certificate " + opts_.cert_file + ": " + ec.message();
-      tls_ctx_->use_private_key_file(opts_.key_file.empty() ? opts_.cert_file : opts_.key_file,
-                                     asio::ssl::context::pem, ec);
-      if (ec) return "TLS key " + opts_.key_file + ": " + ec.message();
+      tls_ctx_->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+      if (ec) return "TLS key " + key_file + ": " + ec.message();
     }
     return "";
   }

@@ -10,8 +10,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <caf/all.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "actors/persistence.h"
@@ -165,9 +167,28 @@ bool Server::Impl::FinishPersistence() {
   return ok;
 }
 
+namespace {
+
+// OpenSSL 3 reports a file it cannot open as a system error that Asio prints as just
+// "asio.ssl error": say why first.
+Status CheckReadable(const char* flag, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) {
+    return Status::InvalidArgument(std::string(flag) + " " + path + ": " + std::strerror(errno));
+  }
+  std::fclose(f);
+  return Status::OK();
+}
+
+}  // namespace
+
 // The TLS context of the data port: TLS 1.2 or newer, the certificate and key, and with a CA,
 // client certificates required.
 Status MakeTlsContext(const ServerOptions& o, std::unique_ptr<asio::ssl::context>* out) {
+  Status readable = CheckReadable("--tls-cert", o.tls_cert);
+  if (readable.ok()) readable = CheckReadable("--tls-key", o.tls_key);
+  if (readable.ok() && !o.tls_ca.empty()) readable = CheckReadable("--tls-ca", o.tls_ca);
+  if (!readable.ok()) return readable;
   auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
   error_code ec;
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |

@@ -75,8 +75,7 @@ Status Writer::EmitFragment(RecordType type, std::string_view data) {
 Reader::Reader(SequentialFile* file, Reporter reporter)
     : file_(file), reporter_(std::move(reporter)), backing_(new char[kBlockSize]) {}
 
-void Reader::Report(uint64_t bytes, const std::string& why) {
-  const uint64_t offset = buffer_end_offset_ - buffer_.size() - bytes;
+void Reader::Report(uint64_t bytes, uint64_t offset, const std::string& why) {
   if (reporter_) reporter_(bytes, offset, why);
 }
 
@@ -86,30 +85,30 @@ bool Reader::ReadRecord(std::string_view* record, std::string* scratch) {
   uint64_t record_start = 0;
   for (;;) {
     std::string_view fragment;
-    const uint64_t fragment_start = buffer_end_offset_ - buffer_.size();
     const unsigned type = ReadFragment(&fragment);
+    const uint64_t whole_fragment = kHeaderSize + fragment.size();
     switch (type) {
       case kFullType:
-        if (in_fragmented) Report(scratch->size(), "partial record without end");
+        if (in_fragmented) Report(scratch->size(), record_start, "partial record without end");
         *record = fragment;
         last_record_end_ = buffer_end_offset_ - buffer_.size();
         return true;
       case kFirstType:
-        if (in_fragmented) Report(scratch->size(), "partial record without end");
+        if (in_fragmented) Report(scratch->size(), record_start, "partial record without end");
         scratch->assign(fragment.data(), fragment.size());
         in_fragmented = true;
-        record_start = fragment_start;
+        record_start = fragment_offset_;
         break;
       case kMiddleType:
         if (!in_fragmented) {
-          Report(fragment.size(), "missing start of fragmented record");
+          Report(whole_fragment, fragment_offset_, "missing start of fragmented record");
         } else {
           scratch->append(fragment.data(), fragment.size());
         }
         break;
       case kLastType:
         if (!in_fragmented) {
-          Report(fragment.size(), "missing start of fragmented record");
+          Report(whole_fragment, fragment_offset_, "missing start of fragmented record");
         } else {
           scratch->append(fragment.data(), fragment.size());
           *record = *scratch;
@@ -118,21 +117,18 @@ bool Reader::ReadRecord(std::string_view* record, std::string* scratch) {
         }
         break;
       case kEof:
-        if (in_fragmented) {
-          // The last record was cut by the end of the file: a torn write, not damage.
-          truncated_tail_ = true;
-          (void)record_start;
-        }
+        // The last record cut by the end of the file: a torn write, not damage.
+        if (in_fragmented) truncated_tail_ = true;
         return false;
       case kBad:
         if (in_fragmented) {
-          Report(scratch->size(), "error in middle of record");
+          Report(scratch->size(), record_start, "error in middle of record");
           in_fragmented = false;
           scratch->clear();
         }
         break;
       default:
-        Report(fragment.size(), "unknown record type " + std::to_string(type));
+        Report(whole_fragment, fragment_offset_, "unknown record type " + std::to_string(type));
         in_fragmented = false;
         scratch->clear();
         break;
@@ -151,7 +147,7 @@ unsigned Reader::ReadFragment(std::string_view* fragment) {
           status_ = s;
           buffer_ = {};
           eof_ = true;
-          Report(kBlockSize, "read error: " + s.message());
+          Report(kBlockSize, buffer_end_offset_, "read error: " + s.message());
           return kEof;
         }
         buffer_ = block;
@@ -167,6 +163,7 @@ unsigned Reader::ReadFragment(std::string_view* fragment) {
       }
       return kEof;
     }
+    fragment_offset_ = buffer_end_offset_ - buffer_.size();
     const char* h = buffer_.data();
     const uint32_t length = static_cast<uint32_t>(static_cast<unsigned char>(h[4])) |
                             (static_cast<uint32_t>(static_cast<unsigned char>(h[5])) << 8);
@@ -175,7 +172,7 @@ unsigned Reader::ReadFragment(std::string_view* fragment) {
       const size_t drop = buffer_.size();
       buffer_ = {};
       if (!eof_) {
-        Report(drop, "bad record length");
+        Report(drop, fragment_offset_, "bad record length");
         return kBad;
       }
       // The file ends inside this fragment: a torn write.
@@ -193,7 +190,7 @@ unsigned Reader::ReadFragment(std::string_view* fragment) {
       // The length may be the damaged part: drop the rest of the block.
       const size_t drop = buffer_.size();
       buffer_ = {};
-      Report(drop, "checksum mismatch");
+      Report(drop, fragment_offset_, "checksum mismatch");
       return kBad;
     }
     buffer_.remove_prefix(kHeaderSize + length);

@@ -52,7 +52,10 @@ class Writer {
 // drops the rest of its block, and reading resumes at the next block.
 class Reader {
  public:
-  // bytes dropped, offset in the file where the damage starts, and why.
+  // bytes dropped, offset in the file where the damage starts, and why. A damaged fragment
+  // (checksum mismatch, bad length) drops the rest of its block from its header on; a fragment
+  // out of place (missing start, unknown type) drops itself, header included; a fragmented
+  // record cut short by damage drops its payload read so far, reported at its first header.
   using Reporter = std::function<void(uint64_t bytes, uint64_t offset, const std::string& why)>;
 
   Reader(SequentialFile* file, Reporter reporter);
@@ -71,9 +74,9 @@ class Reader {
 
  private:
   enum { kEof = kMaxRecordType + 1, kBad = kMaxRecordType + 2 };
-  // One fragment: its type, or kEof / kBad.
+  // One fragment: its type, or kEof / kBad. fragment_offset_ is then where its header starts.
   unsigned ReadFragment(std::string_view* fragment);
-  void Report(uint64_t bytes, const std::string& why);
+  void Report(uint64_t bytes, uint64_t offset, const std::string& why);
 
   SequentialFile* file_;
   Reporter reporter_;
@@ -81,6 +84,7 @@ class Reader {
   std::string_view buffer_;
   bool eof_ = false;
   uint64_t buffer_end_offset_ = 0;  // file offset just past buffer_
+  uint64_t fragment_offset_ = 0;    // file offset of the last fragment's header
   uint64_t last_record_end_ = 0;
   bool truncated_tail_ = false;
   Status status_;

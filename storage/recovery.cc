@@ -56,7 +56,10 @@ class Progress {
   Clock::time_point start_, last_;
 };
 
+// Shards load on threads of their own: the callback is called by one at a time.
 void Warn(const RecoveryOptions& o, const std::string& msg) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   if (o.warn) o.warn(msg);
 }
 
@@ -77,9 +80,17 @@ uint64_t LoadSnapshots(Env* env, const std::vector<SnapshotFile>& candidates, ui
     SnapshotHeader header;
     SnapshotStats stats;
     uint64_t since_report = 0;
+    uint64_t foreign = 0;
     Status s = ReadSnapshot(
         env, f.path, &header,
         [&](std::string_view ns, std::string_view key, Entry e) {
+          // (The header is read before the first entry.) An older snapshot of this shard made
+          // under another shard count holds keys that are other shards' now: leave them out.
+          if (same_layout && header.shard_count != shard_count &&
+              ShardOf(key, shard_count) != shard) {
+            ++foreign;
+            return;
+          }
           Partition* p = same_layout ? staged[0].get() : staged[ShardOf(key, shard_count)].get();
           p->Restore(ns, key, std::move(e), o.now_ms);
           if (++since_report == 10000) {
@@ -98,6 +109,12 @@ uint64_t LoadSnapshots(Env* env, const std::vector<SnapshotFile>& candidates, ui
     if (same_layout && header.shard != shard) {
       Warn(o, "snapshot " + f.path + " says shard " + std::to_string(header.shard) + "; skipped");
       continue;
+    }
+    if (same_layout && header.shard_count != shard_count) {
+      Warn(o, "snapshot " + f.path + " was written with " + std::to_string(header.shard_count) +
+                  " shards: " + std::to_string(foreign) +
+                  " keys of other shards left out; keys this shard took over from other shards "
+                  "since come from the WAL alone");
     }
     // Merge what was staged.
     std::lock_guard<std::mutex> lock(*route_mu);
@@ -123,9 +140,13 @@ uint64_t LoadSnapshots(Env* env, const std::vector<SnapshotFile>& candidates, ui
 
 // Replays the WAL files into the partitions. With only_shard >= 0, applies only the mutations
 // of that shard's keys (one thread per shard).
+// report: this pass warns about damage and counts it in *dropped (one pass per recovery
+// does, the one that reads the most); truncate_tail: this pass cuts off a torn tail of the last
+// file.
 Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, uint32_t shard_count,
                  const RecoveryOptions& o, RecoveryResult* r, int64_t only_shard, uint64_t* max_lsn,
-                 uint64_t* records, uint64_t* dropped, Progress* progress, bool truncate_tail) {
+                 uint64_t* records, uint64_t* dropped, Progress* progress, bool report,
+                 bool truncate_tail) {
   for (size_t i = 0; i < wal.size(); ++i) {
     // File i holds LSNs from its first up to the next file's first.
     if (i + 1 < wal.size() && wal[i + 1].first_lsn <= from_lsn) continue;
@@ -135,10 +156,10 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
     uint64_t last_damage_end = 0;
     bool damage_after_last_record = false;
     log::Reader reader(f.get(), [&](uint64_t bytes, uint64_t offset, const std::string& why) {
-      *dropped += bytes;
       damage_after_last_record = true;
       last_damage_end = offset + bytes;
-      if (only_shard <= 0) {
+      if (report) {
+        *dropped += bytes;
         Warn(o, "WAL " + wal[i].path + ": " + why + " at offset " + std::to_string(offset) + ", " +
                     std::to_string(bytes) + " bytes skipped");
       }
@@ -151,8 +172,9 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
       WalRecordHeader h;
       std::string_view peek = record;
       if (!DecodeWalHeader(&peek, &h).ok()) {
-        Warn(o, "WAL " + wal[i].path + ": undecodable record before offset " +
-                    std::to_string(reader.last_record_end()));
+        if (report)
+          Warn(o, "WAL " + wal[i].path + ": undecodable record before offset " +
+                      std::to_string(reader.last_record_end()));
         continue;
       }
       *max_lsn = std::max(*max_lsn, h.lsn);
@@ -165,20 +187,20 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
         if (only_shard >= 0 && target != static_cast<uint32_t>(only_shard)) return;
         ApplyMutation(r->partitions[target].get(), m, o.now_ms);
       });
-      if (!ds.ok()) {
+      if (!ds.ok() && report) {
         Warn(o, "WAL " + wal[i].path + ": record " + std::to_string(h.lsn) +
                     " skipped: " + ds.message());
       }
       const uint64_t at = reader.last_record_end();
       if (at - file_bytes_reported > (1 << 20)) {
-        progress->Add(only_shard <= 0 ? at - file_bytes_reported : 0, 0);
+        progress->Add(report ? at - file_bytes_reported : 0, 0);
         file_bytes_reported = at;
       }
     }
     if (!reader.status().ok()) return reader.status();
     uint64_t size = 0;
     env->GetFileSize(wal[i].path, &size);
-    progress->Add(only_shard <= 0 ? size - std::min(size, file_bytes_reported) : 0, 0);
+    progress->Add(report ? size - std::min(size, file_bytes_reported) : 0, 0);
     const bool last_file = i + 1 == wal.size();
     if (truncate_tail && last_file && (reader.truncated_tail() || damage_after_last_record) &&
         reader.last_record_end() < size) {
@@ -229,9 +251,10 @@ Status Recover(Env* env, const std::string& dir, const RecoveryOptions& o, Recov
     newest = f.start_lsn;
     old_count = header.shard_count;
   }
-  // Snapshots of another layout than the newest one's are obsolete.
+  // Snapshots of shards beyond the newest layout's are obsolete. (If no header reads at all,
+  // each shard still tries its own, to report them damaged.)
   for (auto& [shard, files] : by_shard) {
-    if (shard >= old_count) files.clear();
+    if (shard >= (old_count > 0 ? old_count : n)) files.clear();
   }
   const bool same_layout = old_count == 0 || old_count == n;
   for (const auto& [shard, files] : by_shard) {
@@ -272,39 +295,50 @@ Status Recover(Env* env, const std::string& dir, const RecoveryOptions& o, Recov
     std::vector<std::thread> threads;
     std::vector<Status> statuses(n);
     std::vector<uint64_t> lsns(n, 0), records(n, 0), dropped(n, 0);
+    // The shard that replays from the oldest position reads every file any other reads: it
+    // reports the damage (once); the others only apply.
+    uint32_t reporter = 0;
+    for (uint32_t i = 1; i < n; ++i) {
+      if (start_lsn[i] < start_lsn[reporter]) reporter = i;
+    }
     for (uint32_t i = 0; i < n; ++i) {
       threads.emplace_back([&, i] {
-        // Shard 0 also reports damage and truncates the torn tail; the others only apply.
-        statuses[i] = ReplayWal(env, listing.wal, std::max<uint64_t>(from, start_lsn[i]), n, o, r,
-                                i, &lsns[i], &records[i], &dropped[i], &progress, false);
+        statuses[i] =
+            ReplayWal(env, listing.wal, std::max<uint64_t>(from, start_lsn[i]), n, o, r, i,
+                      &lsns[i], &records[i], &dropped[i], &progress, i == reporter, false);
       });
     }
     for (auto& t : threads) t.join();
     for (uint32_t i = 0; i < n; ++i) {
       if (!statuses[i].ok()) return statuses[i];
       max_lsn = std::max(max_lsn, lsns[i]);
-      r->wal_records += records[i];
     }
-    r->wal_bytes_dropped = dropped[0];
-    // One more pass over the tail only, to report damage once and truncate a torn end.
+    r->wal_records = records[reporter];  // every shard's pass reads a subset of its records
+    r->wal_bytes_dropped = dropped[reporter];
+    // One more pass over the last file only (applying nothing), to truncate a torn end.
     uint64_t ignored = 0, none = 0, d = 0;
     if (!listing.wal.empty()) {
       std::vector<WalFile> last = {listing.wal.back()};
-      Status ts =
-          ReplayWal(env, last, UINT64_MAX, n, o, r, -1, &ignored, &none, &d, &progress, true);
+      Status ts = ReplayWal(env, last, UINT64_MAX, n, o, r, -1, &ignored, &none, &d, &progress,
+                            false, true);
       if (!ts.ok()) return ts;
       max_lsn = std::max(max_lsn, ignored);
     }
   } else {
     uint64_t records = 0, dropped = 0;
     s = ReplayWal(env, listing.wal, from, n, o, r, -1, &max_lsn, &records, &dropped, &progress,
-                  true);
+                  true, true);
     if (!s.ok()) return s;
     r->wal_records = records;
     r->wal_bytes_dropped = dropped;
   }
 
   r->next_lsn = max_lsn + 1;
+  // The new WAL file is named after next_lsn: always after the last file there is (even one
+  // whose records were all lost), so that it never reuses a name and files stay in LSN order.
+  if (!listing.wal.empty()) {
+    r->next_lsn = std::max(r->next_lsn, listing.wal.back().first_lsn + 1);
+  }
   for (const auto& p : r->partitions) r->keys += p->stats().keys;
   r->bytes_read = progress.bytes();
   r->seconds = Since(start);

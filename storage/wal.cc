@@ -40,9 +40,10 @@ void MutationEncoder::Del(std::string_view ns, std::string_view key, uint64_t ve
   Head(MutationType::kDel, ns, key, version);
 }
 
-void MutationEncoder::Push(std::string_view ns, std::string_view key, uint64_t version, bool tail,
-                           const Value* values, size_t count) {
+void MutationEncoder::Push(std::string_view ns, std::string_view key, uint64_t version,
+                           int64_t expire_at_ms, bool tail, const Value* values, size_t count) {
   Head(MutationType::kPush, ns, key, version);
+  PutFixed64(out_, static_cast<uint64_t>(expire_at_ms));
   out_->push_back(tail ? 1 : 0);
   PutVarint(out_, count);
   for (size_t i = 0; i < count; ++i) PutValue(out_, values[i]);
@@ -94,6 +95,11 @@ Status DecodeMutation(std::string_view* in, Mutation* m) {
       return Status::OK();
     case MutationType::kPush:
     case MutationType::kPop: {
+      if (m->type == MutationType::kPush) {
+        uint64_t expire;
+        if (!GetFixed64(in, &expire)) return Status::Corruption("truncated mutation");
+        m->expire_at_ms = static_cast<int64_t>(expire);
+      }
       if (in->empty()) return Status::Corruption("truncated mutation");
       m->tail = (*in)[0] != 0;
       in->remove_prefix(1);
@@ -133,11 +139,25 @@ bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms) {
       p->SeenVersion(m.version);
       Entry* e = p->FindForRestore(m.ns, m.key);
       if (e != nullptr && e->version >= m.version) return false;  // already in the state
-      if (m.type == MutationType::kPop && e == nullptr) return false;
+      const bool push = m.type == MutationType::kPush;
+      if (push && m.expire_at_ms != kNoExpiry && m.expire_at_ms <= now_ms) {
+        // The list this push left has expired since: it is gone, older states with it (as a
+        // PUT of an expired entry in Partition::Restore).
+        if (e != nullptr) p->RestoreErase(m.ns, m.key, m.version);
+        return false;
+      }
+      if (e != nullptr && e->IsExpired(now_ms)) {
+        // An older entry that expired before this change: a pop found nothing; a push found
+        // no list and made a new one.
+        if (!push) return false;
+        p->RestoreErase(m.ns, m.key, m.version);
+        e = nullptr;
+      }
+      if (!push && e == nullptr) return false;
       if (e != nullptr && e->value.type() != ValueType::kList) return false;
-      if (e != nullptr && e->IsExpired(now_ms)) return false;
       EntryRef ref = p->RestoreUpsert(m.ns, m.key);
       if (ref.created) ref.entry->value = Value::List({});
+      if (push) ref.entry->expire_at_ms = m.expire_at_ms;
       ValueList& list = ref.entry->value.MutableList();
       if (m.type == MutationType::kPush) {
         if (m.tail) {

@@ -19,8 +19,8 @@ namespace dbkv::storage {
 enum class MutationType : uint8_t {
   kPut = 1,   // the key's whole entry after the write: value, expiry, version
   kDel = 2,   // the key was deleted by a write of version `version`
-  kPush = 3,  // values pushed onto the list at key (end: 0 head, 1 tail); expiry unchanged
-  kPop = 4,   // `count` elements popped from the list at key (end as kPush)
+  kPush = 3,  // values pushed onto the list at key (end: 0 head, 1 tail), and its expiry after
+  kPop = 4,   // `count` elements popped from the list at key (end as kPush); expiry unchanged
 };
 
 // Appends mutation encodings to a buffer (one shard's, for one batch).
@@ -29,8 +29,10 @@ class MutationEncoder {
   explicit MutationEncoder(std::string* out) : out_(out) {}
   void Put(std::string_view ns, std::string_view key, const Entry& e);
   void Del(std::string_view ns, std::string_view key, uint64_t version);
-  void Push(std::string_view ns, std::string_view key, uint64_t version, bool tail,
-            const Value* values, size_t count);
+  // expire_at_ms: the list's expiry after the push (a push keeps it, or creates the list
+  // without one), so that replay never brings back a list that has expired since.
+  void Push(std::string_view ns, std::string_view key, uint64_t version, int64_t expire_at_ms,
+            bool tail, const Value* values, size_t count);
   void Pop(std::string_view ns, std::string_view key, uint64_t version, bool tail, uint64_t count);
 
  private:
@@ -55,7 +57,7 @@ struct Mutation {
   std::string_view ns;
   std::string_view key;
   uint64_t version = 0;
-  int64_t expire_at_ms = 0;  // kPut
+  int64_t expire_at_ms = 0;  // kPut, kPush
   Value value;               // kPut
   bool tail = false;         // kPush, kPop
   ValueList values;          // kPush

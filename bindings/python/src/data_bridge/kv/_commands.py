@@ -58,7 +58,11 @@ def ping() -> Command:
 
 
 def get(key: Key, default: Any = None) -> Command:
-    return Command("GET", (key,), lambda r: default if r is None else r)
+    if default is None:
+        return Command("GET", (key,), _same)
+    # GET answers nil both for a missing key and for a stored None; GETV tells them apart, so
+    # that a stored None is returned as None rather than replaced by the default.
+    return Command("GETV", (key,), lambda r: default if r is None else r[0])
 
 
 def set_(key: Key, value: Any, ttl: Optional[float] = None, nx: bool = False,
@@ -176,14 +180,19 @@ def _pair(r: Any) -> Any:
     return None if r is None else (r[0], r[1])
 
 
+def _keys(keys: Any) -> tuple:
+    """One key (str, bytes or int) or an iterable of keys."""
+    if isinstance(keys, (str, bytes, bytearray, int)):
+        return (keys,)
+    return tuple(keys)
+
+
 def blpop(keys: Iterable[Key], timeout: Optional[float] = None) -> Command:
-    keys = (keys,) if isinstance(keys, (str, bytes)) else tuple(keys)
-    return Command("BLPOP", (*keys, timeout_arg(timeout)), _pair, _wait(timeout))
+    return Command("BLPOP", (*_keys(keys), timeout_arg(timeout)), _pair, _wait(timeout))
 
 
 def brpop(keys: Iterable[Key], timeout: Optional[float] = None) -> Command:
-    keys = (keys,) if isinstance(keys, (str, bytes)) else tuple(keys)
-    return Command("BRPOP", (*keys, timeout_arg(timeout)), _pair, _wait(timeout))
+    return Command("BRPOP", (*_keys(keys), timeout_arg(timeout)), _pair, _wait(timeout))
 
 
 def wait(key: Key, timeout: Optional[float] = None) -> Command:

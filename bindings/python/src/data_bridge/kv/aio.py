@@ -12,9 +12,10 @@ import uuid
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import _commands as C
+from ._blocking import BlockingConnections
 from ._config import ConnectionConfig
 from ._commands import Command, Key
-from .errors import KvTimeoutError
+from .errors import KvConnectionError, KvError, KvTimeoutError
 from .pool import PoolConfig, _AsyncPoolBase
 
 
@@ -32,10 +33,16 @@ class KvClient:
 
     def __init__(self, url: str = "127.0.0.1:7379", *, password: Optional[str] = None,
                  tls: bool = False, ca_file: Optional[str] = None, timeout: float = 5.0,
-                 connect_timeout: Optional[float] = None):
+                 connect_timeout: Optional[float] = None, cert_file: Optional[str] = None,
+                 key_file: Optional[str] = None, server_name: Optional[str] = None):
         self._config = ConnectionConfig.from_url(url, password=password, tls=tls, ca_file=ca_file,
-                                                 timeout=timeout, connect_timeout=connect_timeout)
+                                                 timeout=timeout, connect_timeout=connect_timeout,
+                                                 cert_file=cert_file, key_file=key_file,
+                                                 server_name=server_name)
         self._native = self._config.native()
+        # Blocking commands each use a connection of their own (see _blocking.py): a task
+        # cancelled while awaiting one must not leave the shared connection stuck behind it.
+        self._blocking = BlockingConnections(self._config.native)
 
     @property
     def config(self) -> ConnectionConfig:
@@ -45,22 +52,37 @@ class KvClient:
     def namespace(self) -> str:
         return self._config.namespace
 
-    async def _run(self, cmd: Command) -> Any:
+    async def _call(self, native: Any, cmd: Command) -> Any:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
 
         def done(result: Any, exc: Optional[BaseException]) -> None:
             loop.call_soon_threadsafe(_resolve, fut, result, exc)
 
-        self._native.call_async(cmd.name, cmd.args, done)
+        native.call_async(cmd.name, cmd.args, done)
         if cmd.wait is not None and math.isinf(cmd.wait):
-            result = await fut
-        else:
-            limit = self._config.timeout + (cmd.wait or 0.0)
-            try:
-                result = await asyncio.wait_for(fut, limit)
-            except asyncio.TimeoutError:
-                raise KvTimeoutError(f"no reply to {cmd.name} within {limit} s") from None
+            return await fut
+        limit = self._config.timeout + (cmd.wait or 0.0)
+        try:
+            return await asyncio.wait_for(fut, limit)
+        except asyncio.TimeoutError:
+            raise KvTimeoutError(f"no reply to {cmd.name} within {limit} s") from None
+
+    async def _run(self, cmd: Command) -> Any:
+        if cmd.wait is None:
+            return cmd.convert(await self._call(self._native, cmd))
+        conn = self._blocking.take()
+        reusable = False
+        try:
+            result = await self._call(conn, cmd)
+            reusable = True
+        except KvError as e:
+            # A timeout, or a cancellation (not a KvError), leaves the command parked on the
+            # server: closing the connection drops it there.
+            reusable = not isinstance(e, (KvTimeoutError, KvConnectionError))
+            raise
+        finally:
+            self._blocking.give_back(conn, reusable)
         return cmd.convert(result)
 
     async def connect(self) -> "KvClient":
@@ -69,10 +91,11 @@ class KvClient:
 
     async def aclose(self) -> None:
         """Closes the connection; commands in flight fail with KvConnectionError."""
-        await asyncio.get_running_loop().run_in_executor(None, self._native.close)
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def close(self) -> None:
         self._native.close()
+        self._blocking.close()
 
     @property
     def closed(self) -> bool:

@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import _commands as C
+from ._blocking import BlockingConnections
 from ._config import ConnectionConfig
 from ._commands import Command, Key
+from .errors import KvConnectionError, KvError, KvTimeoutError
 
 
 class KvClient:
@@ -16,7 +18,9 @@ class KvClient:
 
     ``url`` is ``host:port[/namespace]`` or ``databridge://[:password@]host:port[/namespace]``
     (``databridges://`` for TLS). Thread-safe: calls from many threads share one pipelined
-    connection, and each releases the GIL while it waits. Safe across ``fork()``: in a child
+    connection, and each releases the GIL while it waits. Blocking commands (``wait``,
+    ``blpop``, ``lock(...).acquire()`` with blocking...) each borrow a connection of their own,
+    so that they never hold back other calls. Safe across ``fork()``: in a child
     process the client reconnects on first use. Values keep their Python type exactly: None,
     bool, int (64-bit), float, Decimal, str, bytes, and lists/dicts of them.
 
@@ -25,10 +29,16 @@ class KvClient:
 
     def __init__(self, url: str = "127.0.0.1:7379", *, password: Optional[str] = None,
                  tls: bool = False, ca_file: Optional[str] = None, timeout: float = 5.0,
-                 connect_timeout: Optional[float] = None):
+                 connect_timeout: Optional[float] = None, cert_file: Optional[str] = None,
+                 key_file: Optional[str] = None, server_name: Optional[str] = None):
         self._config = ConnectionConfig.from_url(url, password=password, tls=tls, ca_file=ca_file,
-                                                 timeout=timeout, connect_timeout=connect_timeout)
+                                                 timeout=timeout, connect_timeout=connect_timeout,
+                                                 cert_file=cert_file, key_file=key_file,
+                                                 server_name=server_name)
         self._native = self._config.native()
+        # Blocking commands (wait, blpop, lock with a timeout...) each use a connection of
+        # their own, so that they never hold back other calls' replies (see _blocking.py).
+        self._blocking = BlockingConnections(self._config.native)
 
     # -- plumbing
 
@@ -52,7 +62,21 @@ class KvClient:
         return cmd.wait + self._config.timeout
 
     def _run(self, cmd: Command) -> Any:
-        return cmd.convert(self._native.call(cmd.name, cmd.args, self._call_timeout(cmd)))
+        if cmd.wait is None:
+            return cmd.convert(self._native.call(cmd.name, cmd.args, self._call_timeout(cmd)))
+        conn = self._blocking.take()
+        reusable = False
+        try:
+            result = conn.call(cmd.name, cmd.args, self._call_timeout(cmd))
+            reusable = True
+        except KvError as e:
+            # An error reply leaves the connection in order; a timeout or Ctrl-C leaves the
+            # command parked on the server, and closing the connection drops it there.
+            reusable = not isinstance(e, (KvTimeoutError, KvConnectionError))
+            raise
+        finally:
+            self._blocking.give_back(conn, reusable)
+        return cmd.convert(result)
 
     def connect(self) -> "KvClient":
         """Connects now (otherwise the first command does), raising if that fails."""
@@ -62,6 +86,7 @@ class KvClient:
     def close(self) -> None:
         """Closes the connection; commands in flight fail with KvConnectionError."""
         self._native.close()
+        self._blocking.close()
 
     @property
     def closed(self) -> bool:

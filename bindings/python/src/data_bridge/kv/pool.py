@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Deque, Dict, Iterator, List, Optional
 
-from .errors import KvPoolTimeoutError
+from .errors import KvConnectionError, KvPoolTimeoutError
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class KvPool:
             try:
                 while True:
                     if self._closed:
-                        raise RuntimeError("pool is closed")
+                        raise KvConnectionError("pool is closed")
                     if self._idle:
                         c = self._idle.popleft()
                         break
@@ -199,7 +199,7 @@ class _AsyncPoolBase:
                         f"no connection free within {limit} s "
                         f"(max_size {self.config.max_size})") from None
                 if self._closed:
-                    raise RuntimeError("pool is closed")
+                    raise KvConnectionError("pool is closed")
                 c = self._idle.popleft() if self._idle else self._create()
             finally:
                 self._stats.waiting -= 1

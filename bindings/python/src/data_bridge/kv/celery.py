@@ -1,0 +1,450 @@
+"""A Celery result backend on data-bridge-kv.
+
+Install the package and point Celery at a server::
+
+    app = Celery("proj", broker="redis://...",
+                 backend="databridge://127.0.0.1:7379/myapp")
+    # TLS: "databridges://host:7379/myapp"; a password: "databridge://:secret@host:7379/myapp"
+
+The ``databridge`` and ``databridges`` URL schemes are registered through the package's
+``celery.result_backends`` entry points, so nothing else is needed. The URL path is the
+*namespace*: results of apps using different namespaces never see each other.
+
+What it does differently from Celery's generic key-value backend (see :class:`DataBridgeBackend`
+for the details):
+
+* **No polling.** ``AsyncResult.get()``, ``GroupResult.get()`` / ``join_native()`` and chord
+  joins wait on the server (``WAITANYV``): the server wakes the caller the moment a result is
+  written, instead of Celery re-reading the key every ``interval`` (0.5 s) seconds.
+* **Expiry on every write.** Every state written (STARTED, RETRY, the final state, group
+  metadata) carries ``result_expires`` as its TTL (``supports_autoexpire``: Celery beat does not
+  schedule ``celery.backend_cleanup``). ``result_expires=None`` or ``0`` means "never expire"
+  (no ``EXPIRE 0`` that would delete the key, as Celery issue #5237 describes for Redis).
+* **Chords complete through an atomic ``INCR``** (``implements_incr``): the last header task
+  to finish runs the callback; no ``celery.chord_unlock`` task polls every second.
+* **Connection errors are retryable** (``exception_safe_to_retry``), so
+  ``result_backend_always_retry = True`` with ``result_backend_max_retries`` and the
+  ``result_backend_*_sleep_between_retries_ms`` settings rides through a server restart.
+
+Settings read from the Celery app:
+
+``result_backend``
+    ``databridge://[:password@]host:port[/namespace][?timeout=5&connect_timeout=5&ca_file=...]``
+    (``databridges://`` for TLS). The query string is optional; it overrides the transport
+    options below.
+``result_expires``
+    TTL of every stored result (default one day); ``None``/``0``: results never expire.
+``result_backend_transport_options``
+    A dict: ``timeout`` (seconds to wait for a reply, default 5), ``connect_timeout``
+    (default: ``timeout``), ``password`` (instead of putting it in the URL), ``ca_file`` (the CA
+    that signed the server's certificate, TLS), ``wait_slice`` (longest single server-side wait,
+    default 30 s; see :attr:`DataBridgeBackend.wait_slice`), ``wait_window`` (most results one
+    wait of a group join watches, default 64; see :meth:`DataBridgeBackend.get_many`) and
+    Celery's own ``global_keyprefix``.
+``result_backend_always_retry``, ``result_backend_max_retries``,
+``result_backend_base_sleep_between_retries_ms``, ``result_backend_max_sleep_between_retries_ms``
+    Celery's retry settings, applied to connection errors and timeouts (also while waiting).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from itertools import islice
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import parse_qsl
+
+from celery import states
+from celery.backends.base import KeyValueStoreBackend
+from celery.exceptions import BackendGetMetaError, BackendStoreError, TimeoutError
+from celery.result import ResultSet
+from celery.utils.time import get_exponential_backoff_interval
+from kombu.utils.encoding import bytes_to_str, ensure_bytes
+
+from ._commands import Command
+from ._config import ConnectionConfig
+from .client import KvClient
+from .errors import KvConnectionError, KvProtocolError, KvTimeoutError
+
+__all__ = ["DataBridgeBackend"]
+
+DEFAULT_URL = "databridge://127.0.0.1:7379"
+
+#: Options accepted in ``result_backend_transport_options`` and in the URL's query string,
+#: with the type each is converted to.
+_CLIENT_OPTIONS = {"timeout": float, "connect_timeout": float, "password": str, "ca_file": str,
+                   "wait_slice": float, "wait_window": int}
+
+#: Shortest server-side wait sent (seconds): the server's timers work in milliseconds.
+_MIN_WAIT = 0.001
+
+#: Most keys per MGETV.
+_MGETV_CHUNK = 1000
+
+
+def _same(reply: Any) -> Any:
+    return reply
+
+
+def _is_noop(callback: Any) -> bool:
+    """True for the empty ``vine.promise`` that ``AsyncResult.get()`` passes as ``on_interval``
+    when there is nothing to check between waits (no parent task to follow, no user callback).
+    Waiting for it in slices of ``interval`` would only wake the server every 0.5 s for
+    nothing."""
+    if callback is None:
+        return True
+    try:
+        return (callback.fun is None and callback._svpending is None
+                and not callback._lvpending)
+    except AttributeError:
+        return False
+
+
+class DataBridgeBackend(KeyValueStoreBackend):
+    """Celery result backend storing results in a data-bridge-kv server.
+
+    ``result_backend = "databridge://[:password@]host:port[/namespace]"`` (``databridges://``
+    for TLS). Results are stored under Celery's usual keys (``celery-task-meta-<id>``,
+    ``celery-taskset-meta-<gid>``, ``chord-unlock-<gid>``), in the URL's namespace, encoded by
+    Celery's ``result_serializer``, and kept as they were written (text for JSON, bytes for
+    pickle/msgpack).
+
+    The connection (a thread-safe :class:`~data_bridge.kv.KvClient`) is created on first use:
+    constructing the backend never touches the network, and a prefork child that inherited a
+    connected client reconnects on its own. The backend pickles as its URL and ``expires``
+    (:meth:`__reduce__`), so it can be sent to other processes.
+    """
+
+    #: The server expires results itself (every write carries ``result_expires`` as its TTL),
+    #: so Celery beat need not schedule the ``celery.backend_cleanup`` task.
+    supports_autoexpire = True
+    #: ``get_many`` waits on the server, so ``GroupResult.get()`` uses ``join_native``.
+    supports_native_join = True
+    #: ``incr`` is the server's atomic INCR: chords count finished header tasks with it and the
+    #: last one runs the callback (``celery.chord_unlock`` is never sent).
+    implements_incr = True
+    persistent = True
+
+    #: Longest single server-side wait, in seconds, when nothing asks for a callback between
+    #: waits. A wait ends the moment a watched result is written; this bound only makes a
+    #: caller with no timeout re-issue its wait now and then, so a connection that died
+    #: silently is noticed within ``wait_slice + timeout`` seconds.
+    wait_slice = 30.0
+
+    #: Most keys one wait of :meth:`get_many` watches (see there).
+    wait_window = 64
+
+    def __init__(self, app=None, url: Optional[str] = None, **kwargs: Any):
+        super().__init__(app=app, url=url, **kwargs)
+        conf = self.app.conf
+        if not url:
+            configured = conf.get("result_backend")
+            url = configured if isinstance(configured, str) and \
+                configured.startswith(("databridge://", "databridges://")) else DEFAULT_URL
+        self.url = url
+
+        options: Dict[str, Any] = {}
+        transport = conf.get("result_backend_transport_options") or {}
+        options.update({k: v for k, v in transport.items() if k in _CLIENT_OPTIONS})
+        base_url, _, query = url.partition("?")
+        options.update({k: v for k, v in parse_qsl(query) if k in _CLIENT_OPTIONS})
+        options = {k: _CLIENT_OPTIONS[k](v) for k, v in options.items() if v is not None}
+        self.wait_slice = options.pop("wait_slice", self.wait_slice)
+        self.wait_window = max(1, options.pop("wait_window", self.wait_window))
+        self._client_url = base_url
+        self._client_options = options
+        # Parses the URL now, so that a bad one fails at configuration time (no connection).
+        ConnectionConfig.from_url(base_url, **self._client_options)
+        self._client: Optional[KvClient] = None
+        self._client_lock = threading.Lock()
+
+    # -- the connection
+
+    @property
+    def client(self) -> KvClient:
+        """The :class:`~data_bridge.kv.KvClient`, created (not yet connected) on first use."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                client = self._client
+                if client is None:
+                    client = self._client = KvClient(self._client_url, **self._client_options)
+        return client
+
+    @client.setter
+    def client(self, value: Any) -> None:
+        self._client = value
+
+    def close(self) -> None:
+        """Closes the connection (the next call opens a new one)."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __reduce__(self, args=(), kwargs=None):
+        """Pickles as (class, url, expires): the copy opens its own connection."""
+        kwargs = {} if not kwargs else kwargs
+        return super().__reduce__(args, dict(kwargs, url=self.url, expires=self.expires))
+
+    def exception_safe_to_retry(self, exc: BaseException) -> bool:
+        """Connection errors and timeouts may be retried (``result_backend_always_retry``):
+        every operation of this backend is idempotent (a SET, a GET, a wait) except ``incr``,
+        which Celery's retry loops never call."""
+        return isinstance(exc, (KvConnectionError, KvTimeoutError))
+
+    # -- storage: what BaseKeyValueStoreBackend builds everything else on
+
+    def _ttl(self) -> Optional[float]:
+        expires = self.expires
+        return expires if expires and expires > 0 else None
+
+    def get(self, key: bytes) -> Any:
+        """The stored (encoded) value of key, or None."""
+        return self.client.get(key)
+
+    def mget(self, keys: List[bytes]) -> List[Any]:
+        """Values of keys, in order (None for missing ones), in one round trip."""
+        return self.client.mget(keys)
+
+    def set(self, key: bytes, value: Any) -> None:
+        """Stores value with ``result_expires`` as its TTL (none if that is None or 0)."""
+        try:
+            self.client.set(key, value, ttl=self._ttl())
+        except KvProtocolError as exc:
+            # A value over the server's --max-frame-bytes: retrying cannot help.
+            raise BackendStoreError(f"cannot store {bytes_to_str(key)}: {exc}") from exc
+
+    def _set_with_state(self, key: bytes, value: Any, state: str) -> None:
+        """Every state write (STARTED, RETRY, final states, group metadata) goes through
+        here: each one is a SET with the TTL, so a result never outlives ``result_expires``
+        even if its task never finishes."""
+        self.set(key, value)
+
+    def delete(self, key: bytes) -> None:
+        self.client.delete(key)
+
+    def incr(self, key: bytes) -> int:
+        """Atomic increment (a missing key counts as 0): the chord counter."""
+        return self.client.incr(key)
+
+    def expire(self, key: bytes, value: Any) -> None:
+        """Sets key's TTL. Celery calls it with ``self.expires`` whatever it is: None or 0
+        (never expire) are ignored rather than sent, since a TTL of 0 deletes the key."""
+        if value is None:
+            return
+        seconds = value.total_seconds() if hasattr(value, "total_seconds") else value
+        if seconds > 0:
+            self.client.expire(key, seconds)
+
+    # -- waiting without polling
+
+    def _waitanyv(self, timeout: float, pairs: List[Any]) -> Optional[List[Any]]:
+        """``WAITANYV timeout key version [key version ...]``: [key, value, version] of the
+        first key that exists with a version other than the given one (0: any), or None when
+        ``timeout`` seconds pass. Runs on a connection of its own (the client's blocking
+        connections), so it never holds back other threads' commands."""
+        timeout = max(timeout, _MIN_WAIT)
+        return self.client._run(Command("WAITANYV", (timeout, *pairs), _same, timeout))
+
+    def _mgetv(self, keys: List[bytes]) -> List[Any]:
+        """[value, version] or None for each key, in order: one round trip per
+        ``_MGETV_CHUNK`` keys (bounded frames, whatever the size of a group)."""
+        if len(keys) <= _MGETV_CHUNK:
+            return self.client.execute("MGETV", *keys)
+        out: List[Any] = []
+        for i in range(0, len(keys), _MGETV_CHUNK):
+            out += self.client.execute("MGETV", *keys[i:i + _MGETV_CHUNK])
+        return out
+
+    def _next_wait(self, deadline: Optional[float], interval: Optional[float],
+                   sliced: bool) -> float:
+        """How long the next server-side wait may last."""
+        wait = self.wait_slice
+        if sliced:
+            wait = min(wait, max(interval or 0.0, 0.01))
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+        return max(wait, _MIN_WAIT)
+
+    def _retry_or_raise(self, exc: Exception, retries: int, task_id: Any) -> int:
+        """Celery's retry policy for reads (as ``get_task_meta`` applies it): sleeps and
+        returns the new retry count, or raises."""
+        if not (self.always_retry and self.exception_safe_to_retry(exc)):
+            raise exc
+        if retries >= self.max_retries:
+            raise BackendGetMetaError("failed to get meta", task_id=task_id) from exc
+        retries += 1
+        self._sleep(get_exponential_backoff_interval(
+            self.base_sleep_between_retries_ms, retries,
+            self.max_sleep_between_retries_ms, True) / 1000)
+        return retries
+
+    def wait_for(self, task_id: str, timeout: Optional[float] = None, interval: float = 0.5,
+                 no_ack: bool = True, on_interval: Any = None) -> Dict[str, Any]:
+        """Waits for the task to reach a ready state and returns its meta.
+
+        Replaces ``SyncBackendMixin.wait_for``, which re-reads the key every ``interval``
+        seconds. Here one ``WAITANYV`` asks the server to answer when the key is written: with
+        version 0 it answers at once if the result exists (any version); if the state read is
+        not ready yet (PENDING, STARTED, RETRY...), the next wait starts from the version just
+        seen, so it returns at the next write and no write can be missed in between. The meta
+        is returned as soon as its state is in ``READY_STATES``.
+
+        ``on_interval`` (if it does anything) is called between waits, at most every
+        ``interval`` seconds. Raises :class:`celery.exceptions.TimeoutError` after ``timeout``
+        seconds (None or 0: wait forever, as Celery does).
+        """
+        self._ensure_not_eager()
+        cached = self._cache.get(task_id)
+        if cached is not None and cached["status"] in states.READY_STATES:
+            return cached
+        deadline = time.monotonic() + timeout if timeout else None
+        sliced = not _is_noop(on_interval)
+        key = self.get_key_for_task(task_id)
+        version = 0
+        retries = 0
+        while True:
+            try:
+                reply = self._waitanyv(self._next_wait(deadline, interval, sliced),
+                                       [key, version])
+            except Exception as exc:  # noqa: BLE001 - filtered by _retry_or_raise
+                retries = self._retry_or_raise(exc, retries, task_id)
+                version = 0  # the server may have restarted: its versions with it
+            else:
+                retries = 0
+                if reply is not None:
+                    meta = self.decode_result(reply[1])
+                    if meta["status"] in states.READY_STATES:
+                        if meta["status"] == states.SUCCESS:
+                            self._cache[task_id] = meta
+                        return meta
+                    version = reply[2]
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("The operation timed out.")
+            if sliced:
+                on_interval()
+
+    def iter_native(self, result, timeout=None, interval=0.5, no_ack=True,
+                    on_message=None, on_interval=None):
+        """``SyncBackendMixin.iter_native`` (``ResultSet.join_native``), passing the task ids
+        to :meth:`get_many` in the result set's order rather than as a set: tasks mostly
+        finish in the order they were sent, and get_many watches the first ones first."""
+        self._ensure_not_eager()
+        results = result.results
+        if not results:
+            return
+        task_ids = []
+        for node in results:
+            if isinstance(node, ResultSet):
+                yield node.id, node.results
+            else:
+                task_ids.append(node.id)
+        yield from self.get_many(
+            list(dict.fromkeys(task_ids)), timeout=timeout, interval=interval,
+            no_ack=no_ack, on_message=on_message, on_interval=on_interval)
+
+    def get_many(self, task_ids, timeout=None, interval=0.5, no_ack=True, on_message=None,
+                 on_interval=None, max_iterations=None,
+                 READY_STATES=states.READY_STATES) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        """Yields ``(task_id, meta)`` for each task as it reaches one of ``READY_STATES``.
+
+        Used by ``iter_native`` (``ResultSet.join_native``, ``GroupResult.get()``) and by chord
+        joins. Like ``BaseKeyValueStoreBackend.get_many`` it first yields ready results from
+        Celery's result cache (``self._cache``), caches what it yields, and calls
+        ``on_message(meta)`` for each.
+
+        Instead of an MGET of every key every ``interval`` seconds, it reads every key and its
+        version once (``MGETV``), then waits on the server (``WAITANYV``) for one of the
+        pending keys to change from the version read; after each wake-up it re-reads the
+        watched keys with one ``MGETV``, so a batch of results that arrived together costs one
+        wake-up. No write can be missed: a key that changed since it was read makes the next
+        wait return at once.
+
+        A wait watches at most :attr:`wait_window` keys: the first pending ones in the order
+        given (the order tasks were sent, from iter_native). A wake-up then costs O(window),
+        not O(all pending), which keeps a join over thousands of results linear. A result
+        outside the window is yielded when the window reaches it (the versions read first
+        make that immediate), so the join completes just as early.
+
+        ``max_iterations`` bounds the number of reads (the first MGETV, then one per wait);
+        ``on_interval`` is called between waits; after ``timeout`` seconds (None/0: no limit)
+        with results still missing it raises :class:`celery.exceptions.TimeoutError`.
+        """
+        interval = 0.5 if interval is None else interval
+        ordered = list(dict.fromkeys(task_ids))
+        ids = task_ids if isinstance(task_ids, set) else set(ordered)
+        cache = self._cache
+        cached_ids = set()
+        for task_id in ordered:
+            try:
+                cached = cache[task_id]
+            except KeyError:
+                pass
+            else:
+                if cached["status"] in READY_STATES:
+                    yield bytes_to_str(task_id), cached
+                    cached_ids.add(task_id)
+        ids.difference_update(cached_ids)
+        if not ids:
+            return
+        # the tasks still pending, in order (a dict: ordered, O(1) removal)
+        pending = dict.fromkeys(t for t in ordered if t in ids)
+
+        deadline = time.monotonic() + timeout if timeout else None
+        sliced = max_iterations is not None or not _is_noop(on_interval)
+        keys = {task_id: self.get_key_for_task(task_id) for task_id in ids}
+        by_key = {ensure_bytes(key): task_id for task_id, key in keys.items()}
+        versions: Optional[Dict[Any, int]] = None  # None: read everything (again)
+        iterations = 0
+        retries = 0
+        while pending:
+            try:
+                if versions is None:
+                    order = list(pending)
+                    changed = list(zip(order, self._mgetv([keys[t] for t in order])))
+                    versions = {}
+                else:
+                    window = list(islice(pending, self.wait_window))
+                    pairs: List[Any] = []
+                    for task_id in window:
+                        pairs += [keys[task_id], versions.get(task_id, 0)]
+                    reply = self._waitanyv(self._next_wait(deadline, interval, sliced), pairs)
+                    changed = []
+                    if reply is not None:
+                        woken = by_key[ensure_bytes(reply[0])]
+                        changed.append((woken, reply[1:]))
+                        others = [t for t in window if t != woken]
+                        if others:
+                            changed += zip(others, self._mgetv([keys[t] for t in others]))
+            except Exception as exc:  # noqa: BLE001 - filtered by _retry_or_raise
+                retries = self._retry_or_raise(exc, retries, next(iter(pending)))
+                versions = None  # after a reconnect, read everything again
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"Operation timed out ({timeout})") from exc
+                continue
+            retries = 0
+            for task_id, entry in changed:
+                if entry is None:
+                    versions[task_id] = 0
+                    continue
+                value, version = entry
+                if versions.get(task_id) == version:
+                    continue  # re-read unchanged (a task still running)
+                meta = self.decode_result(value)
+                if meta["status"] in READY_STATES:
+                    ids.discard(task_id)
+                    del pending[task_id]
+                    versions.pop(task_id, None)
+                    cache[task_id] = meta
+                    if on_message is not None:
+                        on_message(meta)
+                    yield bytes_to_str(task_id), meta
+                else:
+                    versions[task_id] = version
+            iterations += 1
+            if not pending or (max_iterations and iterations >= max_iterations):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"Operation timed out ({timeout})")
+            if on_interval:
+                on_interval()

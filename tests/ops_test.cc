@@ -1,0 +1,657 @@
+// Operating the real server: the HTTP endpoints (/metrics in Prometheus text, /health, /ready),
+// wrong-password accounting and delay, the idle timeout, JSON logs and what the log must not
+// hold. HTTP goes over a plain socket: HTTP/1.1 GET, read to EOF.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "client/client.h"
+#include "tests/server_process.h"
+#include "tests/test_util.h"
+
+namespace dbkv::testing {
+namespace {
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using client::Client;
+using client::ClientOptions;
+using Clock = std::chrono::steady_clock;
+
+int64_t MsSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// A TCP connection to 127.0.0.1:port, or -1. rcvbuf > 0 sets SO_RCVBUF first.
+int ConnectTo(uint16_t port, int rcvbuf = 0) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Waits (bounded) for the peer to close: true on EOF (or reset). Input is discarded.
+bool WaitForEof(int fd, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, MsLeft(deadline)) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+  }
+}
+
+struct HttpResponse {
+  int status = 0;
+  std::string head;  // status line and headers
+  std::string body;
+};
+
+// One HTTP/1.1 request; the response is read to EOF (the server closes after it).
+HttpResponse Http(uint16_t port, const std::string& method, const std::string& path,
+                  int timeout_ms = 5000) {
+  const int fd = ConnectTo(port);
+  REQUIRE(fd >= 0);
+  std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  if (method == "POST") request += "Content-Length: 0\r\n";
+  request += "\r\n";
+  REQUIRE(SendAll(fd, request));
+  std::string raw;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool eof = false;
+  while (!eof) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, MsLeft(deadline)) <= 0) break;
+    char buf[65536];
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      raw.append(buf, static_cast<size_t>(n));
+    } else {
+      eof = true;
+    }
+  }
+  close(fd);
+  INFO(method << " " << path << ": " << raw.substr(0, 200));
+  REQUIRE(eof);
+  HttpResponse r;
+  const size_t end = raw.find("\r\n\r\n");
+  REQUIRE(end != std::string::npos);
+  r.head = raw.substr(0, end);
+  r.body = raw.substr(end + 4);
+  REQUIRE_THAT(r.head, StartsWith("HTTP/1.1 "));
+  r.status = std::atoi(r.head.c_str() + 9);
+  return r;
+}
+
+bool IsNameChar(char c, bool first) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':' ||
+         (!first && std::isdigit(static_cast<unsigned char>(c)));
+}
+
+// A Prometheus sample line, `name{label="value",...} value`: its key (everything before the
+// value, as printed) and value. false if the line does not parse.
+bool ParseSample(const std::string& line, std::string* key, double* value) {
+  size_t i = 0;
+  if (line.empty() || !IsNameChar(line[0], true)) return false;
+  while (i < line.size() && IsNameChar(line[i], i == 0)) ++i;
+  if (i < line.size() && line[i] == '{') {
+    ++i;
+    while (i < line.size() && line[i] != '}') {
+      const size_t name_start = i;
+      while (i < line.size() && IsNameChar(line[i], i == name_start)) ++i;
+      if (i == name_start || i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"') {
+        return false;
+      }
+      i += 2;
+      while (i < line.size() && line[i] != '"') i += line[i] == '\\' ? 2 : 1;
+      if (i >= line.size()) return false;
+      ++i;  // the closing quote
+      if (i < line.size() && line[i] == ',') ++i;
+    }
+    if (i >= line.size()) return false;
+    ++i;  // '}'
+  }
+  if (i >= line.size() || line[i] != ' ') return false;
+  *key = line.substr(0, i);
+  const std::string text = line.substr(i + 1);
+  if (text.empty()) return false;
+  char* end = nullptr;
+  *value = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size();
+}
+
+using Samples = std::map<std::string, double>;
+
+// GET /metrics: every line a comment (# HELP, # TYPE) or a sample that parses.
+Samples Scrape(const ServerProcess& server) {
+  HttpResponse r = Http(server.http_port(), "GET", "/metrics");
+  REQUIRE(r.status == 200);
+  CHECK_THAT(r.head, Contains("Content-Type: text/plain; version=0.0.4"));
+  Samples samples;
+  std::vector<std::string> bad;  // lines that are neither a comment nor a sample, or repeated
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      if (line.rfind("# HELP databridge_kv_", 0) != 0 &&
+          line.rfind("# TYPE databridge_kv_", 0) != 0) {
+        bad.push_back(line);
+      }
+      continue;
+    }
+    std::string key;
+    double value = 0;
+    if (!ParseSample(line, &key, &value) || key.rfind("databridge_kv_", 0) != 0 ||
+        !samples.emplace(key, value).second) {
+      bad.push_back(line);
+    }
+  }
+  std::string bad_lines;
+  for (const std::string& b : bad) bad_lines += "\n" + b;
+  INFO("lines that do not parse:" << bad_lines);
+  CHECK(bad.empty());
+  return samples;
+}
+
+double Get(const Samples& samples, const std::string& key) {
+  auto it = samples.find(key);
+  INFO("no sample " << key);
+  REQUIRE(it != samples.end());
+  return it->second;
+}
+
+// The sample once it equals expected (or its last value after 5 s). The shards publish their
+// counters (keys, hits, misses, expired) after sending their replies, so a scrape right after
+// a reply may see the previous values for a moment.
+// A sample not there yet counts as 0 (a command family appears with its first command).
+double Eventually(const ServerProcess& server, const std::string& key, double expected) {
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    const Samples samples = Scrape(server);
+    auto it = samples.find(key);
+    const double v = it == samples.end() ? 0 : it->second;
+    if (v == expected || Clock::now() > deadline) return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::string CommandsTotal(const std::string& command, const std::string& status = "ok") {
+  return "databridge_kv_commands_total{command=\"" + command + "\",status=\"" + status + "\"}";
+}
+
+std::string WriteTempFile(const std::string& name, const std::string& text) {
+  const std::string path = MakeTempDir("ops") + "/" + name;
+  std::ofstream out(path);
+  out << text;
+  return path;
+}
+
+bool ExitedZero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+TEST_CASE("/metrics counts the commands sent, exactly", "[integration][ops]") {
+  ServerProcess server({"--shards", "2"});
+  Client c(Opts(server));
+  for (const char* key : {"a", "b", "c"}) Ok(c, "SET", {S(key), S("value")});
+  for (const char* key : {"a", "b", "x", "y", "z"}) Ok(c, "GET", {S(key)});
+  Err(c, "GET");  // wrong number of arguments
+
+  Samples m = Scrape(server);
+  CHECK(Get(m, CommandsTotal("hello")) == 1);  // the client's handshake
+  CHECK(Get(m, CommandsTotal("set")) == 3);
+  CHECK(Get(m, CommandsTotal("get")) == 5);
+  CHECK(Get(m, CommandsTotal("get", "err")) == 1);
+  CHECK(m.count(CommandsTotal("del")) == 0);
+
+  // The latency histogram: cumulative buckets up to +Inf, a count and a sum per command.
+  const std::string h = "databridge_kv_command_duration_seconds";
+  CHECK(Get(m, h + "_count{command=\"set\"}") == 3);
+  CHECK(Get(m, h + "_count{command=\"get\"}") == 6);
+  CHECK(Get(m, h + "_bucket{command=\"set\",le=\"+Inf\"}") == 3);
+  CHECK(Get(m, h + "_sum{command=\"set\"}") > 0);
+  double previous = 0;
+  int buckets = 0;
+  for (const auto& [key, value] : m) {
+    if (key.rfind(h + "_bucket{command=\"get\",", 0) != 0) continue;
+    ++buckets;
+    previous = std::max(previous, value);
+  }
+  CHECK(buckets >= 10);
+  CHECK(previous == 6);
+  CHECK(Get(m, h + "_bucket{command=\"get\",le=\"10\"}") <= 6);
+
+  // The data.
+  CHECK(Eventually(server, "databridge_kv_keys", 3) == 3);
+  CHECK(Eventually(server, "databridge_kv_hits_total", 2) == 2);
+  CHECK(Eventually(server, "databridge_kv_misses_total", 3) == 3);
+  m = Scrape(server);
+  CHECK(Get(m, "databridge_kv_memory_bytes{tier=\"ram\"}") > 0);
+  CHECK(Get(m, "databridge_kv_memory_bytes{tier=\"disk\"}") == 0);
+  CHECK(Get(m, "databridge_kv_expired_keys_total") == 0);
+  CHECK(Get(m, "databridge_kv_evicted_keys_total") == 0);
+  CHECK(Get(m, "databridge_kv_connections") == 1);
+  CHECK(Get(m, "databridge_kv_auth_failures_total") == 0);
+  // Memory only: no WAL families.
+  CHECK(m.count("databridge_kv_wal_bytes_total") == 0);
+
+  // Scrapes are not commands; more commands count on from where they were.
+  Ok(c, "SET", {S("d"), I(1)});
+  Ok(c, "GET", {S("d")});
+  m = Scrape(server);
+  CHECK(Get(m, CommandsTotal("set")) == 4);
+  CHECK(Get(m, CommandsTotal("get")) == 6);
+  CHECK(Eventually(server, "databridge_kv_hits_total", 3) == 3);
+}
+
+TEST_CASE("/metrics counts expired keys", "[integration][ops]") {
+  ServerProcess server({"--shards", "1"});
+  Client c(Opts(server));
+  Ok(c, "SET", {S("gone"), S("soon"), S("PX"), I(30)});
+  Ok(c, "SET", {S("stays"), S("here")});
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (!Ok(c, "GET", {S("gone")}).is_null() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(Eventually(server, "databridge_kv_expired_keys_total", 1) == 1);
+  CHECK(Eventually(server, "databridge_kv_keys", 1) == 1);
+}
+
+TEST_CASE("/metrics: the connections gauge follows the open clients", "[integration][ops]") {
+  ServerProcess server;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<Client>(Opts(server)));
+    REQUIRE(clients.back()->Connect().ok());
+  }
+  Samples m = Scrape(server);
+  CHECK(Get(m, "databridge_kv_connections") == 3);
+  CHECK(Get(m, "databridge_kv_connections_total") == 3);
+  clients.resize(1);
+  CHECK(Eventually(server, "databridge_kv_connections", 1) == 1);
+  CHECK(Get(Scrape(server), "databridge_kv_connections_total") == 3);
+}
+
+TEST_CASE("wrong passwords are counted and answered late; the right one still works",
+          "[integration][ops]") {
+  const std::string password_file = WriteTempFile("password", "the-right-one\n");
+  ServerProcess server({"--password-file", password_file});
+  Client c(Opts(server));
+  CHECK(Err(c, "GET", {S("k")}).code == Code::kAuth);
+
+  auto start = Clock::now();
+  CHECK(Err(c, "AUTH", {S("guess-1")}).code == Code::kAuth);
+  const int64_t first_ms = MsSince(start);
+  start = Clock::now();
+  CHECK(Err(c, "AUTH", {S("guess-2")}).code == Code::kAuth);
+  const int64_t second_ms = MsSince(start);
+  INFO("wrong AUTH answered after " << first_ms << " ms, then " << second_ms << " ms");
+  CHECK(first_ms >= 200);
+  CHECK(second_ms >= 400);
+  CHECK(Get(Scrape(server), "databridge_kv_auth_failures_total") == 2);
+
+  CHECK(Ok(c, "AUTH", {S("the-right-one")}) == S("OK"));
+  CHECK(Ok(c, "SET", {S("k"), S("v")}) == S("OK"));
+  CHECK(Ok(c, "GET", {S("k")}) == S("v"));
+
+  // A wrong password in a HELLO counts too.
+  Client other(Opts(server));
+  CHECK(Err(other, "HELLO", {I(1), S("AUTH"), S("guess-3")}).code == Code::kAuth);
+  CHECK(Get(Scrape(server), "databridge_kv_auth_failures_total") == 3);
+}
+
+TEST_CASE("/metrics: the WAL families with --data-dir", "[integration][ops]") {
+  const std::string dir = MakeTempDir("data");
+  ServerProcess server({"--data-dir", dir, "--fsync", "always", "--shards", "2"});
+  Client c(Opts(server));
+  for (int i = 0; i < 10; ++i) Ok(c, "SET", {S("k" + std::to_string(i)), I(i)});
+  // --fsync always: each SET was answered after its record was on disk.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  Samples m = Scrape(server);
+  while (Get(m, "databridge_kv_wal_records_total") < 10 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    m = Scrape(server);
+  }
+  CHECK(Get(m, "databridge_kv_wal_records_total") == 10);
+  CHECK(Get(m, "databridge_kv_wal_bytes_total") > 10 * 10);
+  const std::string f = "databridge_kv_wal_fsync_duration_seconds";
+  CHECK(Get(m, f + "_count") >= 1);
+  CHECK(Get(m, f + "_bucket{le=\"+Inf\"}") == Get(m, f + "_count"));
+  CHECK(Get(m, f + "_sum") > 0);
+  CHECK(Get(m, "databridge_kv_wal_failed") == 0);
+}
+
+TEST_CASE("/health, /ready, and what else the HTTP port answers", "[integration][ops]") {
+  ServerProcess server;
+  HttpResponse health = Http(server.http_port(), "GET", "/health");
+  CHECK(health.status == 200);
+  CHECK(health.body == "ok\n");
+  HttpResponse ready = Http(server.http_port(), "GET", "/ready");
+  CHECK(ready.status == 200);  // the port file is written once listening
+  CHECK(ready.body == "ready\n");
+  CHECK(Http(server.http_port(), "GET", "/metrics?x=1").status == 200);
+  HttpResponse missing = Http(server.http_port(), "GET", "/nope");
+  CHECK(missing.status == 404);
+  CHECK_THAT(missing.head, StartsWith("HTTP/1.1 404 Not Found"));
+  CHECK(Http(server.http_port(), "GET", "/").status == 404);
+  HttpResponse post = Http(server.http_port(), "POST", "/metrics");
+  CHECK(post.status == 405);
+  CHECK_THAT(post.head, StartsWith("HTTP/1.1 405 Method Not Allowed"));
+  CHECK(Http(server.http_port(), "POST", "/ready").status == 405);
+}
+
+TEST_CASE("/ready says 503 while the server drains at shutdown", "[integration][ops]") {
+  ServerProcess server({"--shutdown-timeout-ms", "2000"});
+  {
+    Client c(Opts(server));
+    Ok(c, "SET", {S("big"), Value::Bytes(std::string(4 << 20, 'x'))});
+  }
+  // A raw client asks for the 4 MiB value 8 times and reads none of it: with its receive
+  // buffer small, the server cannot finish writing, so the drain lasts until the timeout.
+  const int fd = ConnectTo(server.port(), 64 * 1024);
+  REQUIRE(fd >= 0);
+  std::string requests;
+  for (uint32_t id = 1; id <= 8; ++id) AppendByName(&requests, id, "GET", {S("big")});
+  REQUIRE(SendAll(fd, requests));
+  REQUIRE(Eventually(server, CommandsTotal("get"), 8) == 8);
+  REQUIRE(Http(server.http_port(), "GET", "/ready").status == 200);
+
+  const auto start = Clock::now();
+  REQUIRE(kill(server.pid(), SIGTERM) == 0);
+  HttpResponse ready;
+  const auto deadline = start + std::chrono::seconds(5);
+  do {
+    ready = Http(server.http_port(), "GET", "/ready");
+  } while (ready.status != 503 && Clock::now() < deadline);
+  CHECK(ready.status == 503);
+  CHECK(ready.body == "shutting down\n");
+  CHECK(MsSince(start) < 1500);  // well before the drain ends
+  CHECK(Http(server.http_port(), "GET", "/health").status == 200);
+
+  const int status = server.Stop();
+  CHECK(ExitedZero(status));
+  CHECK(MsSince(start) >= 1500);
+  CHECK_THAT(server.Log(), Contains("closing 1 connections still busy"));
+  close(fd);
+}
+
+TEST_CASE("a scrape while 8 clients hammer the server disturbs none of them",
+          "[integration][ops]") {
+  ServerProcess server({"--shards", "4", "--io-threads", "2"});
+  constexpr int kClients = 8;
+  constexpr int kRounds = 1000;
+  std::atomic<int> running{kClients};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      Client c(Opts(server, 20.0));
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string key = "k" + std::to_string(t) + "-" + std::to_string(i);
+        if (!c.Call("SET", {S(key), I(i)}).ok()) ++failures;
+        Reply r = c.Call("GET", {S(key)});
+        if (!r.ok() || r.value != I(i)) ++failures;
+      }
+      --running;
+    });
+  }
+  int scrapes = 0;
+  int64_t slowest_ms = 0;
+  while (running.load() > 0 || scrapes == 0) {
+    const auto start = Clock::now();
+    Samples m = Scrape(server);
+    slowest_ms = std::max(slowest_ms, MsSince(start));
+    CHECK(Get(m, "databridge_kv_connections") <= kClients);
+    ++scrapes;
+  }
+  for (std::thread& t : threads) t.join();
+  INFO(scrapes << " scrapes, the slowest " << slowest_ms << " ms");
+  CHECK(failures.load() == 0);
+  CHECK(slowest_ms < 1000);
+  Samples m = Scrape(server);
+  CHECK(Get(m, CommandsTotal("set")) == kClients * kRounds);
+  CHECK(Get(m, CommandsTotal("get")) == kClients * kRounds);
+}
+
+TEST_CASE("--idle-timeout-s closes idle clients but not one blocked in WAIT",
+          "[integration][ops]") {
+  ServerProcess server({"--idle-timeout-s", "1"});
+  Client waiter(Opts(server, 30.0));
+  auto waiting = std::async(std::launch::async, [&] {
+    return waiter.Call("WAIT", {S("w"), I(10)});
+  });
+  {
+    Client probe(Opts(server));
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (InfoInt(probe, "blocked") < 1 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    REQUIRE(InfoInt(probe, "blocked") == 1);
+  }
+
+  // Opened after the WAIT was parked: by the sweep that closes this one, the waiter's
+  // connection had been without a request for longer.
+  const int idle = ConnectTo(server.port());
+  REQUIRE(idle >= 0);
+  const auto start = Clock::now();
+  CHECK(WaitForEof(idle, 4000));
+  const int64_t closed_after_ms = MsSince(start);
+  close(idle);
+  INFO("the idle client was closed after " << closed_after_ms << " ms");
+  CHECK(closed_after_ms >= 900);
+  CHECK(closed_after_ms <= 3000);
+
+  CHECK(waiting.wait_for(std::chrono::seconds(0)) == std::future_status::timeout);
+  Client writer(Opts(server));
+  Ok(writer, "SET", {S("w"), S("done")});
+  REQUIRE(waiting.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  Reply r = waiting.get();
+  INFO(CodeName(r.code) << " " << r.error);
+  CHECK(r.ok());
+  CHECK(r.value == S("done"));
+}
+
+// A flat JSON object whose values are strings or numbers: its members (strings unescaped), or
+// false if the text is not exactly that.
+bool ParseFlatJsonObject(std::string_view s, std::map<std::string, std::string>* out) {
+  size_t i = 0;
+  auto string = [&](std::string* text) {
+    if (i >= s.size() || s[i] != '"') return false;
+    ++i;
+    while (i < s.size() && s[i] != '"') {
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        text->push_back(static_cast<char>(c));
+        ++i;
+        continue;
+      }
+      if (++i >= s.size()) return false;
+      switch (s[i]) {
+        case '"':
+        case '\\':
+        case '/':
+          text->push_back(s[i]);
+          break;
+        case 'n':
+          text->push_back('\n');
+          break;
+        case 'r':
+          text->push_back('\r');
+          break;
+        case 't':
+          text->push_back('\t');
+          break;
+        case 'b':
+        case 'f':
+          text->push_back(' ');
+          break;
+        case 'u':
+          if (i + 4 >= s.size()) return false;
+          for (int k = 1; k <= 4; ++k) {
+            if (!std::isxdigit(static_cast<unsigned char>(s[i + k]))) return false;
+          }
+          text->push_back('?');
+          i += 4;
+          break;
+        default:
+          return false;
+      }
+      ++i;
+    }
+    if (i >= s.size()) return false;
+    ++i;
+    return true;
+  };
+  if (s.empty() || s[i++] != '{') return false;
+  for (;;) {
+    std::string key, value;
+    if (!string(&key) || i >= s.size() || s[i++] != ':') return false;
+    if (i < s.size() && s[i] == '"') {
+      if (!string(&value)) return false;
+    } else {
+      const size_t start = i;
+      while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '-' ||
+                              s[i] == '.' || s[i] == 'e' || s[i] == 'E' || s[i] == '+')) {
+        ++i;
+      }
+      if (i == start) return false;
+      value = std::string(s.substr(start, i - start));
+    }
+    if (out->count(key) != 0) return false;
+    (*out)[key] = value;
+    if (i >= s.size()) return false;
+    if (s[i] == ',') {
+      ++i;
+      continue;
+    }
+    return s[i] == '}' && i + 1 == s.size();
+  }
+}
+
+// Every line of log is a JSON object with ts, level and msg; returns the messages.
+std::vector<std::string> JsonLogMessages(const std::string& log) {
+  std::vector<std::string> messages;
+  std::istringstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    INFO("log line: " << line);
+    std::map<std::string, std::string> fields;
+    CHECK(ParseFlatJsonObject(line, &fields));
+    CHECK_THAT(line, StartsWith("{\"ts\":\""));
+    CHECK(fields.count("level") == 1);
+    CHECK(fields["ts"].size() == 24);  // 2026-01-02T03:04:05.678Z
+    CHECK(fields["ts"].back() == 'Z');
+    REQUIRE(fields.count("msg") == 1);
+    messages.push_back(fields["msg"]);
+  }
+  return messages;
+}
+
+TEST_CASE("--log-format json: every line is a JSON object", "[integration][ops]") {
+  const std::string password_file = WriteTempFile("password", "pw\n");
+  ServerProcess server({"--log-format", "json", "--password-file", password_file});
+  {
+    ClientOptions o = Opts(server);
+    o.password = "pw";
+    Client c(o);
+    Ok(c, "SET", {S("k"), S("v")});
+    Client wrong(Opts(server));
+    Err(wrong, "AUTH", {S("nope")});  // a warning
+    RawConnection raw(server.port());
+    raw.Send(std::string(16, '\xff'));  // a bad frame: a debug line
+    raw.Read();
+    raw.ExpectClosed();
+  }
+  const int status = server.Stop();
+  CHECK(ExitedZero(status));
+  const std::vector<std::string> messages = JsonLogMessages(server.Log());
+  CHECK(messages.size() >= 5);
+  auto logged = [&](const std::string& part) {
+    for (const std::string& m : messages) {
+      if (m.find(part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  CHECK(logged("listening on"));
+  CHECK(logged("wrong password"));
+  CHECK(logged("bad frame"));
+  CHECK(logged("bye"));
+
+  // A message with a quote and a backslash in it: escaped, and read back as it was.
+  const std::string plugin = MakeTempDir("plugin") + "/say \"hi\" \\ there.so";
+  ProgramResult r = RunProgram(
+      RunfilePath("server/data-bridge-kv-server"),
+      {"--bind", "127.0.0.1:0", "--http-bind", "none", "--log-format", "json", "--plugin", plugin},
+      "", 20000);
+  INFO("exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 1);
+  const std::vector<std::string> failed = JsonLogMessages(r.out + r.err);
+  bool named = false;
+  for (const std::string& m : failed) named = named || m.find(plugin) != std::string::npos;
+  CHECK(named);
+}
+
+TEST_CASE("no password appears in the log", "[integration][ops]") {
+  const std::string password = "Pa55-word-4711-never-logged";
+  const std::string guess = "Gue55-0815-not-logged-either";
+  const std::string password_file = WriteTempFile("password", password + "\n");
+  ServerProcess server({"--password-file", password_file});  // --log-level debug
+  {
+    ClientOptions o = Opts(server);
+    o.password = password;
+    Client c(o);
+    Ok(c, "SET", {S("k"), S("v")});
+    CHECK(Ok(c, "AUTH", {S(password)}) == S("OK"));
+    CHECK(Err(c, "AUTH", {S(guess)}).code == Code::kAuth);
+    o.password = guess;
+    Client wrong(o);
+    CHECK(wrong.Connect().code() == Code::kAuth);
+  }
+  const int status = server.Stop();
+  CHECK(ExitedZero(status));
+  const std::string log = server.Log();
+  INFO(log);
+  CHECK_THAT(log, Contains("wrong password"));
+  CHECK(log.find(password) == std::string::npos);
+  CHECK(log.find(guess) == std::string::npos);
+}
+
+}  // namespace
+}  // namespace dbkv::testing
