@@ -11,10 +11,43 @@
 
 namespace dbkv {
 
+namespace {
+
+// Whether a write may run under the memory limit: past it, evicts by policy (down to 99% of
+// the limit, so that not every write evicts) as long as eviction frees something.
+bool MemoryAllowsWrite(Partition& partition, Waiters& waiters, const ShardLimits& limits,
+                       int64_t now_ms) {
+  if (partition.stats().memory_bytes <= limits.max_memory) return true;
+  if (limits.eviction == EvictionPolicy::kNoEviction) return false;
+  const uint64_t target = limits.max_memory - limits.max_memory / 100;
+  for (int round = 0; round < 64 && partition.stats().memory_bytes > target; ++round) {
+    const size_t freed = partition.Evict(
+        limits.eviction, partition.stats().memory_bytes - target, now_ms,
+        2 * KeyTable::kSegmentMax,
+        [&waiters](std::string_view ns, std::string_view key, uint64_t version) {
+          // A removal like any other: logged, and seen by blocked commands.
+          waiters.OnWrite(ns, key, nullptr, version, nullptr);
+        });
+    if (freed == 0) break;
+  }
+  return partition.stats().memory_bytes <= limits.max_memory;
+}
+
+Reply OutOfMemory(const Partition& partition, const ShardLimits& limits) {
+  return Reply::Error(Code::kOutOfMemory,
+                      "command not allowed when used memory > --max-memory (this shard holds " +
+                          std::to_string(partition.stats().memory_bytes) + " bytes of its " +
+                          std::to_string(limits.max_memory) + "; eviction policy cannot free "
+                          "any)");
+}
+
+}  // namespace
+
 void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
-              const PersistenceState* p) {
+              const PersistenceState* p, const ShardLimits* limits) {
   const int64_t now_ms = WallClockMs();
   const bool refuse_writes = p != nullptr && p->failed.load(std::memory_order_relaxed);
+  const bool limited = limits != nullptr && limits->max_memory != 0;
   size_t kept = 0;
   for (size_t i = 0; i < batch.ops.size(); ++i) {
     ShardOp& op = batch.ops[i];
@@ -25,6 +58,13 @@ void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
       batch.ops[kept++] = op;
       continue;
     }
+    if (limited && (op.cmd->flags & (kCmdWrite | kCmdAllowOom)) == kCmdWrite &&
+        !MemoryAllowsWrite(partition, waiters, *limits, now_ms)) {
+      *op.reply = OutOfMemory(partition, *limits);
+      batch.ops[kept++] = op;
+      if (waiters.has_written()) waiters.ProcessWrites(now_ms);
+      continue;
+    }
     const bool parked = waiters.Run(op, batch.completion, now_ms);
     if (!parked) batch.ops[kept++] = op;
     // Blocked commands waiting on what this op wrote go before the next op (as in Redis, a
@@ -32,7 +72,6 @@ void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
     if (waiters.has_written()) waiters.ProcessWrites(now_ms);
   }
   batch.ops.resize(kept);
-  (void)partition;
 }
 
 void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, ShardBatch& batch) {
@@ -75,10 +114,11 @@ void AfterWork(Self* self) {
     if (st.persistence->mode == FsyncMode::kAlways) w->held.swap(st.deliveries);
     self->send(st.wal, wal_atom::value, WalWritePtr{w});
   }
+  // Counters first: a client that got its reply sees them.
+  if (st.metrics != nullptr) st.metrics->Publish(st.partition->stats(), st.waiters->size());
   for (ShardBatch* b : st.deliveries) b->completion->OnBatchDone(b);
   st.deliveries.clear();
   if (st.waiters->size() != 0) ScheduleTimer(self);
-  if (st.metrics != nullptr) st.metrics->Publish(st.partition->stats(), st.waiters->size());
 }
 
 // -- Snapshots.
@@ -171,8 +211,12 @@ void StartWalk(Self* self, uint64_t lsn, caf::actor writer, caf::actor coordinat
 
 caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
                             std::shared_ptr<std::unique_ptr<Partition>> loaded,
-                            PersistenceState* persistence, ShardMetrics* metrics) {
+                            PersistenceState* persistence, ShardMetrics* metrics,
+                            ShardLimits limits) {
   ShardState& st = self->state;
+  st.limits = limits;
+  self->delayed_send(self, std::chrono::milliseconds(kHousekeepIntervalMs), housekeep_atom::value,
+                     true);
   st.metrics = metrics;
   st.id = id;
   st.count = count;
@@ -183,7 +227,7 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
   return {
       [self](run_atom, BatchPtr p) {
         ShardState& st = self->state;
-        RunBatch(*st.partition, *st.waiters, *p.batch, st.persistence);
+        RunBatch(*st.partition, *st.waiters, *p.batch, st.persistence, &st.limits);
         st.deliveries.push_back(p.batch);
         AfterWork(self);
       },
@@ -210,6 +254,22 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
         StartWalk(self, lsn, std::move(writer), std::move(coordinator));
       },
       [](health_atom) { return true; },
+      [self](housekeep_atom, bool tick) {
+        ShardState& st = self->state;
+        if (!tick) st.housekeep_more = false;
+        const Partition::ExpiryScan r =
+            st.partition->ReclaimExpired(WallClockMs(), kExpiryVisitsPerSlice);
+        if (r.more && !st.housekeep_more) {
+          // The rest after whatever is queued: requests run between the slices.
+          st.housekeep_more = true;
+          self->send(self, housekeep_atom::value, false);
+        }
+        if (tick) {
+          self->delayed_send(self, std::chrono::milliseconds(kHousekeepIntervalMs),
+                             housekeep_atom::value, true);
+        }
+        AfterWork(self);
+      },
   };
 }
 
@@ -217,11 +277,11 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
 
 caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
                       std::unique_ptr<Partition> partition, PersistenceState* persistence,
-                      ShardMetrics* metrics) {
+                      ShardMetrics* metrics, ShardLimits limits) {
   // CAF copies spawn arguments: hand the partition over through a shared pointer.
   auto loaded = std::make_shared<std::unique_ptr<Partition>>(std::move(partition));
   if (metrics != nullptr && *loaded != nullptr) metrics->Publish((*loaded)->stats(), 0);
-  return system.spawn(ShardBehavior, id, count, loaded, persistence, metrics);
+  return system.spawn(ShardBehavior, id, count, loaded, persistence, metrics, limits);
 }
 
 }  // namespace dbkv

@@ -35,6 +35,20 @@ using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using snapstep_atom = caf::atom_constant<caf::atom("snapstep")>;
 // (health_atom) -> true: the shard is responsive (for /health).
 using health_atom = caf::atom_constant<caf::atom("health")>;
+// (housekeep_atom, tick): reclaim expired keys, a slice at a time. tick: from the periodic
+// timer (re-armed); otherwise the continuation of a slice that ran out of budget.
+using housekeep_atom = caf::atom_constant<caf::atom("housekeep")>;
+
+// How often a shard looks for expired keys to reclaim, and how many keys one slice (one
+// message) may look at: slices are short so that requests run between them.
+constexpr int kHousekeepIntervalMs = 100;
+constexpr size_t kExpiryVisitsPerSlice = 8192;
+
+// The memory a shard may use, and what it does at the limit.
+struct ShardLimits {
+  uint64_t max_memory = 0;  // this shard's share of --max-memory; 0: no limit
+  EvictionPolicy eviction = EvictionPolicy::kNoEviction;
+};
 
 struct ShardState {
   static inline const char* name = "dbkv.shard";
@@ -43,6 +57,8 @@ struct ShardState {
   std::unique_ptr<Partition> partition;
   std::unique_ptr<Waiters> waiters;
   int64_t timer_at_ms = 0;  // the earliest timer message in flight, or 0
+  ShardLimits limits;
+  bool housekeep_more = false;  // a continuation slice is queued
 
   ShardMetrics* metrics = nullptr;  // published after each message, if set
   // Persistence (null / empty when memory only).
@@ -69,17 +85,19 @@ struct ShardState {
 
 // Runs every op of a batch against partition, in order, writing each reply; ops that block
 // are parked in waiters and removed from the batch. While persistence has failed (p->failed),
-// write commands are refused with IOERR. Exposed for tests and benchmarks that drive a shard
-// without an actor system.
+// write commands are refused with IOERR. Past limits->max_memory, writes first evict by
+// policy, and are refused with OOM when nothing can be evicted (kCmdAllowOom writes still
+// run). Exposed for tests and benchmarks that drive a shard without an actor system.
 void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
-              const PersistenceState* p = nullptr);
+              const PersistenceState* p = nullptr, const ShardLimits* limits = nullptr);
 // The same without blocking support (a blocking command gets an error).
 void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, ShardBatch& batch);
 
 // partition: what recovery loaded (null: empty). persistence: null for memory only.
 caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
                       std::unique_ptr<Partition> partition = nullptr,
-                      PersistenceState* persistence = nullptr, ShardMetrics* metrics = nullptr);
+                      PersistenceState* persistence = nullptr, ShardMetrics* metrics = nullptr,
+                      ShardLimits limits = ShardLimits());
 
 }  // namespace dbkv
 

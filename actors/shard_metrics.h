@@ -23,6 +23,7 @@ struct ShardMetrics {
     keys.store(s.keys, std::memory_order_relaxed);
     memory_bytes.store(s.memory_bytes, std::memory_order_relaxed);
     expired_keys.store(s.expired_keys, std::memory_order_relaxed);
+    evicted_keys.store(s.evicted_keys, std::memory_order_relaxed);
     hits.store(s.hits, std::memory_order_relaxed);
     misses.store(s.misses, std::memory_order_relaxed);
     blocked.store(blocked_now, std::memory_order_relaxed);

@@ -11,6 +11,17 @@ namespace dbkv {
 // No expiry.
 constexpr int64_t kNoExpiry = 0;
 
+// The clock of Entry::access: wall-clock milliseconds, 32 bits. Compare ages (now - access, in
+// uint32 arithmetic), which stay right across the wrap; an entry left alone for more than
+// 24.8 days (2^31 ms) may look recent to eviction (LRU is approximate anyway).
+inline uint32_t AccessClock(int64_t now_ms) { return static_cast<uint32_t>(now_ms); }
+
+enum EntryFlag : uint32_t {
+  // Its cold value was read once from disk without coming back to RAM; the next read brings it
+  // back (values read often return to RAM).
+  kEntryColdRead = 1u << 0,
+};
+
 struct Entry {
   Value value;
   // Absolute expiry time, milliseconds since the Unix epoch (wall clock), or kNoExpiry.
@@ -19,6 +30,11 @@ struct Entry {
   // Set from the shard's version counter on every write: strictly increasing per shard, so a
   // deleted and re-created key never reuses a version (CAS is free of ABA).
   uint64_t version = 0;
+  // When the key was last read or written, in AccessClock units (for LRU eviction and for
+  // choosing values to move to disk).
+  uint32_t access = 0;
+  // EntryFlag bits.
+  uint32_t flags = 0;
 
   bool HasExpiry() const { return expire_at_ms != kNoExpiry; }
   bool IsExpired(int64_t now_ms) const {

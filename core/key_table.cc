@@ -1,63 +1,117 @@
 #include "core/key_table.h"
 
 namespace dbkv {
+namespace {
 
-KeyTable::Slot* KeyTable::Find(std::string_view key) {
-  const size_t hash = KeyHash()(key);
-  Segment& s = segments_[SegmentOf(hash)];
+// The directory never grows past 2^kMaxDepth entries (4 MiB of directory, a billion keys and
+// more at kSegmentMax keys per segment); past it, segments grow instead of splitting.
+constexpr int kMaxDepth = 20;
+
+}  // namespace
+
+KeyTable::KeyTable() : dir_(1, 0), segments_(1), info_(1) {}
+
+KeyTable::Slot* KeyTable::Find(std::string_view key, size_t hash) {
+  Segment& s = segments_[dir_[DirIndex(hash)]];
   auto it = s.find(key, hash);  // the hash is computed once
   return it == s.end() ? nullptr : &*it;
 }
 
 std::pair<KeyTable::Slot*, bool> KeyTable::TryEmplace(std::string_view key) {
-  Segment& s = segments_[SegmentOf(KeyHash()(key))];
-  auto [it, inserted] = s.try_emplace(key);
-  if (!inserted) return {&*it, false};
-  ++size_;
-  if (frozen_ == 0 && size_ > segments_.size() * kSegmentTarget) {
-    const std::string k = it->first;
-    MaybeSplit();
-    return {Find(k), true};  // the split moved it
+  const size_t hash = KeyHash()(key);
+  size_t i = dir_[DirIndex(hash)];
+  if (segments_[i].size() >= kSegmentMax && frozen_ == 0) {
+    auto it = segments_[i].find(key, hash);
+    if (it != segments_[i].end()) return {&*it, false};
+    if (Split(i)) i = dir_[DirIndex(hash)];
   }
-  return {&*it, true};
+  Segment& s = segments_[i];
+  const size_t before = ArrayBytes(s);
+  auto [it, inserted] = s.try_emplace(key);
+  if (inserted) {
+    ++size_;
+    bytes_ += ArrayBytes(s) - before;
+  }
+  return {&*it, inserted};
 }
 
 bool KeyTable::Erase(std::string_view key) {
   const size_t hash = KeyHash()(key);
-  Segment& s = segments_[SegmentOf(hash)];
+  Segment& s = segments_[dir_[DirIndex(hash)]];
   auto it = s.find(key, hash);
   if (it == s.end()) return false;
   s.erase(it);
   --size_;
+  // A flat_hash_map never shrinks on erase; an emptied segment gives its array back.
+  if (s.empty()) {
+    bytes_ -= ArrayBytes(s);
+    Segment().swap(s);
+  }
   return true;
 }
 
-void KeyTable::clear() {
-  segments_.assign(1, Segment());
-  shift_ = 64;
-  size_ = 0;
-}
-
-void KeyTable::Thaw() {
-  if (frozen_ > 0 && --frozen_ == 0) MaybeSplit();
-}
-
-void KeyTable::MaybeSplit() {
-  while (size_ > segments_.size() * kSegmentTarget && segments_.size() < (size_t{1} << 20)) {
-    // Double the segments: each key moves to the segment its next hash bit chooses.
-    std::vector<Segment> next(segments_.size() * 2);
-    const int next_shift = shift_ - 1;
-    for (Segment& s : segments_) {
-      for (auto it = s.begin(); it != s.end();) {
-        const size_t h = KeyHash()(it->first);
-        auto node = s.extract(it++);
-        next[h >> next_shift].insert(std::move(node));
-      }
-      Segment().swap(s);  // free as we go
-    }
-    segments_.swap(next);
-    shift_ = next_shift;
+void KeyTable::Compact(size_t i) {
+  Segment& s = segments_[i];
+  const size_t before = ArrayBytes(s);
+  if (s.empty()) {
+    Segment().swap(s);
+  } else {
+    s.rehash(0);  // the smallest array that holds its keys
   }
+  bytes_ = bytes_ - before + ArrayBytes(s);
+}
+
+void KeyTable::clear() {
+  dir_.assign(1, 0);
+  global_depth_ = 0;
+  segments_.clear();
+  segments_.emplace_back();
+  info_.assign(1, SegmentInfo());
+  size_ = 0;
+  bytes_ = 0;
+}
+
+bool KeyTable::Split(size_t i) {
+  const int depth = info_[i].depth;
+  if (depth >= kMaxDepth) return false;
+  if (depth == global_depth_) {
+    // Double the directory: entry k becomes entries 2k and 2k+1.
+    std::vector<uint32_t> next(dir_.size() * 2);
+    for (size_t k = 0; k < next.size(); ++k) next[k] = dir_[k >> 1];
+    dir_.swap(next);
+    ++global_depth_;
+  }
+  const size_t j = segments_.size();
+  segments_.emplace_back();
+  info_.push_back(info_[i]);  // the same expiry bound holds for both halves
+  Segment& from = segments_[i];
+  Segment& to = segments_[j];
+  const size_t from_before = ArrayBytes(from);
+  // The key with the next hash bit set moves.
+  const int bit = 63 - depth;
+  size_t first_hash = 0;
+  bool have_first = false;
+  for (auto it = from.begin(); it != from.end();) {
+    const size_t h = KeyHash()(it->first);
+    if (!have_first) {
+      first_hash = h;
+      have_first = true;
+    }
+    if ((h >> bit) & 1) {
+      to.insert(from.extract(it++));
+    } else {
+      ++it;
+    }
+  }
+  // from keeps its array (flat_hash_map does not shrink on erase); to has its own.
+  bytes_ += ArrayBytes(from) - from_before + ArrayBytes(to);
+  info_[i].depth = info_[j].depth = static_cast<uint8_t>(depth + 1);
+  // The directory entries of segment i: a run of 2^(global - depth) starting at its prefix;
+  // the upper half now points at j.
+  const size_t run = size_t{1} << (global_depth_ - depth);
+  const size_t start = depth == 0 ? 0 : (first_hash >> (64 - depth)) << (global_depth_ - depth);
+  for (size_t k = start + run / 2; k < start + run; ++k) dir_[k] = static_cast<uint32_t>(j);
+  return true;
 }
 
 }  // namespace dbkv

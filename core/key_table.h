@@ -1,10 +1,15 @@
 // KeyTable: the keys of one namespace in one partition, as a set of hash-table segments.
 //
-// A key's segment is chosen by the top bits of its hash; segments double in number (each one
-// split in two) when they average more than kSegmentTarget keys. Splitting can be held off
-// (Freeze) while a snapshot walks the table segment by segment across many shard messages: a
-// segment is always serialized within one message, and the set of segments does not change
-// under the walk. Not thread-safe (a shard owns it).
+// Extendible hashing (as Dragonfly's dash table): a directory indexed by the top bits of a
+// key's hash points at segments; a segment that fills up splits in two on its own (its keys
+// move by their next hash bit), doubling the directory when it must. Work is bounded by one
+// segment (at most kSegmentMax keys): no insert ever rehashes the whole table, and a walk, an
+// expiry scan or an eviction scan can proceed one segment per step.
+//
+// Segments are only ever appended: the index of a segment stays valid until clear(). Splits
+// can be held off (Freeze) while a snapshot walks the segments across many shard messages (a
+// split moves keys from a segment already walked into a new one, or the reverse). Not
+// thread-safe (a shard owns it).
 #ifndef DATABRIDGE_CORE_KEY_TABLE_H_
 #define DATABRIDGE_CORE_KEY_TABLE_H_
 
@@ -40,38 +45,91 @@ class KeyTable {
   using Segment = absl::flat_hash_map<std::string, Entry, KeyHash, KeyEq>;
   using Slot = std::pair<const std::string, Entry>;
 
-  // A segment splits once the table averages this many keys per segment.
-  static constexpr size_t kSegmentTarget = 16384;
+  // A segment holding this many keys splits before it takes another. The number is where a
+  // flat_hash_map of capacity 4095 would grow (7/8 load): segments stay at that capacity.
+  static constexpr size_t kSegmentMax = 3584;
+  // Bytes one slot of a segment's array costs: the slot and its control byte.
+  static constexpr size_t kSlotBytes = sizeof(Slot) + 1;
 
-  KeyTable() : segments_(1) {}
+  // What the partition knows about a segment beyond its keys.
+  struct SegmentInfo {
+    // No key in the segment expires before this (0: none has an expiry). A lower bound: it
+    // is lowered on every write with an expiry and made exact by ScanExpired.
+    int64_t next_expiry_ms = 0;
+    int64_t scanned_ms = 0;  // when an expiry scan last went through it
+    uint8_t depth = 0;  // local depth: the hash bits the segment's keys share
+  };
+
+  KeyTable();
 
   // The slot of key, or nullptr. Valid until the next insertion into this table.
-  Slot* Find(std::string_view key);
+  Slot* Find(std::string_view key) { return Find(key, KeyHash()(key)); }
+  Slot* Find(std::string_view key, size_t hash);
   // The slot of key, inserted (null entry) if absent; second: whether it was inserted.
   std::pair<Slot*, bool> TryEmplace(std::string_view key);
   // Removes key; false if absent.
   bool Erase(std::string_view key);
+  // Removes the key at it, in segment i, during a scan of that segment (the scan goes on from
+  // a copy of it incremented before the call). Follow a scan that erased with Compact(i) if
+  // Sparse(i).
+  void EraseAt(size_t i, Segment::iterator it) {
+    segments_[i].erase(it);
+    --size_;
+  }
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   void clear();
 
+  // The index of the segment that holds (or would hold) key.
+  size_t SegmentIndexOf(std::string_view key) const { return dir_[DirIndex(KeyHash()(key))]; }
   size_t segment_count() const { return segments_.size(); }
   const Segment& segment(size_t i) const { return segments_[i]; }
   Segment& segment(size_t i) { return segments_[i]; }
+  SegmentInfo& info(size_t i) { return info_[i]; }
+  const SegmentInfo& info(size_t i) const { return info_[i]; }
+  // Records that a key of segment i expires at expire_at_ms.
+  void NoteExpiry(size_t i, int64_t expire_at_ms) {
+    int64_t& next = info_[i].next_expiry_ms;
+    if (next == 0 || expire_at_ms < next) next = expire_at_ms;
+  }
 
-  // While frozen the segments never split (they may grow past the target): a walk by segment
-  // index stays valid across calls.
+  // Shrinks segment i's array to fit its keys (after many were erased). O(its keys).
+  void Compact(size_t i);
+  // True if segment i's array is mostly empty: worth Compact.
+  bool Sparse(size_t i) const {
+    const Segment& s = segments_[i];
+    return s.capacity() > 0 && (s.empty() || (s.capacity() > 64 && s.size() < s.capacity() / 8));
+  }
+
+  // Bytes of the segments' slot arrays (what the table costs beyond keys' and values' own heap
+  // blocks): exact, from the segments' capacities.
+  size_t bytes() const { return bytes_; }
+
+  // While frozen the segments never split (they may grow past kSegmentMax): a walk by segment
+  // index sees every key that stays in the table exactly once.
   void Freeze() { ++frozen_; }
-  void Thaw();
+  void Thaw() {
+    if (frozen_ > 0) --frozen_;
+  }
 
  private:
-  size_t SegmentOf(size_t hash) const { return shift_ == 64 ? 0 : hash >> shift_; }
-  void MaybeSplit();
+  size_t DirIndex(size_t hash) const {
+    return global_depth_ == 0 ? 0 : hash >> (64 - global_depth_);
+  }
+  static size_t ArrayBytes(const Segment& s) {
+    return s.capacity() == 0 ? 0 : s.capacity() * kSlotBytes + 16;
+  }
+  // Splits segment i in two (doubling the directory if it must). False if it cannot (the
+  // segment's keys already use every directory bit available).
+  bool Split(size_t i);
 
+  std::vector<uint32_t> dir_;  // 2^global_depth_ entries: segment indexes
+  int global_depth_ = 0;
   std::vector<Segment> segments_;
-  int shift_ = 64;  // 64 - log2(segment count)
+  std::vector<SegmentInfo> info_;
   size_t size_ = 0;
+  size_t bytes_ = 0;
   int frozen_ = 0;
 };
 

@@ -1,5 +1,9 @@
 #include "core/partition.h"
 
+#include <algorithm>
+
+#include "core/clock.h"
+
 namespace dbkv {
 namespace {
 
@@ -8,13 +12,23 @@ size_t KeyHeapBytes(std::string_view key) {
   return key.size() > 15 ? ((key.size() + 1 + 8 + 15) & ~static_cast<size_t>(15)) : 0;
 }
 
-// flat_hash_map keeps its load at or below 7/8; one control byte per slot.
-constexpr size_t kSlotBytes = (sizeof(std::string) + sizeof(Entry)) * 8 / 7 + 1;
-
 }  // namespace
 
 size_t EntryCharge(std::string_view key, const Entry& e) {
-  return kSlotBytes + KeyHeapBytes(key) + e.value.HeapBytes();
+  return KeyHeapBytes(key) + e.value.HeapBytes();
+}
+
+bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* policy) {
+  if (name == "noeviction") {
+    *policy = EvictionPolicy::kNoEviction;
+  } else if (name == "allkeys-lru") {
+    *policy = EvictionPolicy::kAllKeysLru;
+  } else if (name == "volatile-ttl") {
+    *policy = EvictionPolicy::kVolatileTtl;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 KeyTable* Partition::FindTable(std::string_view ns) {
@@ -40,7 +54,9 @@ void Partition::EraseSlot(KeyTable& t, const KeyTable::Slot& slot) {
   stats_.memory_bytes -= EntryCharge(slot.first, slot.second);
   --stats_.keys;
   const std::string key = slot.first;  // the slot goes away with the erase
+  const size_t before = t.bytes();
   t.Erase(key);
+  TableChanged(t, before);
 }
 
 Entry* Partition::Find(std::string_view ns, std::string_view key, int64_t now_ms) {
@@ -53,13 +69,16 @@ Entry* Partition::Find(std::string_view ns, std::string_view key, int64_t now_ms
     EraseSlot(*t, *slot);
     return nullptr;
   }
+  slot->second.access = AccessClock(now_ms);
   return &slot->second;
 }
 
 Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
                       int64_t expire_at_ms) {
   KeyTable& t = GetTable(ns);
+  const size_t before = t.bytes();
   auto [slot, inserted] = t.TryEmplace(key);
+  TableChanged(t, before);
   Entry& e = slot->second;
   if (inserted) {
     ++stats_.keys;
@@ -69,7 +88,10 @@ Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
   e.value = std::move(value);
   e.expire_at_ms = expire_at_ms;
   e.version = ++version_;
+  e.access = AccessClock(WallClockMs());
+  e.flags = 0;
   stats_.memory_bytes += EntryCharge(slot->first, e);
+  if (expire_at_ms != kNoExpiry) t.NoteExpiry(t.SegmentIndexOf(slot->first), expire_at_ms);
   return e;
 }
 
@@ -80,7 +102,9 @@ EntryRef Partition::Upsert(std::string_view ns, std::string_view key, int64_t no
 EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms,
                                bool measure) {
   KeyTable& t = GetTable(ns);
+  const size_t before = t.bytes();
   auto [slot, inserted] = t.TryEmplace(key);
+  TableChanged(t, before);
   EntryRef ref;
   ref.table = &t;
   ref.entry = &slot->second;
@@ -96,6 +120,7 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
   }
   if (inserted) stats_.memory_bytes += EntryCharge(slot->first, slot->second);
   ref.created = inserted;
+  slot->second.access = AccessClock(now_ms != 0 ? now_ms : WallClockMs());
   // A created entry is null: measuring it costs nothing, and Abort needs it.
   ref.measured = measure || inserted;
   if (ref.measured) ref.old_charge = EntryCharge(slot->first, slot->second);
@@ -110,12 +135,14 @@ void Partition::CommitDelta(const EntryRef& ref, int64_t heap_delta) {
   stats_.memory_bytes =
       static_cast<uint64_t>(static_cast<int64_t>(stats_.memory_bytes) + heap_delta);
   ref.entry->version = ++version_;
+  NoteExpiry(ref);
 }
 
 void Partition::Commit(const EntryRef& ref) {
   stats_.memory_bytes -= ref.old_charge;
   stats_.memory_bytes += EntryCharge(ref.key, *ref.entry);
   ref.entry->version = ++version_;
+  NoteExpiry(ref);
 }
 
 void Partition::Abort(const EntryRef& ref) {
@@ -124,7 +151,9 @@ void Partition::Abort(const EntryRef& ref) {
   stats_.memory_bytes -= ref.old_charge;
   --stats_.keys;
   const std::string key(ref.key);
+  const size_t before = ref.table->bytes();
   ref.table->Erase(key);
+  TableChanged(*ref.table, before);
 }
 
 bool Partition::Erase(std::string_view ns, std::string_view key, int64_t now_ms,
@@ -156,7 +185,9 @@ size_t Partition::Clear(std::string_view ns) {
     for (const auto& kv : t->segment(i)) stats_.memory_bytes -= EntryCharge(kv.first, kv.second);
   }
   stats_.keys -= n;
+  const size_t before = t->bytes();
   t->clear();
+  TableChanged(*t, before);
   return n;
 }
 
@@ -172,13 +203,19 @@ bool Partition::Restore(std::string_view ns, std::string_view key, Entry entry, 
     return false;
   }
   if (slot == nullptr) {
+    const size_t before = t.bytes();
     slot = t.TryEmplace(key).first;
+    TableChanged(t, before);
     ++stats_.keys;
   } else {
     stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
   }
   slot->second = std::move(entry);
+  slot->second.access = AccessClock(now_ms);
   stats_.memory_bytes += EntryCharge(slot->first, slot->second);
+  if (slot->second.HasExpiry()) {
+    t.NoteExpiry(t.SegmentIndexOf(slot->first), slot->second.expire_at_ms);
+  }
   return true;
 }
 
@@ -208,6 +245,131 @@ void Partition::RestoreCommit(const EntryRef& ref, uint64_t version) {
   stats_.memory_bytes += EntryCharge(ref.key, *ref.entry);
   ref.entry->version = version;
   SeenVersion(version);
+  NoteExpiry(ref);
+}
+
+// -- Housekeeping.
+
+uint64_t Partition::table_bytes() const {
+  uint64_t n = 0;
+  for (const auto& kv : tables_) n += kv.second.bytes();
+  return n;
+}
+
+size_t Partition::SegmentCount() const {
+  size_t n = 0;
+  for (const auto& kv : tables_) n += kv.second.segment_count();
+  return n;
+}
+
+KeyTable* Partition::NextSegment(Cursor& c, size_t* segment) {
+  if (tables_.empty()) return nullptr;
+  auto it = tables_.find(c.ns);
+  if (it != tables_.end() && c.segment < it->second.segment_count()) {
+    *segment = c.segment++;
+    return &it->second;
+  }
+  if (it == tables_.end() || ++it == tables_.end()) it = tables_.begin();
+  c.ns = it->first;
+  c.segment = 1;
+  *segment = 0;
+  return &it->second;
+}
+
+Partition::ExpiryScan Partition::ReclaimExpired(int64_t now_ms, size_t max_visits) {
+  ExpiryScan r;
+  // One pass over every segment at most; most are skipped by their expiry bound.
+  const size_t segments = SegmentCount();
+  for (size_t n = 0; n < segments; ++n) {
+    if (r.visited >= max_visits) {
+      r.more = true;
+      break;
+    }
+    size_t i = 0;
+    KeyTable* t = NextSegment(expiry_cursor_, &i);
+    if (t == nullptr) break;
+    KeyTable::SegmentInfo& info = t->info(i);
+    if (info.next_expiry_ms == 0 || info.next_expiry_ms > now_ms ||
+        now_ms - info.scanned_ms < kExpiryRescanMs) {
+      continue;
+    }
+    KeyTable::Segment& seg = t->segment(i);
+    int64_t next = 0;
+    r.visited += seg.size();
+    for (auto it = seg.begin(); it != seg.end();) {
+      const Entry& e = it->second;
+      if (e.IsExpired(now_ms)) {
+        stats_.memory_bytes -= EntryCharge(it->first, e);
+        --stats_.keys;
+        ++stats_.expired_keys;
+        ++r.reclaimed;
+        t->EraseAt(i, it++);
+        continue;
+      }
+      if (e.HasExpiry() && (next == 0 || e.expire_at_ms < next)) next = e.expire_at_ms;
+      ++it;
+    }
+    info.next_expiry_ms = next;
+    info.scanned_ms = now_ms;
+    if (t->Sparse(i)) {
+      const size_t before = t->bytes();
+      t->Compact(i);
+      TableChanged(*t, before);
+    }
+  }
+  return r;
+}
+
+size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now_ms,
+                        size_t max_visits, EvictCallback on_evict) {
+  if (policy == EvictionPolicy::kNoEviction) return 0;
+  const uint32_t now_clock = AccessClock(now_ms);
+  size_t freed = 0;
+  size_t visited = 0;
+  const size_t segments = SegmentCount();
+  for (size_t n = 0; n < segments && freed < bytes_to_free && visited < max_visits; ++n) {
+    size_t i = 0;
+    KeyTable* t = NextSegment(evict_cursor_, &i);
+    if (t == nullptr) break;
+    KeyTable::Segment& seg = t->segment(i);
+    visited += seg.size();
+    // Lower score goes first: the oldest access, or the soonest expiry.
+    candidates_.clear();
+    for (const auto& kv : seg) {
+      const Entry& e = kv.second;
+      if (policy == EvictionPolicy::kAllKeysLru) {
+        const uint32_t age = now_clock - e.access;
+        candidates_.emplace_back(~uint64_t{age}, &kv);
+      } else if (e.HasExpiry()) {
+        candidates_.emplace_back(static_cast<uint64_t>(e.expire_at_ms), &kv);
+      }
+    }
+    if (candidates_.empty()) continue;
+    const size_t take = std::max<size_t>(1, (candidates_.size() + 3) / 4);
+    std::partial_sort(candidates_.begin(), candidates_.begin() + take, candidates_.end(),
+                      [](const auto& a, const auto& b) { return a.first < b.first; });
+    const std::string ns = evict_cursor_.ns;
+    const size_t before = t->bytes();
+    for (size_t k = 0; k < take && freed < bytes_to_free; ++k) {
+      const KeyTable::Slot* slot = candidates_[k].second;
+      const std::string key = slot->first;  // the slot goes with the erase
+      freed += EntryCharge(slot->first, slot->second);
+      ++stats_.evicted_keys;
+      on_evict(ns, key, ++version_);
+      stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
+      --stats_.keys;
+      t->Erase(key);
+    }
+    if (t->Sparse(i)) t->Compact(i);
+    TableChanged(*t, before);
+  }
+  return freed;
+}
+
+void Partition::NoteExpiry(const EntryRef& ref) {
+  if (ref.entry->HasExpiry()) {
+    ref.table->NoteExpiry(ref.table->SegmentIndexOf(ref.key), ref.entry->expire_at_ms);
+  }
 }
 
 }  // namespace dbkv

@@ -12,16 +12,29 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "core/entry.h"
 #include "core/key_table.h"
 
 namespace dbkv {
 
-// Per-key bytes charged on top of key and value heap bytes: the hash slot (key object and
-// Entry) at the table's maximum load, and one control byte.
+// Heap bytes one key costs beyond its hash-table slot (the tables' slot arrays are charged
+// separately, exactly, from their capacity): the key's own block if it is too long to sit in
+// the slot, and the value's blocks.
 size_t EntryCharge(std::string_view key, const Entry& e);
+
+// What to do when a write would take memory past the limit (see Partition::Evict).
+enum class EvictionPolicy {
+  kNoEviction,  // refuse the write (out of memory)
+  kAllKeysLru,  // remove the least recently used keys, approximately (sampled per segment)
+  kVolatileTtl  // remove keys that have an expiry, the soonest to expire first
+};
+// "noeviction", "allkeys-lru", "volatile-ttl"; false if name is none of them.
+bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* policy);
 
 // A handle on an entry being modified in place: remembers what it was charged before the change
 // so that Partition::Commit can account the difference.
@@ -38,6 +51,7 @@ struct PartitionStats {
   uint64_t keys = 0;
   uint64_t memory_bytes = 0;
   uint64_t expired_keys = 0;  // reclaimed because their time had passed
+  uint64_t evicted_keys = 0;  // removed to stay within the memory limit
   uint64_t hits = 0;
   uint64_t misses = 0;
 };
@@ -80,6 +94,8 @@ class Partition {
   size_t Clear(std::string_view ns);
 
   const PartitionStats& stats() const { return stats_; }
+  // The part of stats().memory_bytes that is the tables' slot arrays.
+  uint64_t table_bytes() const;
   uint64_t last_version() const { return version_; }
   void RecordHit(bool hit) { hit ? ++stats_.hits : ++stats_.misses; }
 
@@ -101,6 +117,28 @@ class Partition {
     if (v > version_) version_ = v;
   }
 
+  // -- Housekeeping, in slices a shard runs between messages.
+
+  struct ExpiryScan {
+    size_t reclaimed = 0;  // keys removed
+    size_t visited = 0;    // keys looked at
+    bool more = false;     // the budget ran out before every due segment was scanned
+  };
+  // Reclaims expired keys without their being read: scans the segments whose earliest expiry
+  // has passed (each at most once per kExpiryRescanMs), until about max_visits keys were
+  // looked at. on_remove is told of each key removed.
+  static constexpr int64_t kExpiryRescanMs = 1000;
+  ExpiryScan ReclaimExpired(int64_t now_ms, size_t max_visits);
+
+  // Removes keys by policy until bytes_to_free bytes are freed or max_visits keys were looked
+  // at (whole segments, in turn; from each, its least recently used keys or those expiring
+  // soonest, up to a quarter of it). Each removal is a write: it takes a new version, and
+  // on_evict(ns, key, version) is told of it before the key goes. Returns the bytes freed.
+  using EvictCallback =
+      absl::FunctionRef<void(std::string_view ns, std::string_view key, uint64_t version)>;
+  size_t Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now_ms, size_t max_visits,
+               EvictCallback on_evict);
+
   // -- Walking (snapshots): every namespace's table.
   const absl::flat_hash_map<std::string, KeyTable, KeyHash, KeyEq>& tables() const {
     return tables_;
@@ -109,9 +147,24 @@ class Partition {
 
  private:
   EntryRef UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms, bool measure);
+  // Lowers the segment's expiry bound if the entry has an expiry.
+  void NoteExpiry(const EntryRef& ref);
   KeyTable* FindTable(std::string_view ns);
   KeyTable& GetTable(std::string_view ns);
   void EraseSlot(KeyTable& t, const KeyTable::Slot& slot);
+  // Charges the change of t's slot arrays since they were `before` bytes.
+  void TableChanged(const KeyTable& t, size_t before) {
+    stats_.memory_bytes = stats_.memory_bytes + t.bytes() - before;
+  }
+
+  // Where a round-robin scan over every namespace's segments goes next.
+  struct Cursor {
+    std::string ns;
+    size_t segment = 0;
+  };
+  // The next segment of a round-robin scan (advancing c), or nullptr if there are no tables.
+  KeyTable* NextSegment(Cursor& c, size_t* segment);
+  size_t SegmentCount() const;
 
   absl::flat_hash_map<std::string, KeyTable, KeyHash, KeyEq> tables_;
   // Cache of the last namespace looked up: most batches hit one namespace.
@@ -119,6 +172,10 @@ class Partition {
   KeyTable* last_table_ = nullptr;
   uint64_t version_ = 0;
   PartitionStats stats_;
+  Cursor expiry_cursor_;
+  Cursor evict_cursor_;
+  // Reused by Evict: (score, key) of the candidates of one segment.
+  std::vector<std::pair<uint64_t, const KeyTable::Slot*>> candidates_;
 };
 
 }  // namespace dbkv

@@ -6,12 +6,17 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.h"
+
 namespace dbkv {
 namespace {
 
 constexpr int64_t kNow = 1'700'000'000'000;  // a wall-clock time in milliseconds
 
 std::string Text(size_t n, char c = 'v') { return std::string(n, c); }
+
+// The partition's memory less its hash tables' slot arrays: what its entries are charged.
+uint64_t Data(const Partition& p) { return p.stats().memory_bytes - p.table_bytes(); }
 
 }  // namespace
 
@@ -21,7 +26,7 @@ TEST_CASE("Partition starts empty", "[partition]") {
   CHECK(p.Size("") == 0);
   CHECK(p.Size("ns") == 0);
   CHECK(p.stats().keys == 0);
-  CHECK(p.stats().memory_bytes == 0);
+  CHECK(Data(p) == 0);
   CHECK(p.last_version() == 0);
   CHECK_FALSE(p.Erase("", "k", kNow));
   CHECK(p.Clear("") == 0);
@@ -38,7 +43,7 @@ TEST_CASE("Partition Put then Find returns the value", "[partition]") {
   CHECK(found->expire_at_ms == kNoExpiry);
   CHECK(p.Size("") == 1);
   CHECK(p.stats().keys == 1);
-  CHECK(p.stats().memory_bytes == EntryCharge("k", *found));
+  CHECK(Data(p) == EntryCharge("k", *found));
   CHECK(p.Find("", "other", kNow) == nullptr);
 }
 
@@ -52,7 +57,7 @@ TEST_CASE("Partition Put overwrites value and expiry", "[partition]") {
   CHECK_FALSE(e->HasExpiry());
   CHECK(p.Size("") == 1);
   CHECK(p.stats().keys == 1);
-  CHECK(p.stats().memory_bytes == EntryCharge("k", *e));
+  CHECK(Data(p) == EntryCharge("k", *e));
 }
 
 TEST_CASE("Partition namespaces are independent", "[partition]") {
@@ -109,13 +114,13 @@ TEST_CASE("Partition namespace lookups alternate correctly", "[partition]") {
 TEST_CASE("Partition Erase removes the key and its charge", "[partition]") {
   Partition p;
   p.Put("", "a", Value::String(Text(40)), kNoExpiry);
-  const uint64_t one = p.stats().memory_bytes;
+  const uint64_t one = Data(p);
   p.Put("", "b", Value::Int(2), kNoExpiry);
   CHECK(p.Erase("", "b", kNow));
   CHECK(p.Find("", "b", kNow) == nullptr);
-  CHECK(p.stats().memory_bytes == one);
+  CHECK(Data(p) == one);
   CHECK(p.Erase("", "a", kNow));
-  CHECK(p.stats().memory_bytes == 0);
+  CHECK(Data(p) == 0);
   CHECK(p.stats().keys == 0);
   CHECK(p.Size("") == 0);
   CHECK_FALSE(p.Erase("", "a", kNow));
@@ -143,7 +148,7 @@ TEST_CASE("Partition expires entries lazily on Find", "[partition]") {
   CHECK(p.stats().expired_keys == 1);
   CHECK(p.stats().keys == 1);
   CHECK(p.Size("") == 1);
-  CHECK(p.stats().memory_bytes == keep_charge);
+  CHECK(Data(p) == keep_charge);
 
   // A second lookup finds nothing and does not count again.
   CHECK(p.Find("", "k", kNow + 100) == nullptr);
@@ -163,7 +168,7 @@ TEST_CASE("Partition expiry after the deadline and Erase of an expired key", "[p
   CHECK(p.stats().expired_keys == 2);
   CHECK(p.stats().keys == 0);
   CHECK(p.Size("") == 0);
-  CHECK(p.stats().memory_bytes == 0);
+  CHECK(Data(p) == 0);
 }
 
 TEST_CASE("Partition versions strictly increase across writes", "[partition]") {
@@ -233,7 +238,7 @@ TEST_CASE("Partition Upsert creates a null entry that Commit keeps", "[partition
   REQUIRE(e != nullptr);
   CHECK(e->value == Value::String(Text(300)));
   CHECK(e->expire_at_ms == kNow + 10);
-  CHECK(p.stats().memory_bytes == EntryCharge("counter", *e));
+  CHECK(Data(p) == EntryCharge("counter", *e));
 }
 
 TEST_CASE("Partition Upsert of a live key modifies it in place", "[partition]") {
@@ -255,19 +260,20 @@ TEST_CASE("Partition Upsert of a live key modifies it in place", "[partition]") 
   CHECK(e->expire_at_ms == kNow + 1000);
   CHECK(e->version > v1);
   CHECK(p.stats().keys == 1);
-  CHECK(p.stats().memory_bytes == EntryCharge("k", *e));
+  CHECK(Data(p) == EntryCharge("k", *e));
 
   // Shrinking it again is accounted too.
   ref = p.Upsert("", "k", kNow);
   ref.entry->value = Value::Int(0);
   p.Commit(ref);
-  CHECK(p.stats().memory_bytes == EntryCharge("k", *p.Find("", "k", kNow)));
+  CHECK(Data(p) == EntryCharge("k", *p.Find("", "k", kNow)));
 }
 
 TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
   Partition p;
   p.Put("", "existing", Value::String(Text(50)), kNoExpiry);
   const PartitionStats before = p.stats();
+  const uint64_t before_data = Data(p);
   const uint64_t version = p.Find("", "existing", kNow)->version;
 
   SECTION("a created entry is removed") {
@@ -277,7 +283,7 @@ TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
     CHECK(p.Find("", "fresh", kNow) == nullptr);
     CHECK(p.Size("") == 1);
     CHECK(p.stats().keys == before.keys);
-    CHECK(p.stats().memory_bytes == before.memory_bytes);
+    CHECK(Data(p) == before_data);
   }
   SECTION("a created entry in a new namespace is removed") {
     EntryRef ref = p.Upsert("other", "fresh", kNow);
@@ -286,7 +292,7 @@ TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
     CHECK(p.Find("other", "fresh", kNow) == nullptr);
     CHECK(p.Size("other") == 0);
     CHECK(p.stats().keys == before.keys);
-    CHECK(p.stats().memory_bytes == before.memory_bytes);
+    CHECK(Data(p) == before_data);
   }
   SECTION("a created entry that was already filled in is removed with its whole charge") {
     EntryRef ref = p.Upsert("", "fresh", kNow);
@@ -295,7 +301,7 @@ TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
     p.Abort(ref);
     CHECK(p.Find("", "fresh", kNow) == nullptr);
     CHECK(p.stats().keys == before.keys);
-    CHECK(p.stats().memory_bytes == before.memory_bytes);
+    CHECK(Data(p) == before_data);
   }
   SECTION("an existing entry is left unchanged") {
     EntryRef ref = p.Upsert("", "existing", kNow);
@@ -306,7 +312,7 @@ TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
     CHECK(e->value == Value::String(Text(50)));
     CHECK(e->version == version);
     CHECK(p.stats().keys == before.keys);
-    CHECK(p.stats().memory_bytes == before.memory_bytes);
+    CHECK(Data(p) == before_data);
   }
   // Abort never assigns a version.
   CHECK(p.last_version() == version);
@@ -324,7 +330,7 @@ TEST_CASE("Partition Upsert over an expired entry yields a fresh created entry",
   CHECK(ref.entry->version == 0);
   CHECK(p.stats().expired_keys == 1);
   CHECK(p.stats().keys == 1);
-  CHECK(p.stats().memory_bytes == EntryCharge("k", Entry()));
+  CHECK(Data(p) == EntryCharge("k", Entry()));
 
   SECTION("Commit keeps the fresh entry") {
     ref.entry->value = Value::Int(1);
@@ -334,14 +340,14 @@ TEST_CASE("Partition Upsert over an expired entry yields a fresh created entry",
     CHECK(e->value == Value::Int(1));
     CHECK_FALSE(e->HasExpiry());
     CHECK(e->version > old_version);
-    CHECK(p.stats().memory_bytes == EntryCharge("k", *e));
+    CHECK(Data(p) == EntryCharge("k", *e));
   }
   SECTION("Abort removes the key altogether") {
     p.Abort(ref);
     CHECK(p.Find("", "k", kNow) == nullptr);
     CHECK(p.Size("") == 0);
     CHECK(p.stats().keys == 0);
-    CHECK(p.stats().memory_bytes == 0);
+    CHECK(Data(p) == 0);
     CHECK(p.stats().expired_keys == 1);
   }
 }
@@ -366,7 +372,7 @@ TEST_CASE("Partition Clear and Size work per namespace", "[partition]") {
   CHECK(p.Find("b", "k0", kNow) != nullptr);
   CHECK(p.Find("", "k0", kNow) != nullptr);
   CHECK(p.stats().keys == 6);
-  CHECK(p.stats().memory_bytes < b_and_default_before);
+  CHECK(p.stats().memory_bytes < b_and_default_before);  // a's slot arrays are freed
 
   CHECK(p.Clear("a") == 0);
   CHECK(p.Clear("never") == 0);
@@ -378,7 +384,7 @@ TEST_CASE("Partition Clear and Size work per namespace", "[partition]") {
   CHECK(p.Clear("b") == 6);
   CHECK(p.Clear("") == 1);
   CHECK(p.stats().keys == 0);
-  CHECK(p.stats().memory_bytes == 0);
+  CHECK(Data(p) == 0);
 
   // The namespace is usable after Clear.
   p.Put("a", "k0", Value::Int(7), kNoExpiry);
@@ -389,7 +395,7 @@ TEST_CASE("Partition Clear and Size work per namespace", "[partition]") {
 TEST_CASE("Partition memory accounting returns to its starting value", "[partition]") {
   Partition p;
   p.Put("", "resident", Value::String(Text(77)), kNoExpiry);
-  const uint64_t start = p.stats().memory_bytes;
+  const uint64_t start = Data(p);
   const uint64_t start_keys = p.stats().keys;
   CHECK(start == EntryCharge("resident", *p.Find("", "resident", kNow)));
 
@@ -423,12 +429,12 @@ TEST_CASE("Partition memory accounting returns to its starting value", "[partiti
     }
   }
   CHECK(p.stats().keys == start_keys + keys.size());
-  CHECK(p.stats().memory_bytes > start);
+  CHECK(Data(p) > start);
 
   // The sum of the charges of what is stored is what is accounted.
   uint64_t sum = start;
   for (const auto& [ns, key] : keys) sum += EntryCharge(key, *p.Find(ns, key, kNow));
-  CHECK(p.stats().memory_bytes == sum);
+  CHECK(Data(p) == sum);
 
   // Overwrite every other key with a value of another size, modify some in place, abort some.
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -458,7 +464,7 @@ TEST_CASE("Partition memory accounting returns to its starting value", "[partiti
   CHECK(p.stats().keys == start_keys + keys.size());
   sum = start;
   for (const auto& [ns, key] : keys) sum += EntryCharge(key, *p.Find(ns, key, kNow));
-  CHECK(p.stats().memory_bytes == sum);
+  CHECK(Data(p) == sum);
 
   // Let some expire through Find, remove the rest with Erase.
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -471,14 +477,14 @@ TEST_CASE("Partition memory accounting returns to its starting value", "[partiti
     }
   }
   CHECK(p.stats().keys == start_keys);
-  CHECK(p.stats().memory_bytes == start);
+  CHECK(Data(p) == start);
   for (const std::string& ns : namespaces) CHECK(p.Size(ns) == (ns.empty() ? 1 : 0));
 }
 
 TEST_CASE("Partition EntryCharge counts key and value heap bytes", "[partition]") {
   Entry small;
   const size_t base = EntryCharge("k", small);
-  CHECK(base > sizeof(Entry));
+  CHECK(base == 0);  // the slot itself is charged with its table's array
   // Keys that fit std::string's inline buffer cost nothing more.
   CHECK(EntryCharge(Text(15, 'k'), small) == base);
   CHECK(EntryCharge(Text(16, 'k'), small) > base);
@@ -507,6 +513,117 @@ TEST_CASE("Entry expiry predicates", "[partition]") {
   CHECK_FALSE(e.IsExpired(kNow - 1));
   CHECK(e.IsExpired(kNow));
   CHECK(e.IsExpired(kNow + 1));
+}
+
+}  // namespace dbkv
+
+namespace dbkv {
+
+TEST_CASE("Partition reclaims expired keys without reads, in bounded slices", "[partition]") {
+  Partition p;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    p.Put("", "t" + std::to_string(i), Value::String(Text(40)), kNow + 1000);
+  }
+  for (int i = 0; i < 100; ++i) p.Put("", "keep" + std::to_string(i), Value::Int(i), kNoExpiry);
+  const uint64_t keep_only = [] {
+    Partition q;
+    for (int i = 0; i < 100; ++i) q.Put("", "keep" + std::to_string(i), Value::Int(i), kNoExpiry);
+    return Data(q);
+  }();
+
+  // Nothing is due yet: no segment is even scanned.
+  Partition::ExpiryScan r = p.ReclaimExpired(kNow + 999, 1'000'000);
+  CHECK(r.reclaimed == 0);
+  CHECK(r.visited == 0);
+
+  // Due: slices of about 5000 keys until done.
+  size_t reclaimed = 0;
+  int slices = 0;
+  do {
+    r = p.ReclaimExpired(kNow + 1000, 5000);
+    reclaimed += r.reclaimed;
+    CHECK(r.visited <= 5000 + KeyTable::kSegmentMax);
+    REQUIRE(++slices < 100);
+  } while (r.more);
+  CHECK(slices > 2);
+  CHECK(reclaimed == static_cast<size_t>(n));
+  CHECK(p.stats().keys == 100);
+  CHECK(p.stats().expired_keys == static_cast<uint64_t>(n));
+  CHECK(Data(p) == keep_only);
+  CHECK(p.Find("", "keep7", kNow + 1000) != nullptr);
+  // The emptied segments gave back most of their arrays.
+  CHECK(p.table_bytes() < static_cast<uint64_t>(n) * sizeof(KeyTable::Slot) / 4);
+}
+
+TEST_CASE("Partition rescans a segment for expiry at most once a second", "[partition]") {
+  Partition p;
+  p.Put("", "a", Value::Int(1), kNow + 100);
+  p.Put("", "b", Value::Int(2), kNow + 500);
+  CHECK(p.ReclaimExpired(kNow + 100, 100).reclaimed == 1);
+  // b is due at +500, but the segment was scanned at +100: it waits for +1100.
+  CHECK(p.ReclaimExpired(kNow + 600, 100).reclaimed == 0);
+  CHECK(p.stats().keys == 1);
+  CHECK(p.ReclaimExpired(kNow + 1100, 100).reclaimed == 1);
+  CHECK(p.stats().keys == 0);
+  // EXPIRE-style changes (Upsert + Commit) lower the bound too.
+  p.Put("", "c", Value::Int(3), kNoExpiry);
+  EntryRef ref = p.Upsert("", "c", kNow + 1100);
+  ref.entry->expire_at_ms = kNow + 3000;
+  p.Commit(ref);
+  CHECK(p.ReclaimExpired(kNow + 3000, 100).reclaimed == 1);
+}
+
+TEST_CASE("Partition evicts the least recently used keys", "[partition]") {
+  Partition p;
+  const int n = 10000;
+  for (int i = 0; i < n; ++i) p.Put("", "k" + std::to_string(i), Value::String(Text(100)), 0);
+  // The upper half is read ten minutes later: the lower half is older.
+  const int64_t later = WallClockMs() + 600'000;
+  for (int i = n / 2; i < n; ++i) REQUIRE(p.Find("", "k" + std::to_string(i), later) != nullptr);
+  const uint64_t before = Data(p);
+  const uint64_t last_version = p.last_version();
+  std::vector<std::string> evicted;
+  uint64_t prev_version = last_version;
+  size_t freed = 0;
+  for (int round = 0; round < 100 && freed < before / 4; ++round) {
+    freed += p.Evict(EvictionPolicy::kAllKeysLru, before / 4 - freed, later, 100000,
+                     [&](std::string_view ns, std::string_view key, uint64_t version) {
+                       CHECK(ns.empty());
+                       CHECK(version == prev_version + 1);  // each eviction is a write
+                       prev_version = version;
+                       evicted.emplace_back(key);
+                     });
+  }
+  CHECK(freed >= before / 4);
+  CHECK(evicted.size() >= static_cast<size_t>(n) / 5);
+  size_t old = 0;
+  for (const std::string& k : evicted) {
+    if (std::stoi(k.substr(1)) < n / 2) ++old;
+    CHECK(p.Find("", k, later) == nullptr);
+  }
+  CHECK(old == evicted.size());  // only the lower half went
+  CHECK(p.stats().evicted_keys == evicted.size());
+  CHECK(p.stats().keys == n - evicted.size());
+  CHECK(Data(p) == before - freed);
+}
+
+TEST_CASE("Partition volatile-ttl evicts keys with an expiry, soonest first", "[partition]") {
+  Partition p;
+  for (int i = 0; i < 1000; ++i) {
+    p.Put("", "v" + std::to_string(i), Value::String(Text(100)), kNow + 10'000 + i);
+    p.Put("", "p" + std::to_string(i), Value::String(Text(100)), kNoExpiry);
+  }
+  std::vector<std::string> evicted;
+  p.Evict(EvictionPolicy::kVolatileTtl, 100 * 200, kNow, 100000,
+          [&](std::string_view, std::string_view key, uint64_t) { evicted.emplace_back(key); });
+  REQUIRE(!evicted.empty());
+  for (const std::string& k : evicted) {
+    CHECK(k[0] == 'v');
+    CHECK(std::stoi(k.substr(1)) < 600);  // from the soonest to expire
+  }
+  CHECK(p.Evict(EvictionPolicy::kNoEviction, 1 << 20, kNow, 100000,
+                [](std::string_view, std::string_view, uint64_t) { FAIL("evicted"); }) == 0);
 }
 
 }  // namespace dbkv

@@ -86,7 +86,7 @@ Status RegisterBatchFamily(CommandRegistry* r) {
                    "MSET key value [key value ...]"),
       BatchCommand("MSETPX", op::kMsetpx, kCmdWrite, 3, 1, 2, Msetpx, MergeFirstError,
                    "MSETPX milliseconds key value [key value ...]"),
-      BatchCommand("MDEL", op::kMdel, kCmdWrite, 1, 0, 1, Mdel, MergeSum, "MDEL key [key ...]"),
+      BatchCommand("MDEL", op::kMdel, kCmdWrite | kCmdAllowOom, 1, 0, 1, Mdel, MergeSum, "MDEL key [key ...]"),
       BatchCommand("MEXISTS", op::kMexists, kCmdReadOnly, 1, 0, 1, Mexists, MergeInKeyOrder,
                    "MEXISTS key [key ...]"),
   });

@@ -71,7 +71,7 @@ TEST_CASE("the batch family registers its commands with their key positions", "[
       {{"MGET", op::kMget, kCmdReadOnly, 1, -1, 0}, 1},
       {{"MSET", op::kMset, kCmdWrite, 2, -1, 0}, 2},
       {{"MSETPX", op::kMsetpx, kCmdWrite, 3, -1, 1}, 2},
-      {{"MDEL", op::kMdel, kCmdWrite, 1, -1, 0}, 1},
+      {{"MDEL", op::kMdel, kCmdWrite | kCmdAllowOom, 1, -1, 0}, 1},
       {{"MEXISTS", op::kMexists, kCmdReadOnly, 1, -1, 0}, 1},
   };
   for (const Expect& e : expected) {

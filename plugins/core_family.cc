@@ -201,17 +201,17 @@ Status RegisterCoreFamily(CommandRegistry* r) {
       KeyCommand("GET", op::kGet, kCmdReadOnly, 1, 1, Get, "GET key"),
       KeyCommand("SET", op::kSet, kCmdWrite, 2, 7, Set,
                  "SET key value [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] [NX|XX] [GET]"),
-      KeyCommand("DEL", op::kDel, kCmdWrite, 1, -1, Del, "DEL key [key ...]"),
+      KeyCommand("DEL", op::kDel, kCmdWrite | kCmdAllowOom, 1, -1, Del, "DEL key [key ...]"),
       KeyCommand("EXISTS", op::kExists, kCmdReadOnly, 1, -1, Exists, "EXISTS key [key ...]"),
       KeyCommand("INCR", op::kIncr, kCmdWrite, 1, 2, Incr, "INCR key [by]"),
       KeyCommand("DECR", op::kDecr, kCmdWrite, 1, 2, Decr, "DECR key [by]"),
       KeyCommand("TTL", op::kTtl, kCmdReadOnly, 1, 1, Ttl, "TTL key"),
       KeyCommand("PTTL", op::kPttl, kCmdReadOnly, 1, 1, Pttl, "PTTL key"),
-      KeyCommand("EXPIRE", op::kExpire, kCmdWrite, 2, 3, Expire,
+      KeyCommand("EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom, 2, 3, Expire,
                  "EXPIRE key seconds [NX|XX|GT|LT]"),
-      KeyCommand("PEXPIRE", op::kPexpire, kCmdWrite, 2, 3, Pexpire,
+      KeyCommand("PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom, 2, 3, Pexpire,
                  "PEXPIRE key milliseconds [NX|XX|GT|LT]"),
-      KeyCommand("PERSIST", op::kPersist, kCmdWrite, 1, 1, Persist, "PERSIST key"),
+      KeyCommand("PERSIST", op::kPersist, kCmdWrite | kCmdAllowOom, 1, 1, Persist, "PERSIST key"),
   };
   for (CommandSpec& s : specs) {
     if (s.name == "DEL" || s.name == "EXISTS") {

@@ -20,11 +20,11 @@ TEST_CASE("the core family registers every command by name and opcode", "[core_f
   const CommandRegistry& r = shard.registry();
   const ExpectedCommand expected[] = {
       {"GET", op::kGet, kCmdReadOnly, 1, 1},      {"SET", op::kSet, kCmdWrite, 2, 7},
-      {"DEL", op::kDel, kCmdWrite, 1, -1},        {"EXISTS", op::kExists, kCmdReadOnly, 1, -1},
+      {"DEL", op::kDel, kCmdWrite | kCmdAllowOom, 1, -1},        {"EXISTS", op::kExists, kCmdReadOnly, 1, -1},
       {"INCR", op::kIncr, kCmdWrite, 1, 2},       {"DECR", op::kDecr, kCmdWrite, 1, 2},
       {"TTL", op::kTtl, kCmdReadOnly, 1, 1},      {"PTTL", op::kPttl, kCmdReadOnly, 1, 1},
-      {"EXPIRE", op::kExpire, kCmdWrite, 2, 3},   {"PEXPIRE", op::kPexpire, kCmdWrite, 2, 3},
-      {"PERSIST", op::kPersist, kCmdWrite, 1, 1},
+      {"EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom, 2, 3},   {"PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom, 2, 3},
+      {"PERSIST", op::kPersist, kCmdWrite | kCmdAllowOom, 1, 1},
   };
   for (const ExpectedCommand& e : expected) {
     INFO(e.name);

@@ -105,6 +105,7 @@ Reply InfoShard(ShardContext& ctx, const CommandArgs&) {
   m.emplace_back(Text("keys"), Value::Int(static_cast<int64_t>(s.keys)));
   m.emplace_back(Text("memory_bytes"), Value::Int(static_cast<int64_t>(s.memory_bytes)));
   m.emplace_back(Text("expired_keys"), Value::Int(static_cast<int64_t>(s.expired_keys)));
+  m.emplace_back(Text("evicted_keys"), Value::Int(static_cast<int64_t>(s.evicted_keys)));
   m.emplace_back(Text("hits"), Value::Int(static_cast<int64_t>(s.hits)));
   m.emplace_back(Text("misses"), Value::Int(static_cast<int64_t>(s.misses)));
   m.emplace_back(Text("blocked"), Value::Int(static_cast<int64_t>(ctx.blocked_count())));
@@ -122,6 +123,8 @@ Reply InfoMerge(MergeInput& in, ConnectionContext& ctx) {
   m.emplace_back(Text("shards"), Value::Int(info.shards));
   m.emplace_back(Text("workers"), Value::Int(info.workers));
   m.emplace_back(Text("io_threads"), Value::Int(info.io_threads));
+  m.emplace_back(Text("max_memory"), Value::Int(static_cast<int64_t>(info.max_memory)));
+  m.emplace_back(Text("eviction"), Text(info.eviction));
   m.emplace_back(Text("persistence"), Text(info.data_dir.empty() ? "none" : "wal"));
   if (!info.data_dir.empty()) {
     m.emplace_back(Text("data_dir"), Text(info.data_dir));

@@ -161,6 +161,19 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
   app.add_option("--wal-file-bytes", wal_file, "start a new WAL file past this size")
       ->envname("KV_WAL_FILE_BYTES")
       ->capture_default_str();
+  std::string max_memory = "0";
+  app.add_option("--max-memory", max_memory,
+                 "memory for data (KiB/MiB/GiB suffixes; 0: no limit): with --data-dir, cold "
+                 "values move to disk past it; without, --eviction applies")
+      ->envname("KV_MAX_MEMORY")
+      ->capture_default_str();
+  app.add_option("--eviction", o->eviction,
+                 "at --max-memory: noeviction (writes fail with OOM), allkeys-lru (remove the "
+                 "least recently used keys), volatile-ttl (remove keys with an expiry, soonest "
+                 "first)")
+      ->envname("KV_EVICTION")
+      ->check(CLI::IsMember({"noeviction", "allkeys-lru", "volatile-ttl"}))
+      ->capture_default_str();
   app.add_option("--port-file", o->port_file,
                  "write the bound port to this file once listening (for --bind host:0)")
       ->envname("KV_PORT_FILE");
@@ -184,6 +197,11 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
   if (!ParseByteSize(wal_file, &o->wal_file_bytes) || o->wal_file_bytes < 4096) {
     return Status::InvalidArgument("--wal-file-bytes: expected a size of at least 4 KiB, got '" +
                                    wal_file + "'");
+  }
+  if (!ParseByteSize(max_memory, &o->max_memory) ||
+      (o->max_memory != 0 && o->max_memory < (uint64_t{1} << 20))) {
+    return Status::InvalidArgument("--max-memory: expected 0 or a size of at least 1 MiB, got '" +
+                                   max_memory + "'");
   }
   std::string host;
   uint16_t port;

@@ -38,6 +38,9 @@ struct ServerOptions {
   uint32_t snapshot_interval_s = 3600;
   uint64_t snapshot_every_writes = 1000000;
   uint64_t wal_file_bytes = uint64_t{64} << 20;
+  // Memory (issue: tiering). 0: no limit.
+  uint64_t max_memory = 0;
+  std::string eviction = "noeviction";  // noeviction | allkeys-lru | volatile-ttl
 };
 
 // Parses argv (and the environment). On --help or --version, prints and sets *exit_now with

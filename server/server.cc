@@ -45,6 +45,8 @@ ServerInfo ServerState::Info() const {
   info.workers = options.workers;
   info.io_threads = options.io_threads;
   info.data_dir = options.data_dir;
+  info.max_memory = options.max_memory;
+  info.eviction = options.eviction;
   if (persistence != nullptr) {
     info.fsync = options.fsync;
     info.counters = {
@@ -101,10 +103,13 @@ Status Server::Impl::StartShards() {
   for (uint32_t i = 0; i < o.shards; ++i) {
     state.shard_metrics.push_back(std::make_unique<ShardMetrics>());
   }
+  ShardLimits limits;
+  limits.max_memory = o.max_memory / o.shards;
+  ParseEvictionPolicy(o.eviction, &limits.eviction);  // checked by the flag parser
   if (o.data_dir.empty()) {
     for (uint32_t i = 0; i < o.shards; ++i)
-      state.shards.push_back(
-          SpawnShard(*system, i, o.shards, nullptr, nullptr, state.shard_metrics[i].get()));
+      state.shards.push_back(SpawnShard(*system, i, o.shards, nullptr, nullptr,
+                                        state.shard_metrics[i].get(), limits));
     return Status::OK();
   }
 
@@ -133,7 +138,8 @@ Status Server::Impl::StartShards() {
                                                  : FsyncMode::kPeriodic;
   for (uint32_t i = 0; i < o.shards; ++i) {
     state.shards.push_back(SpawnShard(*system, i, o.shards, std::move(rr.partitions[i]),
-                                      persistence_state.get(), state.shard_metrics[i].get()));
+                                      persistence_state.get(), state.shard_metrics[i].get(),
+                                      limits));
   }
   PersistenceOptions po;
   po.dir = o.data_dir;

@@ -27,7 +27,7 @@ class ShardContext;
 class ConnectionContext;
 
 enum CommandFlag : uint32_t {
-  kCmdWrite = 1u << 0,       // modifies data: logged, refused by noeviction when memory is full
+  kCmdWrite = 1u << 0,       // modifies data: logged; refused when memory is full (kCmdAllowOom)
   kCmdReadOnly = 1u << 1,    // reads only
   kCmdConnection = 1u << 2,  // runs on the connection, touches no shard
   kCmdAllShards = 1u << 3,   // runs on every shard; replies merged by `merge`
@@ -40,6 +40,9 @@ enum CommandFlag : uint32_t {
   // Several keys, but they must all be on one shard (the same hash tag): otherwise the
   // request fails with CROSSSHARD, and no merge is needed. For blocking pops.
   kCmdSingleShard = 1u << 8,
+  // A write that never makes the data bigger (it deletes, pops, or changes an expiry): still
+  // allowed when memory is over --max-memory and the policy cannot free any.
+  kCmdAllowOom = 1u << 9,
 };
 
 // The arguments of one command invocation, after the command name. A view: the values are

@@ -152,6 +152,8 @@ struct ServerInfo {
   uint32_t io_threads = 0;
   std::string data_dir;  // empty: memory only
   std::string fsync;     // with a data dir: always, periodic, never
+  uint64_t max_memory = 0;  // --max-memory (0: no limit)
+  std::string eviction;     // --eviction
   // Further figures by name (persistence counters, ...).
   std::vector<std::pair<std::string, int64_t>> counters;
 };
