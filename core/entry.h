@@ -20,6 +20,10 @@ enum EntryFlag : uint32_t {
   // Its cold value was read once from disk without coming back to RAM; the next read brings it
   // back (values read often return to RAM).
   kEntryColdRead = 1u << 0,
+  // Its value is being written to a cold segment (tiering): not a candidate again until the
+  // write is done. Any write to the entry clears it (the finished write then finds the
+  // version changed and leaves the entry alone).
+  kEntrySpilling = 1u << 1,
 };
 
 struct Entry {

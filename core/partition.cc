@@ -50,7 +50,46 @@ KeyTable& Partition::GetTable(std::string_view ns) {
   return t;
 }
 
+void Partition::ColdAdded(const ColdRef& r) {
+  ++stats_.cold_keys;
+  stats_.cold_bytes += r.length;
+  cold_live_[r.segment] += r.length;
+  cold_deltas_[r.segment] += r.length;
+}
+
+void Partition::ColdRemoved(const ColdRef& r) {
+  --stats_.cold_keys;
+  stats_.cold_bytes -= r.length;
+  auto it = cold_live_.find(r.segment);
+  if (it != cold_live_.end()) {
+    it->second -= r.length;
+    if (it->second == 0) cold_live_.erase(it);
+  }
+  cold_deltas_[r.segment] -= static_cast<int64_t>(r.length);
+}
+
+void Partition::TakeColdDeltas(std::vector<std::pair<uint32_t, int64_t>>* out) {
+  for (const auto& kv : cold_deltas_) {
+    if (kv.second != 0) out->emplace_back(kv.first, kv.second);
+  }
+  cold_deltas_.clear();
+}
+
+void Partition::MakeCold(Entry& e, const ColdRef& ref) {
+  stats_.memory_bytes -= e.value.HeapBytes();
+  e.value = Value::Cold(ref);
+  e.flags &= ~kEntrySpilling;
+  ColdAdded(ref);
+}
+
+void Partition::MakeHot(Entry& e, Value value) {
+  DropValue(e.value);
+  e.value = std::move(value);
+  stats_.memory_bytes += e.value.HeapBytes();
+}
+
 void Partition::EraseSlot(KeyTable& t, const KeyTable::Slot& slot) {
+  DropValue(slot.second.value);
   stats_.memory_bytes -= EntryCharge(slot.first, slot.second);
   --stats_.keys;
   const std::string key = slot.first;  // the slot goes away with the erase
@@ -84,6 +123,7 @@ Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
     ++stats_.keys;
   } else {
     stats_.memory_bytes -= EntryCharge(slot->first, e);
+    DropValue(e.value);
   }
   e.value = std::move(value);
   e.expire_at_ms = expire_at_ms;
@@ -113,6 +153,7 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
     // An expired entry is as good as absent: reuse its slot as a fresh entry.
     stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
     ++stats_.expired_keys;
+    DropValue(slot->second.value);
     slot->second = Entry();
     inserted = true;
   } else if (inserted) {
@@ -120,6 +161,10 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
   }
   if (inserted) stats_.memory_bytes += EntryCharge(slot->first, slot->second);
   ref.created = inserted;
+  if (slot->second.value.is_cold()) {
+    ref.was_cold = true;
+    ref.old_cold = slot->second.value.cold_ref();
+  }
   slot->second.access = AccessClock(now_ms != 0 ? now_ms : WallClockMs());
   // A created entry is null: measuring it costs nothing, and Abort needs it.
   ref.measured = measure || inserted;
@@ -135,6 +180,8 @@ void Partition::CommitDelta(const EntryRef& ref, int64_t heap_delta) {
   stats_.memory_bytes =
       static_cast<uint64_t>(static_cast<int64_t>(stats_.memory_bytes) + heap_delta);
   ref.entry->version = ++version_;
+  ref.entry->flags &= ~kEntrySpilling;
+  ReleaseReplacedCold(ref);
   NoteExpiry(ref);
 }
 
@@ -142,6 +189,8 @@ void Partition::Commit(const EntryRef& ref) {
   stats_.memory_bytes -= ref.old_charge;
   stats_.memory_bytes += EntryCharge(ref.key, *ref.entry);
   ref.entry->version = ++version_;
+  ref.entry->flags &= ~kEntrySpilling;
+  ReleaseReplacedCold(ref);
   NoteExpiry(ref);
 }
 
@@ -182,7 +231,10 @@ size_t Partition::Clear(std::string_view ns) {
   if (t == nullptr) return 0;
   size_t n = t->size();
   for (size_t i = 0; i < t->segment_count(); ++i) {
-    for (const auto& kv : t->segment(i)) stats_.memory_bytes -= EntryCharge(kv.first, kv.second);
+    for (const auto& kv : t->segment(i)) {
+      stats_.memory_bytes -= EntryCharge(kv.first, kv.second);
+      DropValue(kv.second.value);
+    }
   }
   stats_.keys -= n;
   const size_t before = t->bytes();
@@ -209,9 +261,12 @@ bool Partition::Restore(std::string_view ns, std::string_view key, Entry entry, 
     ++stats_.keys;
   } else {
     stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
+    DropValue(slot->second.value);
   }
   slot->second = std::move(entry);
   slot->second.access = AccessClock(now_ms);
+  slot->second.flags = 0;
+  if (slot->second.value.is_cold()) ColdAdded(slot->second.value.cold_ref());
   stats_.memory_bytes += EntryCharge(slot->first, slot->second);
   if (slot->second.HasExpiry()) {
     t.NoteExpiry(t.SegmentIndexOf(slot->first), slot->second.expire_at_ms);
@@ -245,6 +300,7 @@ void Partition::RestoreCommit(const EntryRef& ref, uint64_t version) {
   stats_.memory_bytes += EntryCharge(ref.key, *ref.entry);
   ref.entry->version = version;
   SeenVersion(version);
+  ReleaseReplacedCold(ref);
   NoteExpiry(ref);
 }
 
@@ -299,6 +355,7 @@ Partition::ExpiryScan Partition::ReclaimExpired(int64_t now_ms, size_t max_visit
     for (auto it = seg.begin(); it != seg.end();) {
       const Entry& e = it->second;
       if (e.IsExpired(now_ms)) {
+        DropValue(e.value);
         stats_.memory_bytes -= EntryCharge(it->first, e);
         --stats_.keys;
         ++stats_.expired_keys;
@@ -356,6 +413,7 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
       freed += EntryCharge(slot->first, slot->second);
       ++stats_.evicted_keys;
       on_evict(ns, key, ++version_);
+      DropValue(slot->second.value);
       stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
       --stats_.keys;
       t->Erase(key);
@@ -364,6 +422,39 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
     TableChanged(*t, before);
   }
   return freed;
+}
+
+void Partition::PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t now_ms,
+                            size_t max_visits, SpillCallback take) {
+  const uint32_t now_clock = AccessClock(now_ms);
+  size_t offered = 0;
+  size_t visited = 0;
+  const size_t segments = SegmentCount();
+  for (size_t n = 0; n < segments && offered < want_bytes && visited < max_visits; ++n) {
+    size_t i = 0;
+    KeyTable* t = NextSegment(spill_cursor_, &i);
+    if (t == nullptr) break;
+    KeyTable::Segment& seg = t->segment(i);
+    visited += seg.size();
+    candidates_.clear();
+    for (const auto& kv : seg) {
+      const Entry& e = kv.second;
+      if (e.value.is_cold() || (e.flags & kEntrySpilling) != 0) continue;
+      if (e.value.HeapBytes() < min_value_bytes) continue;
+      const uint32_t age = now_clock - e.access;
+      candidates_.emplace_back(~uint64_t{age}, &kv);
+    }
+    if (candidates_.empty()) continue;
+    const size_t take_n = (candidates_.size() + 1) / 2;
+    std::partial_sort(candidates_.begin(), candidates_.begin() + take_n, candidates_.end(),
+                      [](const auto& a, const auto& b) { return a.first < b.first; });
+    const std::string ns = spill_cursor_.ns;
+    for (size_t k = 0; k < take_n && offered < want_bytes; ++k) {
+      auto* slot = const_cast<KeyTable::Slot*>(candidates_[k].second);
+      offered += slot->second.value.HeapBytes();
+      if (!take(ns, slot->first, slot->second)) return;
+    }
+  }
 }
 
 void Partition::NoteExpiry(const EntryRef& ref) {

@@ -45,6 +45,9 @@ struct EntryRef {
   size_t old_charge = 0;
   bool created = false;
   bool measured = true;  // old_charge is known (Upsert); false: UpsertUnmeasured
+  // The entry's value was cold (on disk): if the change replaced it, Commit releases it.
+  bool was_cold = false;
+  ColdRef old_cold;
 };
 
 struct PartitionStats {
@@ -52,6 +55,8 @@ struct PartitionStats {
   uint64_t memory_bytes = 0;
   uint64_t expired_keys = 0;  // reclaimed because their time had passed
   uint64_t evicted_keys = 0;  // removed to stay within the memory limit
+  uint64_t cold_keys = 0;     // keys whose value is on disk (tiering)
+  uint64_t cold_bytes = 0;    // bytes of the cold records those keys reference
   uint64_t hits = 0;
   uint64_t misses = 0;
 };
@@ -139,6 +144,29 @@ class Partition {
   size_t Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now_ms, size_t max_visits,
                EvictCallback on_evict);
 
+  // -- Tiering: values moved to cold segments on disk (see storage/COLD_FORMAT.md).
+
+  // Replaces e's value (hot) by ref, the place its record was written: frees the value's heap
+  // bytes. e must belong to this partition.
+  void MakeCold(Entry& e, const ColdRef& ref);
+  // Replaces e's cold value by the value loaded from its record.
+  void MakeHot(Entry& e, Value value);
+  // Bytes of live cold records per segment, for this partition's entries.
+  const absl::flat_hash_map<uint32_t, uint64_t>& cold_segments() const { return cold_live_; }
+  // The changes to cold_segments() since the last call (segment, bytes added or removed), for
+  // the server-wide table of segments.
+  void TakeColdDeltas(std::vector<std::pair<uint32_t, int64_t>>* out);
+
+  // Hot values worth moving to disk (at least min_value_bytes on the heap, not being written
+  // already), least recently used first: scans whole segments in turn until want_bytes are
+  // offered or max_visits keys were looked at, and offers each segment's older half to take
+  // (ns, key, entry); take returns false to stop. The entries stay valid until the next
+  // insertion.
+  using SpillCallback =
+      absl::FunctionRef<bool(std::string_view ns, std::string_view key, Entry& entry)>;
+  void PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t now_ms, size_t max_visits,
+                   SpillCallback take);
+
   // -- Walking (snapshots): every namespace's table.
   const absl::flat_hash_map<std::string, KeyTable, KeyHash, KeyEq>& tables() const {
     return tables_;
@@ -152,6 +180,18 @@ class Partition {
   KeyTable* FindTable(std::string_view ns);
   KeyTable& GetTable(std::string_view ns);
   void EraseSlot(KeyTable& t, const KeyTable::Slot& slot);
+  // Accounts a value leaving an entry (overwritten, erased, expired): a cold one no longer
+  // references its record.
+  void DropValue(const Value& v) {
+    if (v.is_cold()) ColdRemoved(v.cold_ref());
+  }
+  void ColdAdded(const ColdRef& r);
+  void ColdRemoved(const ColdRef& r);
+  // After an in-place change: releases the cold value the entry had if it was replaced.
+  void ReleaseReplacedCold(const EntryRef& ref) {
+    if (ref.was_cold && !(ref.entry->value.is_cold() && ref.entry->value.cold_ref() == ref.old_cold))
+      ColdRemoved(ref.old_cold);
+  }
   // Charges the change of t's slot arrays since they were `before` bytes.
   void TableChanged(const KeyTable& t, size_t before) {
     stats_.memory_bytes = stats_.memory_bytes + t.bytes() - before;
@@ -174,6 +214,9 @@ class Partition {
   PartitionStats stats_;
   Cursor expiry_cursor_;
   Cursor evict_cursor_;
+  Cursor spill_cursor_;
+  absl::flat_hash_map<uint32_t, uint64_t> cold_live_;
+  absl::flat_hash_map<uint32_t, int64_t> cold_deltas_;
   // Reused by Evict: (score, key) of the candidates of one segment.
   std::vector<std::pair<uint64_t, const KeyTable::Slot*>> candidates_;
 };

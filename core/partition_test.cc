@@ -18,6 +18,12 @@ std::string Text(size_t n, char c = 'v') { return std::string(n, c); }
 // The partition's memory less its hash tables' slot arrays: what its entries are charged.
 uint64_t Data(const Partition& p) { return p.stats().memory_bytes - p.table_bytes(); }
 
+// Bytes of live cold records the partition has in a segment.
+uint64_t Live(const Partition& p, uint32_t segment) {
+  auto it = p.cold_segments().find(segment);
+  return it == p.cold_segments().end() ? 0 : it->second;
+}
+
 }  // namespace
 
 TEST_CASE("Partition starts empty", "[partition]") {
@@ -624,6 +630,105 @@ TEST_CASE("Partition volatile-ttl evicts keys with an expiry, soonest first", "[
   }
   CHECK(p.Evict(EvictionPolicy::kNoEviction, 1 << 20, kNow, 100000,
                 [](std::string_view, std::string_view, uint64_t) { FAIL("evicted"); }) == 0);
+}
+
+}  // namespace dbkv
+
+namespace dbkv {
+
+TEST_CASE("Partition accounts cold values: made cold, then dropped every way", "[partition]") {
+  Partition p;
+  auto cold = [&](const std::string& key, uint32_t seg, uint32_t off) {
+    Entry* e = p.Find("", key, kNow);
+    REQUIRE(e != nullptr);
+    p.MakeCold(*e, ColdRef{seg, off, 100, ValueType::kString});
+  };
+  for (int i = 0; i < 6; ++i) {
+    p.Put("", "k" + std::to_string(i), Value::String(Text(1000)), i == 4 ? kNow + 10 : 0);
+  }
+  const uint64_t hot = Data(p);
+  cold("k0", 1, 0);
+  cold("k1", 1, 100);
+  cold("k2", 2, 0);
+  cold("k3", 2, 100);
+  cold("k4", 2, 200);
+  cold("k5", 3, 0);
+  CHECK(p.stats().cold_keys == 6);
+  CHECK(p.stats().cold_bytes == 600);
+  CHECK(Data(p) < hot / 50);  // the values' heap bytes went with them
+  CHECK(Live(p, 1) == 200);
+  CHECK(Live(p, 2) == 300);
+  std::vector<std::pair<uint32_t, int64_t>> deltas;
+  p.TakeColdDeltas(&deltas);
+  CHECK(deltas.size() == 3);
+  deltas.clear();
+
+  // Overwritten (Put), erased, expired, changed in place, loaded back, evicted.
+  p.Put("", "k0", Value::Int(1), 0);
+  CHECK(p.Erase("", "k1", kNow));
+  CHECK(p.cold_segments().count(1) == 0);  // nothing of segment 1 is referenced any more
+  CHECK(p.ReclaimExpired(kNow + 10, 100).reclaimed == 1);  // k4
+  EntryRef ref = p.Upsert("", "k2", kNow);
+  CHECK(ref.was_cold);
+  ref.entry->value = Value::String("replaced");
+  p.Commit(ref);
+  ref = p.Upsert("", "k3", kNow);  // an expiry change keeps the cold value
+  ref.entry->expire_at_ms = kNow + 1'000'000;
+  p.Commit(ref);
+  CHECK(p.Find("", "k3", kNow)->value.is_cold());
+  CHECK(Live(p, 2) == 100);
+  Entry* e5 = p.Find("", "k5", kNow);
+  p.MakeHot(*e5, Value::String(Text(1000)));
+  CHECK(p.stats().cold_keys == 1);
+  CHECK(p.stats().cold_bytes == 100);
+  p.TakeColdDeltas(&deltas);
+  int64_t net = 0;
+  for (auto& d : deltas) net += d.second;
+  CHECK(net == -500);
+  size_t evicted = 0;
+  while (p.stats().keys > 0) {
+    evicted += p.Evict(EvictionPolicy::kAllKeysLru, 1 << 20, kNow, 1000,
+                       [](std::string_view, std::string_view, uint64_t) {}) > 0;
+    REQUIRE(evicted < 100);
+  }
+  CHECK(p.stats().cold_keys == 0);
+  CHECK(p.stats().cold_bytes == 0);
+  CHECK(p.cold_segments().empty());
+  CHECK(Data(p) == 0);
+}
+
+TEST_CASE("Partition restores cold entries and picks the coldest values to spill",
+          "[partition]") {
+  Partition p;
+  Entry e;
+  e.value = Value::Cold(ColdRef{7, 32, 500, ValueType::kString});
+  e.version = 5;
+  REQUIRE(p.Restore("", "restored", e, kNow));
+  CHECK(p.stats().cold_keys == 1);
+  CHECK(Live(p, 7) == 500);
+  Entry newer;
+  newer.value = Value::String("hot again");
+  newer.version = 6;
+  REQUIRE(p.Restore("", "restored", newer, kNow));  // replayed from the WAL
+  CHECK(p.stats().cold_keys == 0);
+
+  for (int i = 0; i < 100; ++i) {
+    p.Put("", "v" + std::to_string(i), Value::String(Text(i < 50 ? 1000 : 10)), 0);
+  }
+  const int64_t later = WallClockMs() + 60'000;
+  for (int i = 0; i < 25; ++i) p.Find("", "v" + std::to_string(i), later);  // recently read
+  std::vector<std::string> picked;
+  p.PickColdest(1 << 20, 64, later, 1 << 20, [&](std::string_view, std::string_view key, Entry&) {
+    picked.emplace_back(key);
+    return true;
+  });
+  // Only the large values, the older half of them first.
+  REQUIRE(!picked.empty());
+  for (const std::string& k : picked) {
+    const int i = std::stoi(k.substr(1));
+    CHECK(i < 50);
+    CHECK(i >= 25);
+  }
 }
 
 }  // namespace dbkv

@@ -63,6 +63,8 @@ std::string_view ValueTypeName(ValueType t) {
       return "list";
     case ValueType::kMap:
       return "map";
+    case ValueType::kCold:
+      return "cold";
   }
   return "unknown";
 }
@@ -129,6 +131,16 @@ Value Value::Map(ValueMap items) {
   Value v;
   v.Store(new ValueMap(std::move(items)));
   v.rep_[0] = static_cast<char>(ValueType::kMap);
+  return v;
+}
+
+Value Value::Cold(const ColdRef& ref) {
+  Value v;
+  v.rep_[0] = static_cast<char>(ValueType::kCold);
+  v.rep_[1] = static_cast<char>(ref.type);
+  std::memcpy(v.rep_ + 4, &ref.segment, 4);
+  std::memcpy(v.rep_ + 8, &ref.offset, 4);
+  std::memcpy(v.rep_ + 12, &ref.length, 4);
   return v;
 }
 
@@ -249,6 +261,8 @@ bool Value::operator==(const Value& o) const {
       return AsList() == o.AsList();
     case ValueType::kMap:
       return AsMap() == o.AsMap();
+    case ValueType::kCold:
+      return cold_ref() == o.cold_ref();
   }
   return false;
 }
@@ -326,6 +340,11 @@ std::string Value::DebugString() const {
       }
       out += "}";
       return out;
+    }
+    case ValueType::kCold: {
+      const ColdRef r = cold_ref();
+      return "<cold " + std::string(ValueTypeName(r.type)) + " " + std::to_string(r.segment) +
+             ":" + std::to_string(r.offset) + "+" + std::to_string(r.length) + ">";
     }
   }
   return out;

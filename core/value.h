@@ -31,6 +31,22 @@ enum class ValueType : uint8_t {
   kBytes = 6,
   kList = 7,
   kMap = 8,
+  // Not a value clients see: the place on disk of a value the shard moved out of memory
+  // (tiered storage, see storage/COLD_FORMAT.md). Only a partition's entries hold one; the
+  // shard loads it back before a command reads it.
+  kCold = 9,
+};
+
+// Where a cold value's record is: a segment file, an offset in it, the record's length.
+struct ColdRef {
+  uint32_t segment = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  ValueType type = ValueType::kNull;  // the type of the value it holds
+
+  bool operator==(const ColdRef& o) const {
+    return segment == o.segment && offset == o.offset && length == o.length;
+  }
 };
 
 std::string_view ValueTypeName(ValueType t);
@@ -72,9 +88,22 @@ class Value {
   static Value Bytes(std::string_view b);
   static Value List(ValueList items);
   static Value Map(ValueMap items);
+  static Value Cold(const ColdRef& ref);
 
   ValueType type() const { return static_cast<ValueType>(rep_[0] & kTypeMask); }
   bool is_null() const { return type() == ValueType::kNull; }
+  bool is_cold() const { return type() == ValueType::kCold; }
+  // The record of a cold value (is_cold() only).
+  ColdRef cold_ref() const {
+    ColdRef r;
+    std::memcpy(&r.segment, rep_ + 4, 4);
+    std::memcpy(&r.offset, rep_ + 8, 4);
+    std::memcpy(&r.length, rep_ + 12, 4);
+    r.type = static_cast<ValueType>(rep_[1]);
+    return r;
+  }
+  // The type of the value, looking through a cold reference.
+  ValueType stored_type() const { return is_cold() ? static_cast<ValueType>(rep_[1]) : type(); }
   bool is_string_like() const {
     return type() == ValueType::kString || type() == ValueType::kBytes;
   }
@@ -124,7 +153,8 @@ class Value {
   void Destroy();
 
   // rep_[0]: type | inline bit. Inline strings: rep_[1] length, rep_[2..15] bytes.
-  // Otherwise rep_[8..15] holds the scalar or the heap pointer.
+  // Cold: rep_[1] the value's type, rep_[4..7] segment, rep_[8..11] offset, rep_[12..15]
+  // length. Otherwise rep_[8..15] holds the scalar or the heap pointer.
   alignas(8) char rep_[16];
 };
 

@@ -18,6 +18,8 @@ struct StringSink {
 
 using Packer = msgpack::packer<StringSink>;
 
+constexpr std::string_view kColdLeakText = "INTERNAL value not loaded from disk";
+
 // pk writes straight through to out (no buffering), so out may also be appended to directly.
 void Pack(Packer& pk, std::string* out, const Value& v) {
   switch (v.type()) {
@@ -79,6 +81,12 @@ void Pack(Packer& pk, std::string* out, const Value& v) {
       }
       return;
     }
+    case ValueType::kCold:
+      // Never reaches the wire: a shard loads a cold value before any command reads it. Should
+      // a bug let one through, the client sees an error, not a wrong value.
+      pk.pack_ext(kColdLeakText.size(), kExtSimple);
+      pk.pack_ext_body(kColdLeakText.data(), kColdLeakText.size());
+      return;
   }
 }
 

@@ -37,6 +37,15 @@ class SequentialFile {
   virtual Status Skip(uint64_t n) = 0;
 };
 
+// A file read at any offset; Read may be called from several threads at once.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads n bytes at offset into scratch; *result points into scratch. Fewer bytes than n
+  // only at the end of the file.
+  virtual Status Read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -45,6 +54,12 @@ class Env {
   // Creates (truncating) a file for writing.
   virtual Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* f) = 0;
   virtual Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* f) = 0;
+  // Not every Env has it (the default says so).
+  virtual Status NewRandomAccessFile(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* f) {
+    (void)f;
+    return Status::IoError("random access to " + path + " is not supported by this Env");
+  }
   virtual Status GetFileSize(const std::string& path, uint64_t* size) = 0;
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status DeleteFile(const std::string& path) = 0;
