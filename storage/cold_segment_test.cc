@@ -133,3 +133,23 @@ TEST_CASE("cold segments are listed and read back at any offset", "[cold]") {
 }
 
 }  // namespace dbkv::storage
+
+namespace dbkv::storage {
+
+TEST_CASE("the COLD_FORMAT.md record example is what the encoder writes", "[cold]") {
+  ColdRecordEncoder enc;
+  std::string rec;
+  enc.Append("", "k", 9, Value::String("hello"), &rec);
+  const std::string expected_after_crc(
+      "\x13\x00\x00\x00"
+      "\x00"
+      "\x00"
+      "\x01k"
+      "\x09\x00\x00\x00\x00\x00\x00\x00"
+      "\x06"
+      "\xa5hello",
+      4 + 1 + 1 + 2 + 8 + 1 + 6);
+  CHECK(rec.substr(4) == expected_after_crc);
+}
+
+}  // namespace dbkv::storage
