@@ -42,6 +42,8 @@ ARG RUNTIME_PACKAGES="\
     libspdlog1.10 \
     libfmt9 \
     libxxhash0 \
+    libzstd1 \
+    libjemalloc2 \
     zlib1g \
     libstdc++6 \
     libgcc-s1 \

@@ -26,6 +26,12 @@ void FailWrites(ShardBatch* b, const std::string& why) {
   }
 }
 
+struct WalState;
+void DeleteDeadSegments(WalState& st);
+
+// Dead cold segments holding more than this start a snapshot (which lets them be deleted).
+constexpr uint64_t kDeadSegmentBytesForSnapshot = uint64_t{256} << 20;
+
 struct WalState {
   static inline const char* name = "dbkv.persistence";
   PersistenceOptions options;
@@ -52,6 +58,9 @@ struct WalState {
   bool snapshot_ok = true;
   std::vector<caf::response_promise> finish_waiters;
   bool finishing = false;
+  // Tiering: the round number of the snapshot under way, and of the last complete ones.
+  uint64_t snapshot_round = 0;
+  std::vector<uint64_t> complete_rounds;
 
   // A new WAL file, named after the first LSN it will hold.
   Status OpenNewFile(uint64_t first_lsn) {
@@ -190,6 +199,29 @@ void ScheduleRetry(caf::stateful_actor<WalState>* self) {
   self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
 }
 
+// Cold segments without live records that no kept snapshot can reference: a segment that died
+// during round d may be referenced by round d's snapshot (its walk may have passed a key still
+// in it), never by a later round's. The two newest complete rounds are kept (the older in case
+// the newer is damaged): once the older of them is later than d, the segment can go.
+void DeleteDeadSegments(WalState& st) {
+  TierSegments* segments = st.options.tier_segments;
+  if (segments == nullptr) return;
+  st.complete_rounds.push_back(st.snapshot_round);
+  if (st.complete_rounds.size() > 2) st.complete_rounds.erase(st.complete_rounds.begin());
+  if (st.complete_rounds.size() < 2) return;
+  const std::vector<uint32_t> ids = segments->TakeDeletable(st.complete_rounds.front());
+  for (uint32_t id : ids) {
+    const std::string path = JoinPath(st.options.dir, storage::ColdSegmentFileName(id));
+    Status s = st.options.env->DeleteFile(path);
+    if (!s.ok()) spdlog::warn("tier: deleting {}: {}", path, s.message());
+    segments->deleted_segments.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!ids.empty()) {
+    st.options.env->SyncDir(st.options.dir);
+    spdlog::info("tier: deleted {} cold segments without live values", ids.size());
+  }
+}
+
 caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOptions options,
                           PersistenceState* shared, std::vector<caf::actor> shards,
                           uint64_t next_lsn) {
@@ -222,6 +254,9 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
     st.snapshot_running = true;
     st.shared->snapshot_running = true;
     st.snapshot_lsn = st.next_lsn;
+    if (st.options.tier_segments != nullptr) {
+      st.snapshot_round = st.options.tier_segments->round.fetch_add(1) + 1;
+    }
     st.shards_done = 0;
     st.snapshot_ok = true;
     st.writes_since_snapshot = 0;
@@ -260,6 +295,10 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
         st.Flush();
         if (st.options.snapshot_every_writes > 0 &&
             st.writes_since_snapshot >= st.options.snapshot_every_writes) {
+          start_snapshot();
+        } else if (st.options.tier_segments != nullptr &&
+                   st.options.tier_segments->dead_bytes() > kDeadSegmentBytesForSnapshot) {
+          // Disk held by dead cold segments comes back after the next two snapshots.
           start_snapshot();
         }
         ScheduleRetry(self);  // the write, the sync or a rotation may have failed
@@ -321,6 +360,7 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
             }
             st.options.env->SyncDir(st.options.dir);
           }
+          DeleteDeadSegments(st);
           spdlog::info("snapshot: done at lsn {}", lsn);
         }
         for (auto& rp : st.finish_waiters) rp.deliver(st.snapshot_ok);

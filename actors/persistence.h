@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "actors/shard_batch.h"
+#include "actors/tier_io.h"
 #include "storage/env.h"
 
 namespace dbkv {
@@ -34,6 +35,9 @@ struct PersistenceOptions {
   uint32_t snapshot_interval_s = 3600;           // 0: no timed snapshots
   uint64_t snapshot_every_writes = 1000000;      // 0: no count-triggered snapshots
   storage::Env* env = nullptr;
+  // Tiered storage's segment table, or null: dead cold segments are deleted once no kept
+  // snapshot can reference them, and many of them prompt a snapshot.
+  TierSegments* tier_segments = nullptr;
 };
 
 // fsync latency buckets (seconds).

@@ -16,14 +16,18 @@ namespace {
 // Whether a write may run under the memory limit: past it, evicts by policy (down to 99% of
 // the limit, so that not every write evicts) as long as eviction frees something.
 bool MemoryAllowsWrite(Partition& partition, Waiters& waiters, const ShardLimits& limits,
-                       int64_t now_ms) {
-  if (partition.stats().memory_bytes <= limits.max_memory) return true;
+                       const Tier* tier, int64_t now_ms) {
+  const uint64_t memory = partition.stats().memory_bytes;
+  if (memory <= limits.max_memory) return true;
+  // With tiered storage, spilling (after this message) frees memory while there are values to
+  // move: writes go on, up to a quarter past the limit.
+  if (tier != nullptr && tier->can_spill() && memory <= limits.max_memory + limits.max_memory / 4)
+    return true;
   if (limits.eviction == EvictionPolicy::kNoEviction) return false;
   const uint64_t target = limits.max_memory - limits.max_memory / 100;
   for (int round = 0; round < 64 && partition.stats().memory_bytes > target; ++round) {
     const size_t freed = partition.Evict(
-        limits.eviction, partition.stats().memory_bytes - target, now_ms,
-        2 * KeyTable::kSegmentMax,
+        limits.eviction, partition.stats().memory_bytes - target, now_ms, 2 * KeyTable::kSegmentMax,
         [&waiters](std::string_view ns, std::string_view key, uint64_t version) {
           // A removal like any other: logged, and seen by blocked commands.
           waiters.OnWrite(ns, key, nullptr, version, nullptr);
@@ -33,43 +37,54 @@ bool MemoryAllowsWrite(Partition& partition, Waiters& waiters, const ShardLimits
   return partition.stats().memory_bytes <= limits.max_memory;
 }
 
-Reply OutOfMemory(const Partition& partition, const ShardLimits& limits) {
-  return Reply::Error(Code::kOutOfMemory,
-                      "command not allowed when used memory > --max-memory (this shard holds " +
-                          std::to_string(partition.stats().memory_bytes) + " bytes of its " +
-                          std::to_string(limits.max_memory) + "; eviction policy cannot free "
-                          "any)");
+Reply OutOfMemory(const Partition& partition, const ShardLimits& limits, const Tier* tier) {
+  return Reply::Error(
+      Code::kOutOfMemory,
+      "command not allowed when used memory > --max-memory (this shard holds " +
+          std::to_string(partition.stats().memory_bytes) + " bytes of its " +
+          std::to_string(limits.max_memory) + "; " +
+          (tier != nullptr && tier->can_spill()
+               ? "moving values to disk cannot keep up with the writes"
+           : tier != nullptr ? "keys alone fill it, and the eviction policy cannot free any"
+                             : "the eviction policy cannot free any") +
+          ")");
 }
 
 }  // namespace
 
-void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
-              const PersistenceState* p, const ShardLimits* limits) {
+bool RunOp(Partition& partition, Waiters& waiters, ShardOp& op, BatchCompletion* completion,
+           const PersistenceState* p, const ShardLimits* limits, const Tier* tier, int64_t now_ms) {
+  if ((op.cmd->flags & kCmdWrite) && p != nullptr && p->failed.load(std::memory_order_relaxed)) {
+    *op.reply =
+        Reply::Error(Code::kIoError, "writes are refused: the write-ahead log cannot be written (" +
+                                         const_cast<PersistenceState*>(p)->Failure() + ")");
+    return false;
+  }
+  if (limits != nullptr && limits->max_memory != 0 &&
+      (op.cmd->flags & (kCmdWrite | kCmdAllowOom)) == kCmdWrite &&
+      !MemoryAllowsWrite(partition, waiters, *limits, tier, now_ms)) {
+    *op.reply = OutOfMemory(partition, *limits, tier);
+    if (waiters.has_written()) waiters.ProcessWrites(now_ms);
+    return false;
+  }
+  const bool parked = waiters.Run(op, completion, now_ms);
+  // Blocked commands waiting on what this op wrote go before the next op (as in Redis, a
+  // push is handed to a waiting BLPOP before anyone else can pop it).
+  if (waiters.has_written()) waiters.ProcessWrites(now_ms);
+  return parked;
+}
+
+void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch, const PersistenceState* p,
+              const ShardLimits* limits, Tier* tier) {
   const int64_t now_ms = WallClockMs();
-  const bool refuse_writes = p != nullptr && p->failed.load(std::memory_order_relaxed);
-  const bool limited = limits != nullptr && limits->max_memory != 0;
   size_t kept = 0;
   for (size_t i = 0; i < batch.ops.size(); ++i) {
     ShardOp& op = batch.ops[i];
-    if (refuse_writes && (op.cmd->flags & kCmdWrite)) {
-      *op.reply = Reply::Error(Code::kIoError,
-                               "writes are refused: the write-ahead log cannot be written (" +
-                                   const_cast<PersistenceState*>(p)->Failure() + ")");
+    // Waiting for a cold value to load (or behind its connection's op that does).
+    if (tier != nullptr && tier->Park(op, batch.completion)) continue;
+    if (!RunOp(partition, waiters, op, batch.completion, p, limits, tier, now_ms)) {
       batch.ops[kept++] = op;
-      continue;
     }
-    if (limited && (op.cmd->flags & (kCmdWrite | kCmdAllowOom)) == kCmdWrite &&
-        !MemoryAllowsWrite(partition, waiters, *limits, now_ms)) {
-      *op.reply = OutOfMemory(partition, *limits);
-      batch.ops[kept++] = op;
-      if (waiters.has_written()) waiters.ProcessWrites(now_ms);
-      continue;
-    }
-    const bool parked = waiters.Run(op, batch.completion, now_ms);
-    if (!parked) batch.ops[kept++] = op;
-    // Blocked commands waiting on what this op wrote go before the next op (as in Redis, a
-    // push is handed to a waiting BLPOP before anyone else can pop it).
-    if (waiters.has_written()) waiters.ProcessWrites(now_ms);
   }
   batch.ops.resize(kept);
 }
@@ -92,6 +107,23 @@ namespace {
 
 using Self = caf::stateful_actor<ShardState>;
 
+// The tier's requests, as messages to the shard's writer and reader.
+class ActorTierIo final : public TierIo {
+ public:
+  ActorTierIo(Self* self, caf::actor writer, caf::actor reader)
+      : self_(self), writer_(std::move(writer)), reader_(std::move(reader)) {}
+  void Append(TierAppend* a) override {
+    self_->send(writer_, tier_append_atom::value, TierAppendPtr{a});
+  }
+  void Read(TierRead* r) override { self_->send(reader_, tier_read_atom::value, TierReadPtr{r}); }
+  void Scan(TierScan* s) override { self_->send(reader_, tier_scan_atom::value, TierScanPtr{s}); }
+
+ private:
+  Self* self_;
+  caf::actor writer_;
+  caf::actor reader_;
+};
+
 // Makes sure a timer message arrives by the waiters' next deadline.
 void ScheduleTimer(Self* self) {
   ShardState& st = self->state;
@@ -107,6 +139,7 @@ void ScheduleTimer(Self* self) {
 // finished batches go back to their I/O loops — after the fsync, with --fsync always.
 void AfterWork(Self* self) {
   ShardState& st = self->state;
+  if (st.tier != nullptr) st.tier->AfterWork(WallClockMs());
   if (st.wal && !st.wal_buffer.empty()) {
     auto* w = new WalWrite();
     w->shard = st.id;
@@ -169,12 +202,27 @@ void WalkStep(Self* self) {
             [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
     return;
   }
-  // Done: the footer, then fsync and rename by the writer.
-  const std::string footer = storage::EncodeSnapshotFooter(
-      w.entries, std::max(w.max_version, st.partition->last_version()), w.blocks);
-  self->request(w.writer, caf::infinite, snapend_atom::value, st.id, footer, w.lsn)
+  // Done: the footer, then fsync and rename by the writer. Cold entries reference records
+  // in the current cold segment: those go to disk first.
+  auto finish = [self] {
+    ShardState& st = self->state;
+    ShardState::Walk& w = st.walk;
+    const std::string footer = storage::EncodeSnapshotFooter(
+        w.entries, std::max(w.max_version, st.partition->last_version()), w.blocks);
+    self->request(w.writer, caf::infinite, snapend_atom::value, st.id, footer, w.lsn)
+        .then(
+            [self](bool ok) {
+              FinishWalk(self, ok, ok ? "" : "finishing the snapshot file failed");
+            },
+            [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
+  };
+  if (!st.tier_writer) return finish();
+  self->request(st.tier_writer, caf::infinite, tier_sync_atom::value)
       .then(
-          [self](bool ok) { FinishWalk(self, ok, ok ? "" : "finishing the snapshot file failed"); },
+          [self, finish](bool ok) {
+            if (!ok) return FinishWalk(self, false, "syncing the cold segments failed");
+            finish();
+          },
           [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
 }
 
@@ -212,7 +260,7 @@ void StartWalk(Self* self, uint64_t lsn, caf::actor writer, caf::actor coordinat
 caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
                             std::shared_ptr<std::unique_ptr<Partition>> loaded,
                             PersistenceState* persistence, ShardMetrics* metrics,
-                            ShardLimits limits) {
+                            ShardLimits limits, ShardTiering tiering) {
   ShardState& st = self->state;
   st.limits = limits;
   self->delayed_send(self, std::chrono::milliseconds(kHousekeepIntervalMs), housekeep_atom::value,
@@ -224,10 +272,33 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
   st.persistence = persistence;
   st.waiters = std::make_unique<Waiters>(st.partition.get(), id, count);
   st.waiters->set_deliver([self](ShardBatch* b) { self->state.deliveries.push_back(b); });
+  if (!tiering.dir.empty()) {
+    st.tier_writer = SpawnTierWriter(self->system(), tiering.env, tiering.dir);
+    st.tier_reader = SpawnTierReader(self->system(), tiering.env, tiering.dir);
+    // The I/O actors go with the shard.
+    self->attach_functor([w = st.tier_writer, r = st.tier_reader](const caf::error&) {
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+    });
+    st.sync_reader = std::make_unique<TierReaderFiles>(tiering.env, tiering.dir);
+    st.tier_io = std::make_unique<ActorTierIo>(self, st.tier_writer, st.tier_reader);
+    TierOptions to = tiering.options;
+    to.shard = id;
+    to.max_memory = limits.max_memory;
+    st.tier = std::make_unique<Tier>(
+        to, tiering.segments, st.partition.get(), st.tier_io.get(), st.sync_reader.get(),
+        [self](ShardOp& op, BatchCompletion* completion) {
+          ShardState& st = self->state;
+          return RunOp(*st.partition, *st.waiters, op, completion, st.persistence, &st.limits,
+                       st.tier.get(), WallClockMs());
+        },
+        [self](ShardBatch* b) { self->state.deliveries.push_back(b); });
+    st.waiters->set_cold_resolver(st.tier.get());
+  }
   return {
       [self](run_atom, BatchPtr p) {
         ShardState& st = self->state;
-        RunBatch(*st.partition, *st.waiters, *p.batch, st.persistence, &st.limits);
+        RunBatch(*st.partition, *st.waiters, *p.batch, st.persistence, &st.limits, st.tier.get());
         st.deliveries.push_back(p.batch);
         AfterWork(self);
       },
@@ -242,6 +313,7 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
       [self](cancel_atom, uint64_t conn_id, uint64_t seq) {
         ShardState& st = self->state;
         st.waiters->Cancel(conn_id, seq);
+        if (seq == 0 && st.tier != nullptr) st.tier->Cancel(conn_id);
         AfterWork(self);
         ScheduleTimer(self);
       },
@@ -254,8 +326,24 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
         StartWalk(self, lsn, std::move(writer), std::move(coordinator));
       },
       [](health_atom) { return true; },
+      [self](tier_appended_atom, TierAppendPtr a) {
+        ShardState& st = self->state;
+        if (st.tier != nullptr) st.tier->OnAppended(a.p, WallClockMs());
+        AfterWork(self);
+      },
+      [self](tier_loaded_atom, TierReadPtr r) {
+        ShardState& st = self->state;
+        if (st.tier != nullptr) st.tier->OnLoaded(r.p);
+        AfterWork(self);
+      },
+      [self](tier_scanned_atom, TierScanPtr s) {
+        ShardState& st = self->state;
+        if (st.tier != nullptr) st.tier->OnScanned(s.p);
+        AfterWork(self);
+      },
       [self](housekeep_atom, bool tick) {
         ShardState& st = self->state;
+        if (tick && st.tier != nullptr) st.tier->Housekeep(WallClockMs());
         if (!tick) st.housekeep_more = false;
         const Partition::ExpiryScan r =
             st.partition->ReclaimExpired(WallClockMs(), kExpiryVisitsPerSlice);
@@ -277,11 +365,11 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
 
 caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
                       std::unique_ptr<Partition> partition, PersistenceState* persistence,
-                      ShardMetrics* metrics, ShardLimits limits) {
+                      ShardMetrics* metrics, ShardLimits limits, ShardTiering tiering) {
   // CAF copies spawn arguments: hand the partition over through a shared pointer.
   auto loaded = std::make_shared<std::unique_ptr<Partition>>(std::move(partition));
   if (metrics != nullptr && *loaded != nullptr) metrics->Publish((*loaded)->stats(), 0);
-  return system.spawn(ShardBehavior, id, count, loaded, persistence, metrics, limits);
+  return system.spawn(ShardBehavior, id, count, loaded, persistence, metrics, limits, tiering);
 }
 
 }  // namespace dbkv

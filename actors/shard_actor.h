@@ -18,6 +18,8 @@
 #include "actors/persistence.h"
 #include "actors/shard_batch.h"
 #include "actors/shard_metrics.h"
+#include "actors/tier.h"
+#include "actors/tier_io.h"
 #include "actors/waiters.h"
 #include "actors/wal_buffer.h"
 #include "core/partition.h"
@@ -50,6 +52,15 @@ struct ShardLimits {
   EvictionPolicy eviction = EvictionPolicy::kNoEviction;
 };
 
+// Tiered storage for a shard (with a data dir and a memory limit): where its cold segments
+// are, the server-wide segment table, and the tuning.
+struct ShardTiering {
+  std::string dir;  // empty: no tiering
+  storage::Env* env = nullptr;
+  TierSegments* segments = nullptr;
+  TierOptions options;
+};
+
 struct ShardState {
   static inline const char* name = "dbkv.shard";
   uint32_t id = 0;
@@ -59,6 +70,13 @@ struct ShardState {
   int64_t timer_at_ms = 0;  // the earliest timer message in flight, or 0
   ShardLimits limits;
   bool housekeep_more = false;  // a continuation slice is queued
+  // Tiered storage (null when off): the tier, its I/O actors, and a reader for the rare load
+  // the shard must do itself.
+  std::unique_ptr<Tier> tier;
+  std::unique_ptr<TierIo> tier_io;
+  std::unique_ptr<TierReaderFiles> sync_reader;
+  caf::actor tier_writer;
+  caf::actor tier_reader;
 
   ShardMetrics* metrics = nullptr;  // published after each message, if set
   // Persistence (null / empty when memory only).
@@ -89,7 +107,11 @@ struct ShardState {
 // policy, and are refused with OOM when nothing can be evicted (kCmdAllowOom writes still
 // run). Exposed for tests and benchmarks that drive a shard without an actor system.
 void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
-              const PersistenceState* p = nullptr, const ShardLimits* limits = nullptr);
+              const PersistenceState* p = nullptr, const ShardLimits* limits = nullptr,
+              Tier* tier = nullptr);
+// One op of RunBatch, after the tier let it run: true if the waiters took it (it blocked).
+bool RunOp(Partition& partition, Waiters& waiters, ShardOp& op, BatchCompletion* completion,
+           const PersistenceState* p, const ShardLimits* limits, const Tier* tier, int64_t now_ms);
 // The same without blocking support (a blocking command gets an error).
 void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, ShardBatch& batch);
 
@@ -97,7 +119,7 @@ void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, Sha
 caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
                       std::unique_ptr<Partition> partition = nullptr,
                       PersistenceState* persistence = nullptr, ShardMetrics* metrics = nullptr,
-                      ShardLimits limits = ShardLimits());
+                      ShardLimits limits = ShardLimits(), ShardTiering tiering = ShardTiering());
 
 }  // namespace dbkv
 

@@ -18,6 +18,8 @@ struct ShardMetrics {
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> blocked{0};
+  std::atomic<uint64_t> cold_keys{0};
+  std::atomic<uint64_t> cold_bytes{0};
 
   void Publish(const PartitionStats& s, uint64_t blocked_now) {
     keys.store(s.keys, std::memory_order_relaxed);
@@ -27,6 +29,8 @@ struct ShardMetrics {
     hits.store(s.hits, std::memory_order_relaxed);
     misses.store(s.misses, std::memory_order_relaxed);
     blocked.store(blocked_now, std::memory_order_relaxed);
+    cold_keys.store(s.cold_keys, std::memory_order_relaxed);
+    cold_bytes.store(s.cold_bytes, std::memory_order_relaxed);
   }
 };
 

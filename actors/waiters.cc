@@ -35,7 +35,8 @@ void Waiters::OnWrite(std::string_view ns, std::string_view key, const Entry* en
 }
 
 Reply Waiters::Invoke(ShardOp& op, int64_t now_ms, bool timed_out) {
-  ctx_.Reset(op.ns, now_ms, timed_out);
+  ctx_.Reset(op.ns, now_ms, timed_out, ReadsValues(*op.cmd, op.args),
+             (op.cmd->flags & kCmdWrite) != 0);
   blocked_ = false;
   Reply reply;
   try {

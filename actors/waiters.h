@@ -67,6 +67,8 @@ class Waiters final : public ShardHost {
   // Also told of every write (the write-ahead log), or null.
   void set_write_listener(WriteListener* listener) { listener_ = listener; }
   size_t blocked_count() const override { return waiters_.size(); }
+  // Brings cold values back for the handlers this runs (tiering), or null.
+  void set_cold_resolver(ColdResolver* resolver) { ctx_.set_cold_resolver(resolver); }
 
  private:
   struct Waiter {

@@ -88,6 +88,12 @@ void Partition::MakeHot(Entry& e, Value value) {
   stats_.memory_bytes += e.value.HeapBytes();
 }
 
+void Partition::MoveCold(Entry& e, const ColdRef& to) {
+  ColdRemoved(e.value.cold_ref());
+  e.value = Value::Cold(to);
+  ColdAdded(to);
+}
+
 void Partition::EraseSlot(KeyTable& t, const KeyTable::Slot& slot) {
   DropValue(slot.second.value);
   stats_.memory_bytes -= EntryCharge(slot.first, slot.second);

@@ -151,6 +151,8 @@ class Partition {
   void MakeCold(Entry& e, const ColdRef& ref);
   // Replaces e's cold value by the value loaded from its record.
   void MakeHot(Entry& e, Value value);
+  // e's cold record was copied to `to` (compaction).
+  void MoveCold(Entry& e, const ColdRef& to);
   // Bytes of live cold records per segment, for this partition's entries.
   const absl::flat_hash_map<uint32_t, uint64_t>& cold_segments() const { return cold_live_; }
   // The changes to cold_segments() since the last call (segment, bytes added or removed), for
@@ -189,7 +191,8 @@ class Partition {
   void ColdRemoved(const ColdRef& r);
   // After an in-place change: releases the cold value the entry had if it was replaced.
   void ReleaseReplacedCold(const EntryRef& ref) {
-    if (ref.was_cold && !(ref.entry->value.is_cold() && ref.entry->value.cold_ref() == ref.old_cold))
+    if (ref.was_cold &&
+        !(ref.entry->value.is_cold() && ref.entry->value.cold_ref() == ref.old_cold))
       ColdRemoved(ref.old_cold);
   }
   // Charges the change of t's slot arrays since they were `before` bytes.

@@ -89,7 +89,7 @@ Status RegisterCasFamily(CommandRegistry* r) {
   return r->RegisterAll({
       KeyCommand("GETV", op::kGetv, kCmdReadOnly, 1, 1, Getv, "GETV key"),
       AllKeys(KeyCommand("MGETV", op::kMgetv, kCmdReadOnly, 1, -1, Mgetv, "MGETV key [key ...]")),
-      KeyCommand("CAS", op::kCas, kCmdWrite, 3, 5, Cas,
+      KeyCommand("CAS", op::kCas, kCmdWrite | kCmdNoLoad, 3, 5, Cas,
                  "CAS key version value [EX s|PX ms|KEEPTTL]"),
   });
 }

@@ -199,24 +199,36 @@ Reply Persist(ShardContext& ctx, const CommandArgs& args) {
 Status RegisterCoreFamily(CommandRegistry* r) {
   std::vector<CommandSpec> specs = {
       KeyCommand("GET", op::kGet, kCmdReadOnly, 1, 1, Get, "GET key"),
-      KeyCommand("SET", op::kSet, kCmdWrite, 2, 7, Set,
+      KeyCommand("SET", op::kSet, kCmdWrite | kCmdNoLoad, 2, 7, Set,
                  "SET key value [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] [NX|XX] [GET]"),
-      KeyCommand("DEL", op::kDel, kCmdWrite | kCmdAllowOom, 1, -1, Del, "DEL key [key ...]"),
-      KeyCommand("EXISTS", op::kExists, kCmdReadOnly, 1, -1, Exists, "EXISTS key [key ...]"),
+      KeyCommand("DEL", op::kDel, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 1, -1, Del,
+                 "DEL key [key ...]"),
+      KeyCommand("EXISTS", op::kExists, kCmdReadOnly | kCmdNoLoad, 1, -1, Exists,
+                 "EXISTS key [key ...]"),
       KeyCommand("INCR", op::kIncr, kCmdWrite, 1, 2, Incr, "INCR key [by]"),
       KeyCommand("DECR", op::kDecr, kCmdWrite, 1, 2, Decr, "DECR key [by]"),
-      KeyCommand("TTL", op::kTtl, kCmdReadOnly, 1, 1, Ttl, "TTL key"),
-      KeyCommand("PTTL", op::kPttl, kCmdReadOnly, 1, 1, Pttl, "PTTL key"),
-      KeyCommand("EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom, 2, 3, Expire,
+      KeyCommand("TTL", op::kTtl, kCmdReadOnly | kCmdNoLoad, 1, 1, Ttl, "TTL key"),
+      KeyCommand("PTTL", op::kPttl, kCmdReadOnly | kCmdNoLoad, 1, 1, Pttl, "PTTL key"),
+      KeyCommand("EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, 3, Expire,
                  "EXPIRE key seconds [NX|XX|GT|LT]"),
-      KeyCommand("PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom, 2, 3, Pexpire,
+      KeyCommand("PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, 3, Pexpire,
                  "PEXPIRE key milliseconds [NX|XX|GT|LT]"),
-      KeyCommand("PERSIST", op::kPersist, kCmdWrite | kCmdAllowOom, 1, 1, Persist, "PERSIST key"),
+      KeyCommand("PERSIST", op::kPersist, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 1, 1, Persist,
+                 "PERSIST key"),
   };
   for (CommandSpec& s : specs) {
     if (s.name == "DEL" || s.name == "EXISTS") {
       s.last_key = -1;
       s.merge = MergeSum;
+    }
+    if (s.name == "SET") {
+      // SET ... GET returns the old value: only then does it need it.
+      s.reads_values = [](const CommandArgs& args) {
+        for (size_t i = 2; i < args.size(); ++i) {
+          if (ArgIs(args[i], "GET")) return true;
+        }
+        return false;
+      };
     }
   }
   return r->RegisterAll(std::move(specs));

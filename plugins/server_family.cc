@@ -106,6 +106,8 @@ Reply InfoShard(ShardContext& ctx, const CommandArgs&) {
   m.emplace_back(Text("memory_bytes"), Value::Int(static_cast<int64_t>(s.memory_bytes)));
   m.emplace_back(Text("expired_keys"), Value::Int(static_cast<int64_t>(s.expired_keys)));
   m.emplace_back(Text("evicted_keys"), Value::Int(static_cast<int64_t>(s.evicted_keys)));
+  m.emplace_back(Text("cold_keys"), Value::Int(static_cast<int64_t>(s.cold_keys)));
+  m.emplace_back(Text("cold_bytes"), Value::Int(static_cast<int64_t>(s.cold_bytes)));
   m.emplace_back(Text("hits"), Value::Int(static_cast<int64_t>(s.hits)));
   m.emplace_back(Text("misses"), Value::Int(static_cast<int64_t>(s.misses)));
   m.emplace_back(Text("blocked"), Value::Int(static_cast<int64_t>(ctx.blocked_count())));

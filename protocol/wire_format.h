@@ -24,6 +24,8 @@ constexpr uint8_t kOpByName = 0;
 // msgpack ext types.
 constexpr int8_t kExtDecimal = 1;  // payload: ASCII text of the decimal (to-scientific-string)
 constexpr int8_t kExtSimple = 2;   // payload: ASCII text of a simple status ("OK", "PONG")
+// Never on the wire: in snapshots only, the place of a cold value (storage/SNAPSHOT_FORMAT.md).
+constexpr int8_t kExtColdRef = 3;
 
 // Values nested deeper than this (lists in lists ...) are rejected.
 constexpr int kMaxNestingDepth = 64;

@@ -8,7 +8,7 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java default-jdk-headless g++ make python3 python3-venv python3-dev
   # C++ libraries
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev libssl-dev libspdlog-dev
-  libfmt-dev catch2 libcli11-dev prometheus-cpp-dev libzstd-dev libxxhash-dev libabsl-dev zlib1g-dev pybind11-dev
+  libfmt-dev catch2 libcli11-dev prometheus-cpp-dev libzstd-dev libjemalloc-dev libxxhash-dev libabsl-dev zlib1g-dev pybind11-dev
   # Tooling: formatting, fuzzing, comparison servers, profiling
   clang-14 clang-format libfuzzer-14-dev libclang-rt-14-dev redis-server redis-tools valgrind
   procps openssl curl

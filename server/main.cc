@@ -6,6 +6,12 @@
 #include "server/options.h"
 #include "server/server.h"
 
+// jemalloc (linked into the server): a background thread returns pages freed for a second to
+// the system, so that memory freed by moving values to disk or by deletes leaves the RSS.
+extern "C" {
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+
 int main(int argc, char** argv) {
   // Writes to a closed socket report EPIPE instead of killing the process. SIGTERM and SIGINT
   // are caught by the server's signal_set, installed before any thread starts.

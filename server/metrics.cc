@@ -112,6 +112,7 @@ std::string RenderMetrics(const ServerState& st) {
 
   // The data, summed over the shards.
   uint64_t keys = 0, memory = 0, expired = 0, evicted = 0, hits = 0, misses = 0, blocked = 0;
+  uint64_t cold_keys = 0;
   for (const auto& s : st.shard_metrics) {
     keys += s->keys.load(std::memory_order_relaxed);
     memory += s->memory_bytes.load(std::memory_order_relaxed);
@@ -120,7 +121,12 @@ std::string RenderMetrics(const ServerState& st) {
     hits += s->hits.load(std::memory_order_relaxed);
     misses += s->misses.load(std::memory_order_relaxed);
     blocked += s->blocked.load(std::memory_order_relaxed);
+    cold_keys += s->cold_keys.load(std::memory_order_relaxed);
   }
+  const TierSegments* tier = st.tier_segments.get();
+  auto tier_count = [tier](const std::atomic<uint64_t> TierSegments::*field) {
+    return tier == nullptr ? 0.0 : static_cast<double>((tier->*field).load());
+  };
   auto gauge = [&](const char* name, const char* help, double v) {
     MetricFamily f = Family(name, help, MetricType::Gauge);
     f.metric.push_back(Gauge(v));
@@ -138,11 +144,28 @@ std::string RenderMetrics(const ServerState& st) {
                             "Bytes the data takes, by tier (ram: in memory; disk: cold values).",
                             MetricType::Gauge);
     f.metric.push_back(Gauge(static_cast<double>(memory), {{"tier", "ram"}}));
-    f.metric.push_back(Gauge(static_cast<double>(st.disk_bytes.load()), {{"tier", "disk"}}));
+    f.metric.push_back(
+        Gauge(tier == nullptr ? 0.0 : static_cast<double>(tier->disk_bytes()), {{"tier", "disk"}}));
     out.push_back(std::move(f));
   }
-  counter("databridge_kv_spilled_bytes_total", "Value bytes moved from memory to disk.",
-          static_cast<double>(st.spilled_bytes.load()));
+  gauge("databridge_kv_cold_keys", "Keys whose value is on disk (tiered storage).",
+        static_cast<double>(cold_keys));
+  gauge("databridge_kv_cold_segments", "Cold segment files.",
+        tier == nullptr ? 0.0 : static_cast<double>(tier->segment_count()));
+  counter("databridge_kv_spilled_bytes_total",
+          "Bytes of records written to move values from memory to disk.",
+          tier_count(&TierSegments::spilled_bytes));
+  counter("databridge_kv_loaded_bytes_total", "Bytes of records read back from disk for commands.",
+          tier_count(&TierSegments::loaded_bytes));
+  counter("databridge_kv_cold_reads_total", "Values read back from disk.",
+          tier_count(&TierSegments::cold_reads));
+  counter("databridge_kv_cold_read_errors_total",
+          "Values on disk that could not be read (damaged or missing records).",
+          tier_count(&TierSegments::cold_read_errors));
+  counter("databridge_kv_compactions_total", "Cold segments compacted.",
+          tier_count(&TierSegments::compactions));
+  counter("databridge_kv_compacted_bytes_total", "Bytes of live records compaction copied.",
+          tier_count(&TierSegments::compacted_bytes));
   counter("databridge_kv_hits_total", "Reads that found their key.", static_cast<double>(hits));
   counter("databridge_kv_misses_total", "Reads that did not find their key.",
           static_cast<double>(misses));

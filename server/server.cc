@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 
 #include "actors/persistence.h"
 #include "actors/shard_actor.h"
@@ -46,19 +48,36 @@ ServerInfo ServerState::Info() const {
   info.io_threads = options.io_threads;
   info.data_dir = options.data_dir;
   info.max_memory = options.max_memory;
+  if (tier_segments != nullptr) {
+    const TierSegments& t = *tier_segments;
+    info.counters.push_back({"disk_bytes", static_cast<int64_t>(t.disk_bytes())});
+    info.counters.push_back({"cold_segments", static_cast<int64_t>(t.segment_count())});
+    info.counters.push_back({"spilled_bytes", static_cast<int64_t>(t.spilled_bytes.load())});
+    info.counters.push_back({"spilled_values", static_cast<int64_t>(t.spilled_values.load())});
+    info.counters.push_back({"loaded_bytes", static_cast<int64_t>(t.loaded_bytes.load())});
+    info.counters.push_back({"cold_reads", static_cast<int64_t>(t.cold_reads.load())});
+    info.counters.push_back({"cold_read_errors", static_cast<int64_t>(t.cold_read_errors.load())});
+    info.counters.push_back({"cold_sync_loads", static_cast<int64_t>(t.sync_loads.load())});
+    info.counters.push_back({"promoted", static_cast<int64_t>(t.promoted.load())});
+    info.counters.push_back({"compactions", static_cast<int64_t>(t.compactions.load())});
+    info.counters.push_back({"compacted_bytes", static_cast<int64_t>(t.compacted_bytes.load())});
+    info.counters.push_back({"deleted_segments", static_cast<int64_t>(t.deleted_segments.load())});
+  }
   info.eviction = options.eviction;
   if (persistence != nullptr) {
     info.fsync = options.fsync;
-    info.counters = {
-        {"wal_bytes", static_cast<int64_t>(persistence->wal_bytes.load())},
-        {"wal_records", static_cast<int64_t>(persistence->wal_records.load())},
-        {"wal_fsyncs", static_cast<int64_t>(persistence->fsyncs.load())},
-        {"wal_next_lsn", static_cast<int64_t>(persistence->next_lsn.load())},
-        {"wal_failed", persistence->failed.load() ? 1 : 0},
-        {"snapshots", static_cast<int64_t>(persistence->snapshots.load())},
-        {"last_snapshot_lsn", static_cast<int64_t>(persistence->last_snapshot_lsn.load())},
-        {"last_snapshot_ms", persistence->last_snapshot_ms.load()},
-    };
+    info.counters.insert(
+        info.counters.begin(),
+        {
+            {"wal_bytes", static_cast<int64_t>(persistence->wal_bytes.load())},
+            {"wal_records", static_cast<int64_t>(persistence->wal_records.load())},
+            {"wal_fsyncs", static_cast<int64_t>(persistence->fsyncs.load())},
+            {"wal_next_lsn", static_cast<int64_t>(persistence->next_lsn.load())},
+            {"wal_failed", persistence->failed.load() ? 1 : 0},
+            {"snapshots", static_cast<int64_t>(persistence->snapshots.load())},
+            {"last_snapshot_lsn", static_cast<int64_t>(persistence->last_snapshot_lsn.load())},
+            {"last_snapshot_ms", persistence->last_snapshot_ms.load()},
+        });
   }
   return info;
 }
@@ -108,8 +127,8 @@ Status Server::Impl::StartShards() {
   ParseEvictionPolicy(o.eviction, &limits.eviction);  // checked by the flag parser
   if (o.data_dir.empty()) {
     for (uint32_t i = 0; i < o.shards; ++i)
-      state.shards.push_back(SpawnShard(*system, i, o.shards, nullptr, nullptr,
-                                        state.shard_metrics[i].get(), limits));
+      state.shards.push_back(
+          SpawnShard(*system, i, o.shards, nullptr, nullptr, state.shard_metrics[i].get(), limits));
     return Status::OK();
   }
 
@@ -119,14 +138,56 @@ Status Server::Impl::StartShards() {
   if (s.ok()) s = env->LockFile(storage::JoinPath(o.data_dir, "LOCK"));
   if (!s.ok()) return s;
   spdlog::info("recovering from {}", o.data_dir);
+  // Tiered storage: with a memory limit, cold values go to segments in the data dir; segments
+  // left by an earlier run are served (never spilled to, without a limit) either way.
+  std::vector<storage::ColdSegmentFile> cold_files;
+  s = storage::ListColdSegments(env, o.data_dir, &cold_files);
+  if (!s.ok()) return s;
+  if (o.max_memory != 0 || !cold_files.empty()) {
+    state.tier_segments = std::make_unique<TierSegments>();
+    for (const auto& f : cold_files) state.tier_segments->SeeSegmentId(f.id);
+  }
   storage::RecoveryOptions ro;
   ro.shard_count = o.shards;
   ro.now_ms = WallClockMs();
   ro.info = [](const std::string& m) { spdlog::info("{}", m); };
   ro.warn = [](const std::string& m) { spdlog::warn("{}", m); };
+  // WAL records that change a list in place whose snapshot entry is cold load it (recovery
+  // replays shards on several threads).
+  std::mutex cold_mu;
+  TierReaderFiles cold_reader(env, o.data_dir);
+  ro.load_cold = [&cold_mu, &cold_reader](const ColdRef& ref, Value* out) {
+    std::lock_guard<std::mutex> lock(cold_mu);
+    return cold_reader.ReadOne(ref, out);
+  };
   storage::RecoveryResult rr;
   s = storage::Recover(env, o.data_dir, ro, &rr);
   if (!s.ok()) return Status(s.code(), "recovery failed: " + s.message());
+  if (state.tier_segments != nullptr) {
+    // Live bytes first (from the recovered keys), then the files: a segment no key references
+    // is dead from the start (deleted after two snapshots, see COLD_FORMAT.md).
+    std::vector<std::pair<uint32_t, int64_t>> live;
+    for (auto& p : rr.partitions) p->TakeColdDeltas(&live);
+    state.tier_segments->ApplyDeltas(live);
+    std::map<uint32_t, int64_t> missing;
+    for (const auto& [id, bytes] : live) missing[id] += bytes;
+    for (const auto& f : cold_files) {
+      missing.erase(f.id);
+      state.tier_segments->Added(f.id, f.size, /*sealed=*/true);
+    }
+    for (const auto& [id, bytes] : missing) {
+      if (bytes > 0) {
+        spdlog::error(
+            "recovery: cold segment {} is missing: {} bytes of values it held cannot "
+            "be read (reads of those keys fail with CORRUPTION)",
+            storage::ColdSegmentFileName(id), bytes);
+      }
+    }
+    uint64_t cold_keys = 0;
+    for (auto& p : rr.partitions) cold_keys += p->stats().cold_keys;
+    spdlog::info("tiering: {} cold segments ({} MiB), {} keys with values on disk",
+                 cold_files.size(), state.tier_segments->disk_bytes() >> 20, cold_keys);
+  }
   spdlog::info(
       "recovered {} keys in {:.2f} s ({} snapshot entries, {} WAL records, {:.0f} keys/s){}",
       rr.keys, rr.seconds, rr.snapshot_entries, rr.wal_records,
@@ -136,10 +197,16 @@ Status Server::Impl::StartShards() {
   persistence_state->mode = o.fsync == "always"  ? FsyncMode::kAlways
                             : o.fsync == "never" ? FsyncMode::kNever
                                                  : FsyncMode::kPeriodic;
+  ShardTiering tiering;
+  if (state.tier_segments != nullptr) {
+    tiering.dir = o.data_dir;
+    tiering.env = env;
+    tiering.segments = state.tier_segments.get();
+  }
   for (uint32_t i = 0; i < o.shards; ++i) {
     state.shards.push_back(SpawnShard(*system, i, o.shards, std::move(rr.partitions[i]),
-                                      persistence_state.get(), state.shard_metrics[i].get(),
-                                      limits));
+                                      persistence_state.get(), state.shard_metrics[i].get(), limits,
+                                      tiering));
   }
   PersistenceOptions po;
   po.dir = o.data_dir;
@@ -149,6 +216,7 @@ Status Server::Impl::StartShards() {
   po.snapshot_interval_s = o.snapshot_interval_s;
   po.snapshot_every_writes = o.snapshot_every_writes;
   po.env = env;
+  po.tier_segments = state.tier_segments.get();
   persistence = SpawnPersistence(*system, po, persistence_state.get(), state.shards, rr.next_lsn);
   for (const caf::actor& shard : state.shards)
     caf::anon_send(shard, attach_atom::value, persistence);

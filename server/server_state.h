@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "actors/persistence.h"
+#include "actors/tier_io.h"
 #include "plugins/api/contexts.h"
 #include "plugins/api/registry.h"
 #include "server/metrics.h"
@@ -33,8 +34,8 @@ struct ServerState {
   std::unique_ptr<boost::asio::ssl::context> tls;
   std::atomic<bool> ready{false};  // recovered and listening (for /ready)
   std::atomic<uint64_t> auth_failures{0};
-  std::atomic<uint64_t> disk_bytes{0};     // cold values on disk (tiering)
-  std::atomic<uint64_t> spilled_bytes{0};  // value bytes moved to disk so far
+  // Tiered storage's cold segments (with a data dir and a memory limit), or null.
+  std::unique_ptr<TierSegments> tier_segments;
   // Metrics sources: one per I/O loop (owned by the loops), one per shard.
   std::vector<CommandMetrics*> command_metrics;
   std::vector<std::unique_ptr<ShardMetrics>> shard_metrics;

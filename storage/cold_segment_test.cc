@@ -5,6 +5,7 @@
 
 #include "storage/data_dir.h"
 #include "storage/fault_env.h"
+#include "storage/snapshot.h"
 
 namespace dbkv::storage {
 namespace {
@@ -74,9 +75,9 @@ TEST_CASE("cold records keep every value type exactly, compressing when it pays"
     CHECK(r.version == 100 + i);
     CHECK(r.value == values[i]);
     ColdRecord keys_only;
-    REQUIRE(dec.Decode(std::string_view(buf).substr(spans[i].first, spans[i].second), &keys_only,
-                       false)
-                .ok());
+    REQUIRE(
+        dec.Decode(std::string_view(buf).substr(spans[i].first, spans[i].second), &keys_only, false)
+            .ok());
     CHECK(keys_only.key == r.key);
     CHECK(keys_only.value.is_null());
   }
@@ -150,6 +151,56 @@ TEST_CASE("the COLD_FORMAT.md record example is what the encoder writes", "[cold
       "\xa5hello",
       4 + 1 + 1 + 2 + 8 + 1 + 6);
   CHECK(rec.substr(4) == expected_after_crc);
+}
+
+}  // namespace dbkv::storage
+
+namespace dbkv::storage {
+
+TEST_CASE("a snapshot keeps cold entries as references to their records", "[cold][snapshot]") {
+  Env* env = Env::Default();
+  const std::string dir = NewTestDir("cold_snapshot_test");
+  SnapshotHeader h;
+  h.shard = 0;
+  h.shard_count = 1;
+  h.start_lsn = 3;
+  SnapshotBlockBuilder block;
+  Entry cold;
+  cold.value = Value::Cold(ColdRef{12, 4096, 777, ValueType::kBytes});
+  cold.version = 9;
+  cold.expire_at_ms = 1'900'000'000'000;
+  Entry hot;
+  hot.value = Value::String("hot value");
+  hot.version = 10;
+  block.Add("ns", "cold-key", cold);
+  block.Add("ns", "hot-key", hot);
+  std::string file = EncodeSnapshotHeader(h) + block.Finish() + EncodeSnapshotFooter(2, 10, 1);
+  const std::string path = JoinPath(dir, SnapshotFileName(0, 3));
+  std::unique_ptr<WritableFile> f;
+  REQUIRE(env->NewWritableFile(path, &f).ok());
+  REQUIRE(f->Append(file).ok());
+  REQUIRE(f->Close().ok());
+  std::vector<std::pair<std::string, Entry>> got;
+  SnapshotHeader read_header;
+  SnapshotStats stats;
+  REQUIRE(ReadSnapshot(
+              env, path, &read_header,
+              [&](std::string_view, std::string_view key, Entry e) {
+                got.emplace_back(std::string(key), std::move(e));
+              },
+              &stats)
+              .ok());
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].first == "cold-key");
+  REQUIRE(got[0].second.value.is_cold());
+  const ColdRef r = got[0].second.value.cold_ref();
+  CHECK(r.segment == 12);
+  CHECK(r.offset == 4096);
+  CHECK(r.length == 777);
+  CHECK(r.type == ValueType::kBytes);
+  CHECK(got[0].second.version == 9);
+  CHECK(got[0].second.expire_at_ms == 1'900'000'000'000);
+  CHECK(got[1].second.value == Value::String("hot value"));
 }
 
 }  // namespace dbkv::storage

@@ -185,7 +185,8 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
       Status ds = DecodeWalRecord(record, &h, [&](const Mutation& m) {
         const uint32_t target = ShardOf(m.key, shard_count);
         if (only_shard >= 0 && target != static_cast<uint32_t>(only_shard)) return;
-        ApplyMutation(r->partitions[target].get(), m, o.now_ms);
+        ApplyMutation(r->partitions[target].get(), m, o.now_ms,
+                      o.load_cold ? &o.load_cold : nullptr);
       });
       if (!ds.ok() && report) {
         Warn(o, "WAL " + wal[i].path + ": record " + std::to_string(h.lsn) +

@@ -16,6 +16,7 @@
 #include "core/partition.h"
 #include "core/status.h"
 #include "storage/env.h"
+#include "storage/wal.h"
 
 namespace dbkv::storage {
 
@@ -25,6 +26,8 @@ struct RecoveryOptions {
   // Called with progress lines (keys, MB/s, % done) and with every problem found.
   std::function<void(const std::string&)> info;
   std::function<void(const std::string&)> warn;
+  // Loads cold values (tiered storage) that WAL records change in place; null: none exist.
+  ColdLoader load_cold;
 };
 
 struct RecoveryResult {

@@ -6,6 +6,7 @@
 #include "protocol/value_codec.h"
 #include "storage/coding.h"
 #include "storage/log_format.h"
+#include "storage/stored_value.h"
 
 namespace dbkv::storage {
 namespace {
@@ -49,7 +50,7 @@ void SnapshotBlockBuilder::Add(std::string_view ns, std::string_view key, const 
   PutFixed64(&payload_, e.version);
   PutFixed64(&payload_, static_cast<uint64_t>(e.expire_at_ms));
   std::string value;
-  protocol::AppendValue(&value, e.value);
+  AppendStoredValue(&value, e.value);
   PutLengthPrefixed(&payload_, value);
   ++entries_;
 }
@@ -187,8 +188,8 @@ Status ReadSnapshot(
         return corrupt("bad entry in block");
       }
       Entry e;
-      Status vs = protocol::DecodeValue(value_bytes, &e.value);
-      if (!vs.ok()) return corrupt("bad value: " + vs.message());
+      Status vs = DecodeStoredValue(value_bytes, &e.value);
+      if (!vs.ok()) return corrupt(vs.message());
       e.version = version;
       e.expire_at_ms = static_cast<int64_t>(expire);
       max_version = std::max(max_version, version);

@@ -2,22 +2,23 @@
 
 #include "protocol/value_codec.h"
 #include "storage/coding.h"
+#include "storage/stored_value.h"
 
 namespace dbkv::storage {
 namespace {
 
+// Values as stored (a cold value as its place on disk: an expiry change to a cold key logs
+// the key's record reference, never loading it).
 void PutValue(std::string* out, const Value& v) {
   std::string bytes;
-  protocol::AppendValue(&bytes, v);
+  AppendStoredValue(&bytes, v);
   PutLengthPrefixed(out, bytes);
 }
 
 Status GetValue(std::string_view* in, Value* v) {
   std::string_view bytes;
   if (!GetLengthPrefixed(in, &bytes)) return Status::Corruption("truncated value");
-  Status s = protocol::DecodeValue(bytes, v);
-  if (!s.ok()) return Status::Corruption("bad value: " + s.message());
-  return Status::OK();
+  return DecodeStoredValue(bytes, v);
 }
 
 }  // namespace
@@ -123,7 +124,7 @@ Status DecodeMutation(std::string_view* in, Mutation* m) {
   return Status::Corruption("unknown mutation");
 }
 
-bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms) {
+bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms, const ColdLoader* load_cold) {
   switch (m.type) {
     case MutationType::kPut: {
       Entry e;
@@ -154,6 +155,10 @@ bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms) {
         e = nullptr;
       }
       if (!push && e == nullptr) return false;
+      if (e != nullptr && e->value.is_cold() && load_cold != nullptr) {
+        Value loaded;
+        if ((*load_cold)(e->value.cold_ref(), &loaded).ok()) p->MakeHot(*e, std::move(loaded));
+      }
       if (e != nullptr && e->value.type() != ValueType::kList) return false;
       EntryRef ref = p->RestoreUpsert(m.ns, m.key);
       if (ref.created) ref.entry->value = Value::List({});

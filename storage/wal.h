@@ -5,6 +5,7 @@
 #define DATABRIDGE_STORAGE_WAL_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,9 +69,15 @@ struct Mutation {
 template <class Fn>
 Status DecodeWalRecord(std::string_view record, WalRecordHeader* header, Fn&& fn);
 
+// Loads a cold value (tiered storage) for a replay that changes it in place.
+using ColdLoader = std::function<Status(const ColdRef& ref, Value* out)>;
+
 // Applies a mutation to a partition, if it is newer than what the partition holds. now_ms
-// decides expiry. Returns whether it changed something.
-bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms);
+// decides expiry. A push or pop on a list the snapshot left cold loads it first through
+// load_cold (if null, or if the load fails, the change cannot be applied). Returns whether it
+// changed something.
+bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms,
+                   const ColdLoader* load_cold = nullptr);
 
 // Internals of DecodeWalRecord.
 Status DecodeWalHeader(std::string_view* in, WalRecordHeader* header);

@@ -12,6 +12,7 @@
 #ifndef DATABRIDGE_PLUGINS_API_COMMAND_H_
 #define DATABRIDGE_PLUGINS_API_COMMAND_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -43,6 +44,11 @@ enum CommandFlag : uint32_t {
   // A write that never makes the data bigger (it deletes, pops, or changes an expiry): still
   // allowed when memory is over --max-memory and the policy cannot free any.
   kCmdAllowOom = 1u << 9,
+  // Never reads its keys' values, only their existence, expiry or version (DEL, EXISTS, TTL,
+  // EXPIRE, SET, CAS): with tiered storage, a value on disk is not loaded for it. Its handler
+  // may see entries whose value is_cold(); it must not read those values. A command that reads
+  // values only with some arguments (SET ... GET) also sets CommandSpec::reads_values.
+  kCmdNoLoad = 1u << 10,
 };
 
 // The arguments of one command invocation, after the command name. A view: the values are
@@ -111,6 +117,8 @@ struct CommandSpec {
   // Combines per-shard replies: required for kCmdAllShards and for commands whose keys may
   // span shards (first_key != last_key). Runs on the connection.
   MergeFunction merge;
+  // For kCmdNoLoad commands that read values with some arguments: true if these do.
+  std::function<bool(const CommandArgs& args)> reads_values;
   // One line for COMMAND/--help listings: "GET key".
   std::string summary;
   // Set by the registry: the command's index in CommandRegistry::commands() (for metrics).
@@ -122,6 +130,25 @@ struct CommandSpec {
 // spec it returns (first_key, last_key, key_step, merge).
 CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
                        ShardHandler handler, std::string summary);
+
+// Whether a run of cmd with args reads its keys' values (see kCmdNoLoad).
+inline bool ReadsValues(const CommandSpec& cmd, const CommandArgs& args) {
+  if ((cmd.flags & kCmdNoLoad) == 0) return true;
+  return cmd.reads_values && cmd.reads_values(args);
+}
+
+// Calls fn(key) for each key among args (positions as CommandSpec says). Keys that are not
+// text are skipped (the connection has turned integer keys into text).
+template <class Fn>
+void ForEachKey(const CommandSpec& cmd, const CommandArgs& args, Fn&& fn) {
+  if (cmd.first_key < 0) return;
+  const int n = static_cast<int>(args.size());
+  const int step = cmd.key_step > 0 ? cmd.key_step : 1;
+  const int end = cmd.last_key >= 0 ? std::min(cmd.last_key + step - 1, n - 1) : n + cmd.last_key;
+  for (int k = cmd.first_key; k <= end - step + 1; k += step) {
+    if (args[k].is_string_like()) fn(args[k].AsStringView());
+  }
+}
 
 // Canned merge functions.
 // parts are lists with one element per key group: scatter them back into the caller's order.

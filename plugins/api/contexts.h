@@ -37,6 +37,18 @@ struct ListChange {
   size_t count = 0;
 };
 
+// Brings cold values (tiered storage: on disk, see storage/COLD_FORMAT.md) back for a
+// handler. Implemented by the shard's tier; shard thread only.
+class ColdResolver {
+ public:
+  virtual ~ColdResolver() = default;
+  // e is key's entry and its value is cold: returns an entry with the value loaded — e itself,
+  // with the value back in memory, or a copy for the running command only — or nullptr if
+  // the value cannot be read (the tier has reported why). for_write: the command will modify
+  // the entry (it must be e itself).
+  virtual Entry* Resolve(std::string_view ns, std::string_view key, Entry* e, bool for_write) = 0;
+};
+
 // What a shard offers handlers beyond its partition. Implemented by the shard actor.
 class ShardHost {
  public:
@@ -60,12 +72,17 @@ class ShardContext {
                ShardHost* host = nullptr)
       : partition_(partition), shard_id_(shard_id), shard_count_(shard_count), host_(host) {}
 
-  // Set by the shard before each command.
-  void Reset(std::string_view ns, int64_t now_ms, bool timed_out = false) {
+  // Set by the shard before each command. loads: the command reads values (ReadsValues), so
+  // cold ones are brought back; write: it may modify what it finds.
+  void Reset(std::string_view ns, int64_t now_ms, bool timed_out = false, bool loads = true,
+             bool write = false) {
     ns_ = ns;
     now_ms_ = now_ms;
     timed_out_ = timed_out;
+    loads_ = loads;
+    write_ = write;
   }
+  void set_cold_resolver(ColdResolver* resolver) { cold_ = resolver; }
 
   // A blocked command's last run: answer now, do not block again.
   bool timed_out() const { return timed_out_; }
@@ -77,12 +94,12 @@ class ShardContext {
 
   // The live entry of key, or nullptr. Counts a hit or a miss.
   Entry* Find(std::string_view key) {
-    Entry* e = partition_->Find(ns_, key, now_ms_);
+    Entry* e = Loaded(key, partition_->Find(ns_, key, now_ms_));
     partition_->RecordHit(e != nullptr);
     return e;
   }
   // The live entry of key, or nullptr, without counting a hit or miss (for writes).
-  Entry* Peek(std::string_view key) { return partition_->Find(ns_, key, now_ms_); }
+  Entry* Peek(std::string_view key) { return Loaded(key, partition_->Find(ns_, key, now_ms_)); }
   // Creates or overwrites key.
   Entry& Put(std::string_view key, Value value, int64_t expire_at_ms) {
     Entry& e = partition_->Put(ns_, key, std::move(value), expire_at_ms);
@@ -90,7 +107,10 @@ class ShardContext {
     return e;
   }
   // For modification in place: change ref.entry, then Commit(ref) (or Abort(ref)).
-  EntryRef Upsert(std::string_view key) { return partition_->Upsert(ns_, key, now_ms_); }
+  EntryRef Upsert(std::string_view key) {
+    LoadForWrite(key);
+    return partition_->Upsert(ns_, key, now_ms_);
+  }
   void Commit(const EntryRef& ref) {
     partition_->Commit(ref);
     Written(ref.key, ref.entry, ref.entry->version, nullptr);
@@ -100,6 +120,7 @@ class ShardContext {
   // CommitDelta with the exact change of its HeapBytes() (see Partition::UpsertUnmeasured),
   // and for a list, what changed (logged instead of the whole list).
   EntryRef UpsertUnmeasured(std::string_view key) {
+    LoadForWrite(key);
     return partition_->UpsertUnmeasured(ns_, key, now_ms_);
   }
   void CommitDelta(const EntryRef& ref, int64_t heap_delta, const ListChange* change = nullptr) {
@@ -135,11 +156,25 @@ class ShardContext {
   void Written(std::string_view key, const Entry* e, uint64_t version, const ListChange* change) {
     if (host_ != nullptr) host_->OnWrite(ns_, key, e, version, change);
   }
+  // e with its value loaded if the command reads values and it is cold.
+  Entry* Loaded(std::string_view key, Entry* e) {
+    if (e == nullptr || !e->value.is_cold() || !loads_ || cold_ == nullptr) return e;
+    return cold_->Resolve(ns_, key, e, write_);
+  }
+  // Before an in-place change: a cold value comes back to memory first.
+  void LoadForWrite(std::string_view key) {
+    if (!loads_ || cold_ == nullptr) return;
+    Entry* e = partition_->Find(ns_, key, now_ms_);
+    if (e != nullptr && e->value.is_cold()) cold_->Resolve(ns_, key, e, /*for_write=*/true);
+  }
 
   std::string_view ns_;
   int64_t now_ms_ = 0;
   bool timed_out_ = false;
+  bool loads_ = true;
+  bool write_ = false;
   ShardHost* host_;
+  ColdResolver* cold_ = nullptr;
 };
 
 // Server-wide figures a connection handler or merge function may report.
@@ -150,8 +185,8 @@ struct ServerInfo {
   uint32_t shards = 0;
   uint32_t workers = 0;
   uint32_t io_threads = 0;
-  std::string data_dir;  // empty: memory only
-  std::string fsync;     // with a data dir: always, periodic, never
+  std::string data_dir;     // empty: memory only
+  std::string fsync;        // with a data dir: always, periodic, never
   uint64_t max_memory = 0;  // --max-memory (0: no limit)
   std::string eviction;     // --eviction
   // Further figures by name (persistence counters, ...).
