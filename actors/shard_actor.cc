@@ -285,6 +285,10 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
     TierOptions to = tiering.options;
     to.shard = id;
     to.max_memory = limits.max_memory;
+    // Segments of a quarter of the shard's memory (1 to 64 MiB): small memory, small
+    // segments, so that compaction has sealed segments to work on.
+    to.segment_bytes =
+        std::clamp<uint64_t>(limits.max_memory / 4, uint64_t{1} << 20, to.segment_bytes);
     st.tier = std::make_unique<Tier>(
         to, tiering.segments, st.partition.get(), st.tier_io.get(), st.sync_reader.get(),
         [self](ShardOp& op, BatchCompletion* completion) {

@@ -89,7 +89,8 @@ bool Tier::Park(ShardOp& op, BatchCompletion* completion) {
     ++parked_count_;
     return true;
   }
-  if (!ReadsValues(*op.cmd, op.args)) return false;
+  // Nothing on disk (the common case until memory fills): no lookups.
+  if (partition_->stats().cold_keys == 0 || !ReadsValues(*op.cmd, op.args)) return false;
   Parked p{op, completion, {}, false};
   std::vector<ColdRef> refs;
   MissingLoads(p, &refs);

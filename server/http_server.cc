@@ -69,9 +69,9 @@ bool HttpServer::Impl::Healthy() {
   while (answered < state->shards.size() && !timed_out) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    self->receive([&](bool) { ++answered; },
-                  caf::after(std::max(left, std::chrono::milliseconds(0))) >>
-                      [&] { timed_out = true; });
+    self->receive(
+        [&](bool) { ++answered; },
+        caf::after(std::max(left, std::chrono::milliseconds(0))) >> [&] { timed_out = true; });
   }
   return answered == state->shards.size();
 }

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -38,8 +39,52 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
+namespace {
+
+// The process's resident set (what the kernel charges it), from /proc/self/statm.
+int64_t RssBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long size = 0, resident = 0;
+  const int got = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  return got == 2 ? static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE) : 0;
+}
+
+// Bytes the allocator has handed out, if it is jemalloc (the server binary links it; tests
+// that embed the server may not): found at run time, so the server library needs no link to it.
+using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+Mallctl FindMallctl() {
+  static const Mallctl mallctl = reinterpret_cast<Mallctl>(dlsym(RTLD_DEFAULT, "mallctl"));
+  return mallctl;
+}
+
+// Returns the allocator's unused dirty pages to the system now, instead of after their decay
+// time (jemalloc: every arena). False if the allocator is not jemalloc.
+bool PurgeAllocator() {
+  const Mallctl mallctl = FindMallctl();
+  if (mallctl == nullptr) return false;
+  return mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0) == 0;  // MALLCTL_ARENAS_ALL
+}
+
+int64_t AllocatedBytes() {
+  const Mallctl mallctl = FindMallctl();
+  if (mallctl == nullptr) return 0;
+  uint64_t epoch = 1;
+  size_t len = sizeof(epoch);
+  mallctl("epoch", &epoch, &len, &epoch, len);  // refresh the statistics
+  size_t allocated = 0;
+  len = sizeof(allocated);
+  if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return 0;
+  return static_cast<int64_t>(allocated);
+}
+
+}  // namespace
+
 ServerInfo ServerState::Info() const {
   ServerInfo info;
+  info.counters.push_back({"rss_bytes", RssBytes()});
+  info.counters.push_back({"allocated_bytes", AllocatedBytes()});
   info.version = kVersion;
   info.uptime_s = (WallClockMs() - start_ms) / 1000;
   info.connections = connections.load(std::memory_order_relaxed);
@@ -103,6 +148,12 @@ struct Server::Impl {
   void Accept();
   void Refuse(tcp::socket socket);
   void Shutdown();
+  // With --max-memory: every 100 ms, if the process holds much more than the limit, the
+  // allocator gives back its freed pages at once (a burst of spills or deletes frees memory
+  // faster than its normal one-second decay returns it).
+  void WatchMemory();
+  asio::steady_timer memory_timer{control};
+  uint64_t purges = 0;
   void WaitForDrain(std::chrono::steady_clock::time_point deadline,
                     std::shared_ptr<asio::steady_timer> timer);
 };
@@ -370,7 +421,19 @@ void Server::Impl::Accept() {
   });
 }
 
+void Server::Impl::WatchMemory() {
+  const uint64_t limit = state.options.max_memory;
+  if (limit == 0 || FindMallctl() == nullptr) return;
+  memory_timer.expires_after(std::chrono::milliseconds(100));
+  memory_timer.async_wait([this, limit](const error_code& ec) {
+    if (ec || state.shutting_down) return;
+    if (static_cast<uint64_t>(RssBytes()) > limit + limit / 4 && PurgeAllocator()) ++purges;
+    WatchMemory();
+  });
+}
+
 void Server::Impl::Shutdown() {
+  memory_timer.cancel();
   if (state.shutting_down.exchange(true)) return;
   spdlog::info("shutting down: no new connections, finishing in-flight requests");
   error_code ec;
@@ -464,6 +527,7 @@ int Server::Run() {
   m.state.ready = true;
 
   m.Accept();
+  m.WatchMemory();
   m.control.run();
 
   for (auto& loop : m.loops) loop->Stop();
