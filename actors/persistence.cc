@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "storage/data_dir.h"
 #include "storage/log_format.h"
+#include "storage/snapshot_set.h"
 #include "storage/wal.h"
 
 namespace dbkv {
@@ -214,6 +215,30 @@ struct WalState {
   }
 };
 
+// Once the snapshot set at lsn is complete: keeps it and the previous complete set, deletes
+// older snapshot files and the WAL the kept sets do not need (storage/snapshot_set.h).
+void PruneAfterSnapshot(const PersistenceOptions& options, uint64_t lsn) {
+  storage::DirListing listing;
+  Status s = storage::ListDataDir(options.env, options.dir, &listing);
+  if (!s.ok()) {
+    spdlog::error("snapshot: listing {}: {}; nothing deleted", options.dir, s.ToString());
+    return;
+  }
+  const storage::SnapshotRetention plan = storage::PlanSnapshotRetention(
+      listing, storage::GroupSnapshotSets(options.env, listing.snapshots), lsn);
+  if (plan.kept.empty()) {
+    spdlog::error("snapshot: the set at lsn {} in {} is not whole; nothing deleted", lsn,
+                  options.dir);
+    return;
+  }
+  for (const std::string& path : plan.deletions) options.env->DeleteFile(path);
+  options.env->SyncDir(options.dir);
+  if (plan.kept.size() > 1) {
+    spdlog::info("snapshot: keeping the sets at lsn {} and {} and the WAL from lsn {}", lsn,
+                 plan.kept[1], plan.wal_from);
+  }
+}
+
 // While the WAL has failed, tries again every second (see WalState::Recover).
 void ScheduleRetry(caf::stateful_actor<WalState>* self) {
   WalState& st = self->state;
@@ -360,27 +385,7 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
           st.shared->snapshots.fetch_add(1, std::memory_order_relaxed);
           st.shared->last_snapshot_lsn.store(lsn, std::memory_order_relaxed);
           st.shared->last_snapshot_ms.store(WallClockMs(), std::memory_order_relaxed);
-          // Keep the two newest snapshots of each shard (the older one in case the newer
-          // is ever found damaged) and the WAL files the older one needs.
-          storage::DirListing listing;
-          if (storage::ListDataDir(st.options.env, st.options.dir, &listing).ok()) {
-            std::map<uint32_t, int> kept;
-            uint64_t oldest_kept = lsn;
-            for (const auto& f : listing.snapshots) {
-              if (f.shard >= st.shards.size() || ++kept[f.shard] > 2) {
-                st.options.env->DeleteFile(f.path);
-              } else {
-                oldest_kept = std::min(oldest_kept, f.start_lsn);
-              }
-            }
-            for (size_t i = 0; i + 1 < listing.wal.size(); ++i) {
-              // File i holds LSNs up to the next file's first.
-              if (listing.wal[i + 1].first_lsn <= oldest_kept) {
-                st.options.env->DeleteFile(listing.wal[i].path);
-              }
-            }
-            st.options.env->SyncDir(st.options.dir);
-          }
+          PruneAfterSnapshot(st.options, lsn);
           spdlog::info("snapshot: done at lsn {}", lsn);
         }
         for (auto& rp : st.finish_waiters) rp.deliver(st.snapshot_ok);

@@ -637,7 +637,7 @@ TEST_CASE("finish_atom snapshots every shard; recovery gives back what the shard
   }
 }
 
-TEST_CASE("Snapshots keep two per shard and delete the WAL the older one does not need",
+TEST_CASE("Snapshots keep two sets and delete the WAL the older one does not need",
           "[persistence][snapshot]") {
   Fixture f(FsyncMode::kPeriodic, 10);
   ShardDriver d(f, 1);
