@@ -24,7 +24,10 @@ machine. A measurement, not a test: it prints markdown tables.
   bench/durability.py                                  # all of it, about 10 minutes
   bench/durability.py --writers 1,16 --runs 1 --duration 3 --skip-recovery
   bench/durability.py --skip-throughput --keys 200000
-  bench/durability.py --server /tmp/old-server --skip-recovery   # another build, to compare
+  bench/durability.py --server /tmp/old-server --skip-recovery   # another build
+  bench/durability.py --baseline-server /tmp/old-server --skip-recovery
+      # the kv fsync rows of another build too, in the same rounds (a fair before/after on a
+      # machine shared with other work)
 
 Build first: bazel build //server:data-bridge-kv-server //bench:data-bridge-kv-bench
 """
@@ -116,9 +119,9 @@ class Server:
         self.proc.wait()
 
 
-def start_kv(name, tmp, data_dir=None, extra=()):
+def start_kv(name, tmp, data_dir=None, extra=(), binary=None):
     port = free_port()
-    argv = [ARGS.server, "--bind", f"127.0.0.1:{port}", "--http-bind", "none"]
+    argv = [binary or ARGS.server, "--bind", f"127.0.0.1:{port}", "--http-bind", "none"]
     if data_dir:
         argv += ["--data-dir", data_dir]
     argv += list(extra)
@@ -162,15 +165,34 @@ CONFIGS = [
 ]
 
 
+KV_FSYNC_FLAGS = {
+    "kv always": ["--fsync", "always"],
+    "kv periodic": ["--fsync", "periodic", "--fsync-interval-ms", "100"],
+    "kv never": ["--fsync", "never"],
+}
+BASELINE = " (baseline)"
+
+
+def configs(args):
+    """CONFIGS, with each kv fsync row followed by its baseline twin under --baseline-server."""
+    out = []
+    for name, what in CONFIGS:
+        out.append((name, what))
+        if args.baseline_server and name in KV_FSYNC_FLAGS:
+            out.append((name + BASELINE, what + ", baseline build"))
+    return out
+
+
 def throughput(args, tmp):
     servers = {}
     try:
-        servers["kv always"] = start_kv("kv-always", tmp, os.path.join(tmp, "kv-always"),
-                                        ["--fsync", "always"])
-        servers["kv periodic"] = start_kv("kv-periodic", tmp, os.path.join(tmp, "kv-periodic"),
-                                          ["--fsync", "periodic", "--fsync-interval-ms", "100"])
-        servers["kv never"] = start_kv("kv-never", tmp, os.path.join(tmp, "kv-never"),
-                                       ["--fsync", "never"])
+        for name, flags in KV_FSYNC_FLAGS.items():
+            slug = name.replace(" ", "-")
+            servers[name] = start_kv(slug, tmp, os.path.join(tmp, slug), flags)
+            if args.baseline_server:
+                servers[name + BASELINE] = start_kv(slug + "-baseline", tmp,
+                                                    os.path.join(tmp, slug + "-baseline"), flags,
+                                                    binary=args.baseline_server)
         servers["kv memory"] = start_kv("kv-memory", tmp)
         servers["Redis always"] = start_redis("redis-always", tmp,
                                               os.path.join(tmp, "redis-always"), "always")
@@ -182,7 +204,7 @@ def throughput(args, tmp):
         results = {}  # (config, writers) -> [run dicts]
         for writers in args.writers:
             for rnd in range(args.runs):
-                for name, _ in CONFIGS:
+                for name, _ in configs(args):
                     r = run_bench(servers[name], writers, args)
                     results.setdefault((name, writers), []).append(r)
                     log(f"  {writers:3} writers, round {rnd + 1}: {name:15} "
@@ -191,7 +213,9 @@ def throughput(args, tmp):
                         f"{'  ERRORS ' + str(r['errors']) if r['errors'] else ''}")
         fsyncs = {}
         for name in ("kv always", "kv periodic"):
-            fsyncs[name] = kv_info(servers[name].port)
+            for n in (name, name + BASELINE):
+                if n in servers:
+                    fsyncs[n] = kv_info(servers[n].port)
     finally:
         for s in servers.values():
             s.term()
@@ -213,7 +237,7 @@ def print_throughput(results, fsyncs, args):
     print("| writers | server | durability | ops/s | p50 us | p99 us | server CPU us/op |")
     print("|---:|---|---|---:|---:|---:|---:|")
     for writers in args.writers:
-        for name, what in CONFIGS:
+        for name, what in configs(args):
             m = med[(name, writers)]
             print(f"| {writers} | {name} | {what} | {m['ops_per_sec']:.0f} "
                   f"(±{spread[(name, writers)]:.0f}%) | {m['p50_us']:.0f} | {m['p99_us']:.0f} "
@@ -546,11 +570,14 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
     ap.add_argument("--server", default=SERVER,
                     help="the data-bridge-kv-server binary (default: this tree's bazel-bin)")
+    ap.add_argument("--baseline-server",
+                    help="another data-bridge-kv-server binary: its kv fsync rows are measured "
+                         "too, in the same rounds")
     args = ap.parse_args()
     global ARGS
     ARGS = args
     args.writers = [int(w) for w in args.writers.split(",")]
-    for path in (args.server, BENCH):
+    for path in (args.server, BENCH) + ((args.baseline_server,) if args.baseline_server else ()):
         if not os.access(path, os.X_OK):
             sys.exit(f"{path} missing: bazel build //server:data-bridge-kv-server "
                      f"//bench:data-bridge-kv-bench")
@@ -561,7 +588,8 @@ def main():
     log(f"working in {tmp}")
     try:
         print(f"## Durability benchmark ({time.strftime('%Y-%m-%d %H:%M')}, "
-              f"{os.cpu_count()} cores, data in {tmp}, server {args.server})")
+              f"{os.cpu_count()} cores, data in {tmp}, server {args.server}"
+              + (f", baseline {args.baseline_server}" if args.baseline_server else "") + ")")
         # Other work on the machine skews every figure: the load average is printed with them.
         if not args.skip_throughput:
             before = loadavg()
