@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "storage/data_dir.h"
 #include "storage/log_format.h"
+#include "storage/snapshot_set.h"
 #include "storage/wal.h"
 
 namespace dbkv {
@@ -26,6 +27,21 @@ void FailWrites(ShardBatch* b, const std::string& why) {
   }
 }
 
+// Counts one successful fdatasync that took ns (any thread).
+void RecordSync(PersistenceState* shared, int64_t ns) {
+  shared->fsyncs.fetch_add(1, std::memory_order_relaxed);
+  shared->fsync_us_total.fetch_add(static_cast<uint64_t>(ns / 1000), std::memory_order_relaxed);
+  size_t b = 0;
+  while (b < kFsyncBuckets.size() && ns * 1e-9 > kFsyncBuckets[b]) ++b;
+  shared->fsync_buckets[b].fetch_add(1, std::memory_order_relaxed);
+}
+
+// The LSN of an encoded WAL record (0 if it does not decode).
+uint64_t RecordLsn(std::string_view record) {
+  storage::WalRecordHeader h;
+  return storage::DecodeWalHeader(&record, &h).ok() ? h.lsn : 0;
+}
+
 struct WalState;
 void DeleteDeadSegments(WalState& st);
 
@@ -38,16 +54,23 @@ struct WalState {
   PersistenceState* shared = nullptr;
   std::vector<caf::actor> shards;
   caf::actor writer;  // snapshot writer
+  caf::actor syncer;  // periodic: fdatasyncs the WAL off this actor's thread
 
-  std::unique_ptr<storage::WritableFile> file;
+  // Shared with the syncer while it syncs the file (WalFileRef).
+  std::shared_ptr<storage::WritableFile> file;
   std::unique_ptr<storage::log::Writer> log;
   uint64_t file_first_lsn = 0;
+  uint64_t file_generation = 0;  // one more for each file opened
   uint64_t next_lsn = 1;
-  // Records appended since the last successful sync, with the batches waiting for it.
+  uint64_t written_lsn = 0;  // every record up to this one is written to the file (flushed)
+  // Records appended since the last successful sync, with the batches waiting for the write
+  // (and, with always, the sync) of theirs.
   std::vector<std::string> unsynced;
   std::vector<ShardBatch*> held;
   bool flush_scheduled = false;
-  bool dirty = false;  // appended, not synced (periodic)
+  bool dirty = false;         // periodic: written since the last sync began
+  bool sync_running = false;  // periodic: the syncer is at it
+  bool sync_due = false;      // periodic: an interval ended while it was
   bool retry_scheduled = false;
   uint64_t writes_since_snapshot = 0;
 
@@ -73,10 +96,12 @@ struct WalState {
     file = std::move(f);
     log = std::make_unique<storage::log::Writer>(file.get());
     file_first_lsn = first_lsn;
+    ++file_generation;
     spdlog::info("wal: writing {} (lsn {})", path, first_lsn);
     return Status::OK();
   }
 
+  // Syncs and closes the current file (after a background sync of it, if one runs).
   Status CloseFile() {
     if (file == nullptr) return Status::OK();
     Status s = file->Sync();
@@ -105,18 +130,19 @@ struct WalState {
     if (shared->failed.exchange(false)) spdlog::info("wal: writing again");
   }
 
-  // Appends, flushes and (always) syncs what is pending; completes the held batches.
+  // Writes (one write(2)) and, with always, syncs what is pending; then completes the held
+  // batches: their records are in the file.
   void Flush() {
     flush_scheduled = false;
     Status s = shared->failed ? Status::IoError(shared->Failure()) : file->Flush();
     if (s.ok() && options.fsync == FsyncMode::kAlways && !unsynced.empty()) s = Sync();
     if (s.ok()) {
-      if (options.fsync != FsyncMode::kAlways) {
+      written_lsn = next_lsn - 1;
+      if (options.fsync == FsyncMode::kPeriodic) {
+        // Kept until a sync covers them, to be written again if that fails.
         dirty = dirty || !unsynced.empty();
-        // Periodic: kept until the next sync, to be rewritten if that fails.
-        if (options.fsync == FsyncMode::kNever) unsynced.clear();
       } else {
-        unsynced.clear();
+        unsynced.clear();  // always: synced; never: written, and left to the OS
       }
       for (ShardBatch* b : held) b->completion->OnBatchDone(b);
       held.clear();
@@ -131,20 +157,26 @@ struct WalState {
     }
   }
 
+  // Flushes and syncs the current file on this thread (always; and rotation, shutdown).
   Status Sync() {
     const int64_t start = MonotonicNs();
     Status s = file->Sync();
     if (s.ok()) {
-      const int64_t ns = MonotonicNs() - start;
-      shared->fsyncs.fetch_add(1, std::memory_order_relaxed);
-      shared->fsync_us_total.fetch_add(static_cast<uint64_t>(ns / 1000), std::memory_order_relaxed);
-      size_t b = 0;
-      while (b < kFsyncBuckets.size() && ns * 1e-9 > kFsyncBuckets[b]) ++b;
-      shared->fsync_buckets[b].fetch_add(1, std::memory_order_relaxed);
+      RecordSync(shared, MonotonicNs() - start);
+      written_lsn = next_lsn - 1;
       dirty = false;
       if (options.fsync == FsyncMode::kPeriodic) unsynced.clear();
     }
     return s;
+  }
+
+  // A sync of the file of generation `generation` that began once every record up to
+  // `covered` was written has succeeded: those records are durable.
+  void Synced(uint64_t generation, uint64_t covered) {
+    if (generation != file_generation) return;  // closed (synced) or abandoned since
+    size_t n = 0;
+    while (n < unsynced.size() && RecordLsn(unsynced[n]) <= covered) ++n;
+    unsynced.erase(unsynced.begin(), unsynced.begin() + static_cast<std::ptrdiff_t>(n));
   }
 
   // A new WAL file: the old one synced and closed first.
@@ -185,11 +217,36 @@ struct WalState {
       return false;
     }
     unsynced.clear();
+    written_lsn = next_lsn - 1;
     dirty = false;
     ClearFailed();
     return true;
   }
 };
+
+// Once the snapshot set at lsn is complete: keeps it and the previous complete set, deletes
+// older snapshot files and the WAL the kept sets do not need (storage/snapshot_set.h).
+void PruneAfterSnapshot(const PersistenceOptions& options, uint64_t lsn) {
+  storage::DirListing listing;
+  Status s = storage::ListDataDir(options.env, options.dir, &listing);
+  if (!s.ok()) {
+    spdlog::error("snapshot: listing {}: {}; nothing deleted", options.dir, s.ToString());
+    return;
+  }
+  const storage::SnapshotRetention plan = storage::PlanSnapshotRetention(
+      listing, storage::GroupSnapshotSets(options.env, listing.snapshots), lsn);
+  if (plan.kept.empty()) {
+    spdlog::error("snapshot: the set at lsn {} in {} is not whole; nothing deleted", lsn,
+                  options.dir);
+    return;
+  }
+  for (const std::string& path : plan.deletions) options.env->DeleteFile(path);
+  options.env->SyncDir(options.dir);
+  if (plan.kept.size() > 1) {
+    spdlog::info("snapshot: keeping the sets at lsn {} and {} and the WAL from lsn {}", lsn,
+                 plan.kept[1], plan.wal_from);
+  }
+}
 
 // While the WAL has failed, tries again every second (see WalState::Recover).
 void ScheduleRetry(caf::stateful_actor<WalState>* self) {
@@ -222,6 +279,38 @@ void DeleteDeadSegments(WalState& st) {
   }
 }
 
+// Periodic: has the syncer fdatasync the current file, unless nothing was written since the
+// last sync began. This actor goes on writing and acknowledging meanwhile; the records written
+// before the sync began stay in `unsynced` until it succeeds. A failure is the WAL's failure
+// (writes refused, then Recover), unless the file was replaced since: rotation syncs a file
+// before closing it, and a failed sync makes every later one of that file fail too.
+void SyncInBackground(caf::stateful_actor<WalState>* self) {
+  WalState& st = self->state;
+  if (!st.dirty || st.shared->failed || st.file == nullptr) return;
+  if (st.sync_running) {
+    st.sync_due = true;  // again as soon as this one is done
+    return;
+  }
+  st.sync_running = true;
+  st.sync_due = false;
+  st.dirty = false;
+  const uint64_t generation = st.file_generation;
+  const uint64_t covered = st.written_lsn;
+  auto done = [self, generation, covered](const std::string& error) {
+    WalState& st = self->state;
+    st.sync_running = false;
+    if (error.empty()) {
+      st.Synced(generation, covered);
+    } else if (generation == st.file_generation) {
+      st.SetFailed(Status::IoError(error));
+      ScheduleRetry(self);
+    }
+    if (st.sync_due) SyncInBackground(self);
+  };
+  self->request(st.syncer, caf::infinite, sync_atom::value, WalFileRef{st.file})
+      .then(done, [done](caf::error& e) { done("WAL syncer: " + to_string(e)); });
+}
+
 caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOptions options,
                           PersistenceState* shared, std::vector<caf::actor> shards,
                           uint64_t next_lsn) {
@@ -231,6 +320,7 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
   st.shards = std::move(shards);
   st.next_lsn = next_lsn;
   st.writer = SpawnSnapshotWriter(self->system(), st.options.env, st.options.dir);
+  if (st.options.fsync == FsyncMode::kPeriodic) st.syncer = SpawnWalSyncer(self->system(), shared);
   Status s = st.OpenNewFile(st.next_lsn);
   if (!s.ok()) {
     st.SetFailed(s);
@@ -304,13 +394,8 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
         ScheduleRetry(self);  // the write, the sync or a rotation may have failed
       },
       [self](sync_atom) {
-        WalState& st = self->state;
-        if (st.dirty && !st.shared->failed) {
-          Status s = st.Sync();
-          if (!s.ok()) st.SetFailed(s);
-          ScheduleRetry(self);
-        }
-        self->delayed_send(self, std::chrono::milliseconds(st.options.fsync_interval_ms),
+        SyncInBackground(self);
+        self->delayed_send(self, std::chrono::milliseconds(self->state.options.fsync_interval_ms),
                            sync_atom::value);
       },
       [self](retry_atom) {
@@ -339,27 +424,7 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
           st.shared->snapshots.fetch_add(1, std::memory_order_relaxed);
           st.shared->last_snapshot_lsn.store(lsn, std::memory_order_relaxed);
           st.shared->last_snapshot_ms.store(WallClockMs(), std::memory_order_relaxed);
-          // Keep the two newest snapshots of each shard (the older one in case the newer
-          // is ever found damaged) and the WAL files the older one needs.
-          storage::DirListing listing;
-          if (storage::ListDataDir(st.options.env, st.options.dir, &listing).ok()) {
-            std::map<uint32_t, int> kept;
-            uint64_t oldest_kept = lsn;
-            for (const auto& f : listing.snapshots) {
-              if (f.shard >= st.shards.size() || ++kept[f.shard] > 2) {
-                st.options.env->DeleteFile(f.path);
-              } else {
-                oldest_kept = std::min(oldest_kept, f.start_lsn);
-              }
-            }
-            for (size_t i = 0; i + 1 < listing.wal.size(); ++i) {
-              // File i holds LSNs up to the next file's first.
-              if (listing.wal[i + 1].first_lsn <= oldest_kept) {
-                st.options.env->DeleteFile(listing.wal[i].path);
-              }
-            }
-            st.options.env->SyncDir(st.options.dir);
-          }
+          PruneAfterSnapshot(st.options, lsn);
           DeleteDeadSegments(st);
           spdlog::info("snapshot: done at lsn {}", lsn);
         }
@@ -379,6 +444,25 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
         st.finish_waiters.push_back(rp);
         if (!st.snapshot_running) start_snapshot();
         return rp;
+      },
+  };
+}
+
+// -- WAL syncer.
+
+struct SyncerState {
+  static inline const char* name = "dbkv.wal-syncer";
+};
+
+caf::behavior SyncerBehavior(caf::stateful_actor<SyncerState>*, PersistenceState* shared) {
+  return {
+      // Answers the error, or "" once the file's written data is durable.
+      [shared](sync_atom, const WalFileRef& ref) -> std::string {
+        const int64_t start = MonotonicNs();
+        Status s = ref.file->SyncWritten();
+        if (!s.ok()) return s.message();
+        RecordSync(shared, MonotonicNs() - start);
+        return std::string();
       },
   };
 }
@@ -457,6 +541,10 @@ caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions option
 
 caf::actor SpawnSnapshotWriter(caf::actor_system& system, storage::Env* env, std::string dir) {
   return system.spawn<caf::detached>(WriterBehavior, env, std::move(dir));
+}
+
+caf::actor SpawnWalSyncer(caf::actor_system& system, PersistenceState* state) {
+  return system.spawn<caf::detached>(SyncerBehavior, state);
 }
 
 }  // namespace dbkv

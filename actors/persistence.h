@@ -1,13 +1,17 @@
 // Persistence: the write-ahead log (group commit) and snapshot coordination, as a detached CAF
 // actor (its blocking file I/O never holds a shard), plus the snapshot writer actor.
 //
-// Shards encode the mutations of each batch (WalBuffer) and send them here in one message.
-// With --fsync always the shard also hands over the batch itself: its replies go out only once
-// the records are on disk; every record that arrived while the previous fsync ran shares the
-// next one (group commit). With periodic the WAL is synced every interval; with never the OS
-// decides. Snapshots: every --snapshot-interval-s or --snapshot-every-writes, the WAL is
-// rotated at LSN L and each shard writes its partition in slices, between its other messages
-// (shard_actor.cc); once all are done, WAL files below the older kept snapshot are deleted.
+// Shards encode the mutations of each batch (WalBuffer) and send them here in one message,
+// with the batches whose replies wait for them: in every mode a reply goes out only once its
+// records are written to the WAL file (write(2): they survive a crash of the process), and
+// with --fsync always only once they are synced too. Every record that arrived meanwhile shares
+// one write(2) and, with always, one fdatasync (group commit). With periodic a syncer actor of
+// its own fdatasyncs the file every interval, so that the sync never holds up writing and
+// acknowledging; with never the OS decides. Snapshots: every --snapshot-interval-s or
+// --snapshot-every-writes, the WAL is rotated at LSN L and each shard writes its partition in
+// slices, between its other messages (shard_actor.cc); once all are done, the snapshot set at
+// L and the previous complete one are kept, older files and the WAL the kept sets do not need
+// deleted (storage/snapshot_set.h).
 #ifndef DATABRIDGE_ACTORS_PERSISTENCE_H_
 #define DATABRIDGE_ACTORS_PERSISTENCE_H_
 
@@ -15,6 +19,7 @@
 #include <atomic>
 #include <caf/all.hpp>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -69,7 +74,13 @@ struct PersistenceState {
   }
 };
 
-// One shard batch's WAL mutations, and (fsync always) the batches whose replies wait for them.
+// A WAL file handed to the syncer: shared, so that it stays open while the syncer uses it,
+// whatever the persistence actor does with it meanwhile.
+struct WalFileRef {
+  std::shared_ptr<storage::WritableFile> file;
+};
+
+// One shard batch's WAL mutations, and the batches whose replies wait for them.
 struct WalWrite {
   uint32_t shard = 0;
   uint32_t count = 0;
@@ -104,8 +115,13 @@ caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions option
 // temporary file, then fsync and rename to its final name.
 caf::actor SpawnSnapshotWriter(caf::actor_system& system, storage::Env* env, std::string dir);
 
+// Spawns the WAL syncer (detached): (sync_atom, WalFileRef) -> std::string: SyncWritten of the
+// file, answering "" once done (counted in state's fsync figures) or the error.
+caf::actor SpawnWalSyncer(caf::actor_system& system, PersistenceState* state);
+
 }  // namespace dbkv
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dbkv::WalWritePtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dbkv::WalFileRef)
 
 #endif  // DATABRIDGE_ACTORS_PERSISTENCE_H_

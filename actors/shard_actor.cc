@@ -136,7 +136,9 @@ void ScheduleTimer(Self* self) {
 }
 
 // At the end of every message: the WAL records of what it changed go to the persistence actor;
-// finished batches go back to their I/O loops — after the fsync, with --fsync always.
+// finished batches go back to their I/O loops. When the message changed anything, its batches
+// (reads too: they may have seen the change) go with the records, and the persistence actor
+// hands them back once the records are written to the WAL file (with --fsync always, synced).
 void AfterWork(Self* self) {
   ShardState& st = self->state;
   if (st.tier != nullptr) st.tier->AfterWork(WallClockMs());
@@ -144,7 +146,7 @@ void AfterWork(Self* self) {
     auto* w = new WalWrite();
     w->shard = st.id;
     w->mutations = st.wal_buffer.Take(&w->count);
-    if (st.persistence->mode == FsyncMode::kAlways) w->held.swap(st.deliveries);
+    w->held.swap(st.deliveries);
     self->send(st.wal, wal_atom::value, WalWritePtr{w});
   }
   // Counters first: a client that got its reply sees them.

@@ -2,10 +2,11 @@
 // message. It is the only code that touches its partition, so the data needs no lock.
 //
 // With persistence, the mutations of each batch go to the persistence actor in one message
-// (WalBuffer); with --fsync always the batch's replies go with them and are released after
-// the fsync. A snapshot walks the partition segment by segment, one block per message, so the
-// shard keeps serving while it runs (the walk tolerates writes in between: replay of the WAL
-// from the snapshot's LSN, gated by versions, brings every key up to date).
+// (WalBuffer), and the batch's replies go with them: released once the records are written to
+// the WAL file (with --fsync always, once they are synced). A snapshot walks the partition segment
+// by segment, one block per message, so the shard keeps serving while it runs (the walk tolerates
+// writes in between: replay of the WAL from the snapshot's LSN, gated by versions, brings every key
+// up to date).
 #ifndef DATABRIDGE_ACTORS_SHARD_ACTOR_H_
 #define DATABRIDGE_ACTORS_SHARD_ACTOR_H_
 

@@ -6,8 +6,9 @@ machine. A measurement, not a test: it prints markdown tables.
    100 B values over 1, 16 and 64 connections (one writer each, pipeline 1), with:
      kv --fsync always      (a reply only after fdatasync; group commit)
      kv --fsync periodic    (fdatasync every 100 ms)
+     kv --fsync never       (the OS writes back)
      kv memory only         (no --data-dir)
-     Redis appendonly yes, appendfsync always / everysec, and no persistence
+     Redis appendonly yes, appendfsync always / everysec / no, and no persistence
    All servers run at once on free ports with their data in one temp directory; for each
    writer count, the runs alternate between them (3 rounds by default), and the tables give
    medians. Load: bazel-bin/bench/data-bridge-kv-bench (kv:// and redis://, the same engine).
@@ -23,6 +24,10 @@ machine. A measurement, not a test: it prints markdown tables.
   bench/durability.py                                  # all of it, about 10 minutes
   bench/durability.py --writers 1,16 --runs 1 --duration 3 --skip-recovery
   bench/durability.py --skip-throughput --keys 200000
+  bench/durability.py --server /tmp/old-server --skip-recovery   # another build
+  bench/durability.py --baseline-server /tmp/old-server --skip-recovery
+      # the kv fsync rows of another build too, in the same rounds (a fair before/after on a
+      # machine shared with other work)
 
 Build first: bazel build //server:data-bridge-kv-server //bench:data-bridge-kv-bench
 """
@@ -46,6 +51,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bazel-bin")
 SERVER = os.path.join(BIN, "server/data-bridge-kv-server")
 BENCH = os.path.join(BIN, "bench/data-bridge-kv-bench")
+ARGS = None  # the parsed command line
 
 
 def log(msg):
@@ -113,9 +119,9 @@ class Server:
         self.proc.wait()
 
 
-def start_kv(name, tmp, data_dir=None, extra=()):
+def start_kv(name, tmp, data_dir=None, extra=(), binary=None):
     port = free_port()
-    argv = [SERVER, "--bind", f"127.0.0.1:{port}", "--http-bind", "none"]
+    argv = [binary or ARGS.server, "--bind", f"127.0.0.1:{port}", "--http-bind", "none"]
     if data_dir:
         argv += ["--data-dir", data_dir]
     argv += list(extra)
@@ -152,29 +158,53 @@ CONFIGS = [
     ("Redis always", "appendfsync always"),
     ("kv periodic", "fsync periodic, 100 ms"),
     ("Redis everysec", "appendfsync everysec"),
+    ("kv never", "fsync never"),
+    ("Redis no", "appendfsync no"),
     ("kv memory", "no --data-dir"),
     ("Redis memory", "no AOF, no RDB"),
 ]
 
 
+KV_FSYNC_FLAGS = {
+    "kv always": ["--fsync", "always"],
+    "kv periodic": ["--fsync", "periodic", "--fsync-interval-ms", "100"],
+    "kv never": ["--fsync", "never"],
+}
+BASELINE = " (baseline)"
+
+
+def configs(args):
+    """CONFIGS, with each kv fsync row followed by its baseline twin under --baseline-server."""
+    out = []
+    for name, what in CONFIGS:
+        out.append((name, what))
+        if args.baseline_server and name in KV_FSYNC_FLAGS:
+            out.append((name + BASELINE, what + ", baseline build"))
+    return out
+
+
 def throughput(args, tmp):
     servers = {}
     try:
-        servers["kv always"] = start_kv("kv-always", tmp, os.path.join(tmp, "kv-always"),
-                                        ["--fsync", "always"])
-        servers["kv periodic"] = start_kv("kv-periodic", tmp, os.path.join(tmp, "kv-periodic"),
-                                          ["--fsync", "periodic", "--fsync-interval-ms", "100"])
+        for name, flags in KV_FSYNC_FLAGS.items():
+            slug = name.replace(" ", "-")
+            servers[name] = start_kv(slug, tmp, os.path.join(tmp, slug), flags)
+            if args.baseline_server:
+                servers[name + BASELINE] = start_kv(slug + "-baseline", tmp,
+                                                    os.path.join(tmp, slug + "-baseline"), flags,
+                                                    binary=args.baseline_server)
         servers["kv memory"] = start_kv("kv-memory", tmp)
         servers["Redis always"] = start_redis("redis-always", tmp,
                                               os.path.join(tmp, "redis-always"), "always")
         servers["Redis everysec"] = start_redis("redis-everysec", tmp,
                                                 os.path.join(tmp, "redis-everysec"), "everysec")
+        servers["Redis no"] = start_redis("redis-no", tmp, os.path.join(tmp, "redis-no"), "no")
         servers["Redis memory"] = start_redis("redis-memory", tmp,
                                               os.path.join(tmp, "redis-memory"), None)
         results = {}  # (config, writers) -> [run dicts]
         for writers in args.writers:
             for rnd in range(args.runs):
-                for name, _ in CONFIGS:
+                for name, _ in configs(args):
                     r = run_bench(servers[name], writers, args)
                     results.setdefault((name, writers), []).append(r)
                     log(f"  {writers:3} writers, round {rnd + 1}: {name:15} "
@@ -183,7 +213,9 @@ def throughput(args, tmp):
                         f"{'  ERRORS ' + str(r['errors']) if r['errors'] else ''}")
         fsyncs = {}
         for name in ("kv always", "kv periodic"):
-            fsyncs[name] = kv_info(servers[name].port)
+            for n in (name, name + BASELINE):
+                if n in servers:
+                    fsyncs[n] = kv_info(servers[n].port)
     finally:
         for s in servers.values():
             s.term()
@@ -205,19 +237,20 @@ def print_throughput(results, fsyncs, args):
     print("| writers | server | durability | ops/s | p50 us | p99 us | server CPU us/op |")
     print("|---:|---|---|---:|---:|---:|---:|")
     for writers in args.writers:
-        for name, what in CONFIGS:
+        for name, what in configs(args):
             m = med[(name, writers)]
             print(f"| {writers} | {name} | {what} | {m['ops_per_sec']:.0f} "
                   f"(±{spread[(name, writers)]:.0f}%) | {m['p50_us']:.0f} | {m['p99_us']:.0f} "
                   f"| {m['server_cpu_us_per_op']:.2f} |")
     print("\n### Ratios, data-bridge-kv / Redis (ops/s; >1: kv faster)\n")
-    print("| writers | always / always | periodic / everysec | memory / memory |")
-    print("|---:|---:|---:|---:|")
+    print("| writers | always / always | periodic / everysec | never / no | memory / memory |")
+    print("|---:|---:|---:|---:|---:|")
     for writers in args.writers:
         def ratio(a, b):
             return med[(a, writers)]["ops_per_sec"] / max(med[(b, writers)]["ops_per_sec"], 1)
         print(f"| {writers} | {ratio('kv always', 'Redis always'):.2f} "
               f"| {ratio('kv periodic', 'Redis everysec'):.2f} "
+              f"| {ratio('kv never', 'Redis no'):.2f} "
               f"| {ratio('kv memory', 'Redis memory'):.2f} |")
     for name, info in fsyncs.items():
         if info:
@@ -535,9 +568,16 @@ def main():
     ap.add_argument("--skip-recovery", action="store_true")
     ap.add_argument("--skip-redis-recovery", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    ap.add_argument("--server", default=SERVER,
+                    help="the data-bridge-kv-server binary (default: this tree's bazel-bin)")
+    ap.add_argument("--baseline-server",
+                    help="another data-bridge-kv-server binary: its kv fsync rows are measured "
+                         "too, in the same rounds")
     args = ap.parse_args()
+    global ARGS
+    ARGS = args
     args.writers = [int(w) for w in args.writers.split(",")]
-    for path in (SERVER, BENCH):
+    for path in (args.server, BENCH) + ((args.baseline_server,) if args.baseline_server else ()):
         if not os.access(path, os.X_OK):
             sys.exit(f"{path} missing: bazel build //server:data-bridge-kv-server "
                      f"//bench:data-bridge-kv-bench")
@@ -548,7 +588,8 @@ def main():
     log(f"working in {tmp}")
     try:
         print(f"## Durability benchmark ({time.strftime('%Y-%m-%d %H:%M')}, "
-              f"{os.cpu_count()} cores, data in {tmp})")
+              f"{os.cpu_count()} cores, data in {tmp}, server {args.server}"
+              + (f", baseline {args.baseline_server}" if args.baseline_server else "") + ")")
         # Other work on the machine skews every figure: the load average is printed with them.
         if not args.skip_throughput:
             before = loadavg()

@@ -140,8 +140,10 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
                  "recovered from it at start)")
       ->envname("KV_DATA_DIR");
   app.add_option("--fsync", o->fsync,
-                 "always: acknowledge a write once on disk (group commit); periodic: on disk "
-                 "within --fsync-interval-ms; never: the OS decides")
+                 "a write is acknowledged once written to the WAL file (it survives a crash of "
+                 "the process); always: and synced to disk (group commit); periodic: synced "
+                 "within --fsync-interval-ms (a power loss may take that long); never: the OS "
+                 "decides when")
       ->envname("KV_FSYNC")
       ->check(CLI::IsMember({"always", "periodic", "never"}))
       ->capture_default_str();

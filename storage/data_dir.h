@@ -3,6 +3,8 @@
 //   wal-<first lsn, 20 digits>.log         write-ahead log segments
 //   snapshot-<shard, 4 digits>-<start lsn, 20 digits>.snap
 //   snapshot-<shard>.tmp                   a snapshot being written
+//   snapshot-<shard>-<lsn>.snap.damaged    set aside by recovery (storage/snapshot_set.h): not
+//                                          listed
 #ifndef DATABRIDGE_STORAGE_DATA_DIR_H_
 #define DATABRIDGE_STORAGE_DATA_DIR_H_
 

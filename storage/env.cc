@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace dbkv::storage {
 namespace {
@@ -55,12 +56,20 @@ class PosixWritableFile final : public WritableFile {
   Status Sync() override {
     Status s = Flush();
     if (!s.ok()) return s;
-    if (::fdatasync(fd_) != 0) return PosixError("fdatasync " + path_, errno);
-    return Status::OK();
+    return SyncWritten();
+  }
+
+  Status SyncWritten() override {
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    if (!sync_error_.ok()) return sync_error_;
+    if (fd_ < 0) return Status::IoError("fdatasync " + path_ + ": the file is closed");
+    if (::fdatasync(fd_) != 0) sync_error_ = PosixError("fdatasync " + path_, errno);
+    return sync_error_;
   }
 
   Status Close() override {
     Status s = Flush();
+    std::lock_guard<std::mutex> lock(sync_mu_);  // not while a background sync uses fd_
     if (fd_ >= 0 && ::close(fd_) != 0 && s.ok()) s = PosixError("close " + path_, errno);
     fd_ = -1;
     return s;
@@ -84,9 +93,13 @@ class PosixWritableFile final : public WritableFile {
   }
 
   std::string path_;
+  // Written only by Close, under sync_mu_; read by the owner's calls and by SyncWritten (under
+  // sync_mu_), which may run on another thread.
   int fd_;
   std::string buf_;
   uint64_t size_ = 0;
+  std::mutex sync_mu_;
+  Status sync_error_;  // the first failed fdatasync (guarded by sync_mu_)
 };
 
 class PosixSequentialFile final : public SequentialFile {

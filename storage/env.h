@@ -14,15 +14,21 @@
 
 namespace dbkv::storage {
 
-// A file being written, at its end. Not thread-safe.
+// A file being written, at its end. Not thread-safe, except SyncWritten (below).
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual Status Append(std::string_view data) = 0;
   // Data appended reaches the OS (no durability promise).
   virtual Status Flush() = 0;
-  // Data appended is on stable storage (fdatasync).
+  // Data appended is on stable storage (Flush, then fdatasync).
   virtual Status Sync() = 0;
+  // What Flush has written so far is on stable storage (fdatasync alone). The one call that
+  // may run on another thread while the owner appends, flushes and syncs (a background syncer):
+  // it covers at least what was flushed before it began. Close waits for a running one; after
+  // Close it fails. A failed sync is sticky: every later Sync and SyncWritten of this file fails
+  // too (the kernel may have dropped the pages it could not write back, and says so only once).
+  virtual Status SyncWritten() = 0;
   virtual Status Close() = 0;
   // Bytes in the file, including what is not flushed yet.
   virtual uint64_t Size() const = 0;

@@ -112,9 +112,9 @@ class FaultInjectionEnv final : public Env {
                 std::string_view data);
   Status Flush(const std::string& path, uint64_t generation);
   Status Sync(const std::string& path, uint64_t generation, WritableFile* base);
+  Status Close(const std::string& path, uint64_t generation, WritableFile* base);
   uint64_t Size(const std::string& path, uint64_t generation) const;
 
-  Status CheckAliveLocked(const std::string& path, uint64_t generation);
   // Requires mu_.
   Status CheckAlive(const std::string& path, uint64_t generation) const;
   bool DiskFull() const { return limited_ && written_since_limit_ >= limit_; }

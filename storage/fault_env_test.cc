@@ -1,9 +1,11 @@
 // FaultInjectionEnv itself: each fault does what the tests built on it assume.
 #include "storage/fault_env.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "storage/data_dir.h"
 
@@ -113,6 +115,46 @@ TEST_CASE("FlipByte changes one byte in place", "[fault_env]") {
   CHECK_FALSE(env.FlipByte(path, 3).ok());
   REQUIRE(env.TruncateFile(path, 1).ok());
   CHECK(Contents(&env, path) == "a");
+}
+
+// The real env's background sync, which the WAL syncer relies on.
+TEST_CASE("PosixEnv: SyncWritten runs beside the owner's appends; after Close it fails", "[env]") {
+  Env* env = Env::Default();
+  const std::string path = JoinPath(NewTestDir("env"), "f");
+  std::shared_ptr<WritableFile> f;
+  {
+    std::unique_ptr<WritableFile> u;
+    REQUIRE(env->NewWritableFile(path, &u).ok());
+    f = std::move(u);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> syncs{0};
+  std::string unexpected;  // a failure other than finding the file closed
+  std::thread syncer([&] {
+    while (!stop) {
+      const Status s = f->SyncWritten();
+      if (s.ok()) {
+        ++syncs;
+      } else if (s.message().find("the file is closed") == std::string::npos) {
+        unexpected = s.ToString();
+      }
+    }
+  });
+  std::string expected;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string line = "line " + std::to_string(i) + "\n";
+    REQUIRE(f->Append(line).ok());
+    expected += line;
+    if (i % 10 == 0) REQUIRE(f->Flush().ok());
+  }
+  REQUIRE(f->Sync().ok());
+  while (syncs == 0) std::this_thread::yield();
+  REQUIRE(f->Close().ok());  // waits for a running SyncWritten
+  stop = true;
+  syncer.join();
+  CHECK(unexpected.empty());
+  CHECK_FALSE(f->SyncWritten().ok());
+  CHECK(Contents(env, path) == expected);
 }
 
 }  // namespace

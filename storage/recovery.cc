@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <mutex>
 #include <thread>
 
@@ -10,6 +9,7 @@
 #include "storage/data_dir.h"
 #include "storage/log_format.h"
 #include "storage/snapshot.h"
+#include "storage/snapshot_set.h"
 #include "storage/wal.h"
 
 namespace dbkv::storage {
@@ -63,77 +63,114 @@ void Warn(const RecoveryOptions& o, const std::string& msg) {
   if (o.warn) o.warn(msg);
 }
 
-// Loads one old shard's newest readable snapshot into the partitions (routing each key to its
-// shard under the current count). Returns the snapshot's start LSN (0: none usable).
-uint64_t LoadSnapshots(Env* env, const std::vector<SnapshotFile>& candidates, uint32_t shard_count,
-                       const RecoveryOptions& o, RecoveryResult* r, std::mutex* route_mu,
-                       bool same_layout, uint32_t shard, Progress* progress, uint32_t* damaged) {
-  for (const SnapshotFile& f : candidates) {
-    // Load into fresh partitions first, so that a snapshot found damaged half-way leaves
-    // nothing behind.
-    std::vector<std::unique_ptr<Partition>> staged;
+// What loading one snapshot file of a set staged: its entries, in partitions of its own.
+struct StagedFile {
+  std::vector<std::unique_ptr<Partition>> partitions;  // one (same layout), else one per shard
+  SnapshotStats stats;
+  Status status;
+};
+
+// Loads every file of a complete snapshot set, one thread per file, routing each key to its
+// shard under shard_count when the set has another count. Into fresh partitions first: if any
+// file is found damaged, nothing of the set is kept, the damaged files are set aside
+// (*.damaged) and false is returned.
+bool LoadSnapshotSet(Env* env, const std::string& dir, const SnapshotSet& set, uint32_t shard_count,
+                     const RecoveryOptions& o, RecoveryResult* r, Progress* progress) {
+  const bool same_layout = set.shard_count == shard_count;
+  std::vector<StagedFile> staged(set.files.size());
+  {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < set.files.size(); ++i) {
+      threads.emplace_back([&, i] {
+        StagedFile& sf = staged[i];
+        const size_t n = same_layout ? 1 : shard_count;
+        for (size_t p = 0; p < n; ++p) sf.partitions.push_back(std::make_unique<Partition>());
+        SnapshotHeader header;
+        uint64_t since_report = 0;
+        sf.status = ReadSnapshot(
+            env, set.files[i].path, &header,
+            [&](std::string_view ns, std::string_view key, Entry e) {
+              Partition* p = same_layout ? sf.partitions[0].get()
+                                         : sf.partitions[ShardOf(key, shard_count)].get();
+              p->Restore(ns, key, std::move(e), o.now_ms);
+              if (++since_report == 10000) {
+                progress->Add(0, since_report);
+                since_report = 0;
+              }
+            },
+            &sf.stats);
+        progress->Add(sf.stats.bytes, since_report);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  bool ok = true;
+  for (size_t i = 0; i < set.files.size(); ++i) {
+    if (staged[i].status.ok()) continue;
+    ok = false;
+    ++r->damaged_snapshots;
+    const std::string& path = set.files[i].path;
+    Status s = SetAsideDamagedSnapshot(env, dir, path);
+    Warn(o, "snapshot " + path + " is damaged (" + staged[i].status.message() + "); " +
+                (s.ok() ? "set aside as " + DamagedSnapshotPath(path)
+                        : "setting it aside failed: " + s.message()) +
+                "; falling back to the previous one");
+  }
+  if (!ok) return false;
+
+  uint64_t max_version = 0;
+  for (size_t i = 0; i < staged.size(); ++i) {
+    r->snapshot_entries += staged[i].stats.entries;
+    max_version = std::max(max_version, staged[i].stats.max_version);
     if (same_layout) {
-      staged.push_back(std::make_unique<Partition>());
-    } else {
-      for (uint32_t i = 0; i < shard_count; ++i) staged.push_back(std::make_unique<Partition>());
+      r->partitions[i] = std::move(staged[i].partitions[0]);
+      r->partitions[i]->SeenVersion(staged[i].stats.max_version);
     }
-    SnapshotHeader header;
-    SnapshotStats stats;
-    uint64_t since_report = 0;
-    uint64_t foreign = 0;
-    Status s = ReadSnapshot(
-        env, f.path, &header,
-        [&](std::string_view ns, std::string_view key, Entry e) {
-          // (The header is read before the first entry.) An older snapshot of this shard made
-          // under another shard count holds keys that are other shards' now: leave them out.
-          if (same_layout && header.shard_count != shard_count &&
-              ShardOf(key, shard_count) != shard) {
-            ++foreign;
-            return;
-          }
-          Partition* p = same_layout ? staged[0].get() : staged[ShardOf(key, shard_count)].get();
-          p->Restore(ns, key, std::move(e), o.now_ms);
-          if (++since_report == 10000) {
-            progress->Add(0, since_report);
-            since_report = 0;
-          }
-        },
-        &stats);
-    progress->Add(stats.bytes, since_report);
-    if (!s.ok()) {
-      ++*damaged;
-      Warn(o, "snapshot " + f.path + " is damaged (" + s.message() +
-                  "); falling back to the previous one");
-      continue;
-    }
-    if (same_layout && header.shard != shard) {
-      Warn(o, "snapshot " + f.path + " says shard " + std::to_string(header.shard) + "; skipped");
-      continue;
-    }
-    if (same_layout && header.shard_count != shard_count) {
-      Warn(o, "snapshot " + f.path + " was written with " + std::to_string(header.shard_count) +
-                  " shards: " + std::to_string(foreign) +
-                  " keys of other shards left out; keys this shard took over from other shards "
-                  "since come from the WAL alone");
-    }
-    // Merge what was staged.
-    std::lock_guard<std::mutex> lock(*route_mu);
-    r->snapshot_entries += stats.entries;
-    if (same_layout) {
-      r->partitions[shard] = std::move(staged[0]);
-      r->partitions[shard]->SeenVersion(stats.max_version);
-    } else {
-      for (uint32_t i = 0; i < shard_count; ++i) {
-        Partition& dst = *r->partitions[i];
-        for (auto& [ns, table] : staged[i]->tables()) {
+  }
+  if (!same_layout) {
+    // Every key is in one file only; versions: every shard above every file's counter.
+    for (uint32_t t = 0; t < shard_count; ++t) {
+      Partition& dst = *r->partitions[t];
+      for (StagedFile& sf : staged) {
+        for (auto& [ns, table] : sf.partitions[t]->tables()) {
           for (size_t seg = 0; seg < table.segment_count(); ++seg) {
             for (auto& kv : table.segment(seg)) dst.Restore(ns, kv.first, kv.second, o.now_ms);
           }
         }
-        dst.SeenVersion(stats.max_version);
+        sf.partitions[t].reset();
       }
+      dst.SeenVersion(max_version);
     }
-    return header.start_lsn == 0 ? 1 : header.start_lsn;
+  }
+  return true;
+}
+
+// Loads the newest complete snapshot set that reads back whole (SNAPSHOT_FORMAT.md, "Recovery
+// policy"). Returns its LSN, 0 when there is none.
+uint64_t LoadNewestSnapshotSet(Env* env, const std::string& dir,
+                               const std::vector<SnapshotSet>& sets, uint32_t shard_count,
+                               const RecoveryOptions& o, RecoveryResult* r, Progress* progress) {
+  for (const SnapshotSet& set : sets) {
+    for (const SnapshotSet::Damaged& d : set.damaged) {
+      ++r->damaged_snapshots;
+      Status s = SetAsideDamagedSnapshot(env, dir, d.path);
+      Warn(o, "snapshot " + d.path + " is damaged (" + d.why + "); " +
+                  (s.ok() ? "set aside as " + DamagedSnapshotPath(d.path)
+                          : "setting it aside failed: " + s.message()));
+    }
+    if (!set.complete()) {
+      Warn(o, "snapshot set at LSN " + std::to_string(set.lsn) + " is not usable (" + set.problem +
+                  "); falling back to the previous one");
+      continue;
+    }
+    if (set.shard_count != shard_count && o.info) {
+      o.info("snapshot set at LSN " + std::to_string(set.lsn) + " has " +
+             std::to_string(set.shard_count) + " shards: its keys go to " +
+             std::to_string(shard_count));
+    }
+    if (LoadSnapshotSet(env, dir, set, shard_count, o, r, progress)) {
+      return set.lsn == 0 ? 1 : set.lsn;
+    }
   }
   return 0;
 }
@@ -234,79 +271,45 @@ Status Recover(Env* env, const std::string& dir, const RecoveryOptions& o, Recov
     env->DeleteFile(t);
   }
 
-  // The snapshot layout: the shard count of the newest snapshot.
+  // The snapshot sets, newest first (headers only), and what recovery will read.
+  const std::vector<SnapshotSet> sets = GroupSnapshotSets(env, listing.snapshots);
   uint64_t total_bytes = 0;
   for (const auto& f : listing.wal) {
     uint64_t size = 0;
     env->GetFileSize(f.path, &size);
     total_bytes += size;
   }
-  std::map<uint32_t, std::vector<SnapshotFile>> by_shard;
-  for (const auto& f : listing.snapshots) by_shard[f.shard].push_back(f);
-  uint32_t old_count = 0;
-  uint64_t newest = 0;
-  for (const auto& f : listing.snapshots) {
-    if (f.start_lsn < newest) continue;
-    SnapshotHeader header;
-    if (!ReadSnapshotHeader(env, f.path, &header).ok()) continue;
-    newest = f.start_lsn;
-    old_count = header.shard_count;
-  }
-  // Snapshots of shards beyond the newest layout's are obsolete. (If no header reads at all,
-  // each shard still tries its own, to report them damaged.)
-  for (auto& [shard, files] : by_shard) {
-    if (shard >= (old_count > 0 ? old_count : n)) files.clear();
-  }
-  const bool same_layout = old_count == 0 || old_count == n;
-  for (const auto& [shard, files] : by_shard) {
-    for (const auto& f : files) {
+  for (const SnapshotSet& set : sets) {
+    if (!set.complete()) continue;
+    for (const auto& f : set.files) {
       uint64_t size = 0;
       env->GetFileSize(f.path, &size);
       total_bytes += size;
     }
+    break;  // normally the newest complete set is the one loaded
   }
   Progress progress(o, total_bytes);
 
-  // 1. Snapshots, one thread per (old) shard.
-  std::mutex route_mu;
-  std::vector<uint64_t> start_lsn(std::max(old_count, n), 0);
-  std::vector<uint32_t> damaged(start_lsn.size(), 0);
-  {
-    std::vector<std::thread> threads;
-    for (const auto& [shard, files] : by_shard) {
-      if (files.empty()) continue;
-      threads.emplace_back([&, shard = shard, files = files] {
-        start_lsn[shard] = LoadSnapshots(env, files, n, o, r, &route_mu, same_layout, shard,
-                                         &progress, &damaged[shard]);
-      });
-    }
-    for (auto& t : threads) t.join();
-  }
-  for (uint32_t d : damaged) r->damaged_snapshots += d;
+  // 1. The newest complete snapshot set that reads back whole, one thread per file.
+  const uint64_t from = LoadNewestSnapshotSet(env, dir, sets, n, o, r, &progress);
 
-  // 2. The WAL from the oldest snapshot position used (a shard without a snapshot needs it
-  //    all). Versions make records already in a snapshot harmless.
-  uint64_t from = UINT64_MAX;
-  const uint32_t snapshot_shards = same_layout ? n : old_count;
-  for (uint32_t i = 0; i < snapshot_shards; ++i) from = std::min(from, start_lsn[i]);
-  if (from == UINT64_MAX) from = 0;
-  uint64_t max_lsn = 0;
-  for (uint64_t l : start_lsn) max_lsn = std::max(max_lsn, l == 0 ? 0 : l - 1);
-  if (same_layout && n > 1) {
+  // 2. The WAL from the set's position (all of it without a set). Versions make records
+  //    already in the snapshot harmless.
+  uint64_t max_lsn = from == 0 ? 0 : from - 1;
+  for (const SnapshotFile& f : listing.snapshots) {
+    // A snapshot not loaded still names a position the WAL had reached.
+    max_lsn = std::max(max_lsn, f.start_lsn == 0 ? 0 : f.start_lsn - 1);
+  }
+  if (n > 1) {
     std::vector<std::thread> threads;
     std::vector<Status> statuses(n);
     std::vector<uint64_t> lsns(n, 0), records(n, 0), dropped(n, 0);
-    // The shard that replays from the oldest position reads every file any other reads: it
-    // reports the damage (once); the others only apply.
-    uint32_t reporter = 0;
-    for (uint32_t i = 1; i < n; ++i) {
-      if (start_lsn[i] < start_lsn[reporter]) reporter = i;
-    }
+    // Every pass reads the same records: shard 0's reports the damage and the figures (once);
+    // the others only apply.
     for (uint32_t i = 0; i < n; ++i) {
       threads.emplace_back([&, i] {
-        statuses[i] =
-            ReplayWal(env, listing.wal, std::max<uint64_t>(from, start_lsn[i]), n, o, r, i,
-                      &lsns[i], &records[i], &dropped[i], &progress, i == reporter, false);
+        statuses[i] = ReplayWal(env, listing.wal, from, n, o, r, i, &lsns[i], &records[i],
+                                &dropped[i], &progress, i == 0, false);
       });
     }
     for (auto& t : threads) t.join();
@@ -314,8 +317,8 @@ Status Recover(Env* env, const std::string& dir, const RecoveryOptions& o, Recov
       if (!statuses[i].ok()) return statuses[i];
       max_lsn = std::max(max_lsn, lsns[i]);
     }
-    r->wal_records = records[reporter];  // every shard's pass reads a subset of its records
-    r->wal_bytes_dropped = dropped[reporter];
+    r->wal_records = records[0];
+    r->wal_bytes_dropped = dropped[0];
     // One more pass over the last file only (applying nothing), to truncate a torn end.
     uint64_t ignored = 0, none = 0, d = 0;
     if (!listing.wal.empty()) {

@@ -1,9 +1,11 @@
-// Recovery at start-up: for each shard, the newest snapshot that reads back whole (an older
-// one if the newest is damaged), then every WAL record from the oldest snapshot position on,
-// applied where it is newer (versions make replay idempotent). Shards load in parallel.
+// Recovery at start-up: the newest complete snapshot set (every shard's file at one LSN,
+// storage/snapshot_set.h) that reads back whole, an older one if not, with its keys routed to
+// the current shard count; then every WAL record from the set's LSN on, applied where it is
+// newer (versions make replay idempotent). Files load, and shards replay, in parallel.
 // Corruption policy (storage/WAL_FORMAT.md, SNAPSHOT_FORMAT.md): a torn or damaged tail of the
 // last WAL file is truncated and logged; damage elsewhere is logged with its offset and
-// skipped; a snapshot that fails its checksums is set aside for the previous one.
+// skipped; a snapshot file that fails its checksums is renamed to *.damaged and its set given
+// up for the previous one; an incomplete set (a crash between two shards' renames) is ignored.
 #ifndef DATABRIDGE_STORAGE_RECOVERY_H_
 #define DATABRIDGE_STORAGE_RECOVERY_H_
 
@@ -38,7 +40,7 @@ struct RecoveryResult {
   uint64_t wal_records = 0;  // records read from the WAL
   uint64_t bytes_read = 0;
   double seconds = 0;
-  uint32_t damaged_snapshots = 0;  // newest snapshots set aside for an older one
+  uint32_t damaged_snapshots = 0;  // snapshot files found damaged (and set aside)
   uint64_t wal_bytes_dropped = 0;  // damaged WAL bytes skipped or truncated
 };
 

@@ -462,7 +462,7 @@ TEST_CASE("Damage in a WAL file that is not the last is reported, never truncate
 
 TEST_CASE("Damage is reported once, also when shards replay on threads of their own",
           "[recovery]") {
-  // Shard 0's snapshot is recent, shard 1 has none: only shard 1's pass reads the first file.
+  // Two shards, two replay threads reading the same files.
   DataDir d;
   d.OpenWal(1);
   std::vector<std::string> keys;
@@ -478,12 +478,11 @@ TEST_CASE("Damage is reported once, also when shards replay on threads of their 
   d.Add(4, Batch().Put(keys[3], S("v"), 4), 1);
   d.CloseWal();
   REQUIRE(d.env.FlipByte(JoinPath(d.dir, WalFileName(1)), damaged_at + 9).ok());
-  d.WriteSnapshot(0, 2, 4, {});
   REQUIRE(d.Recover(2).ok());
   INFO(d.AllWarnings());
   CHECK(d.warnings.size() == 1);
   CHECK(d.Warned("checksum mismatch at offset " + std::to_string(damaged_at)));
-  CHECK(d.result.wal_records == 2);  // records 1 and 4 (each counted once, not per shard)
+  CHECK(d.result.wal_records == 2);  // records 1 and 4 (each counted once, not per thread)
   CHECK(d.result.wal_bytes_dropped > 0);
   CHECK(d.Get(keys[0]) != nullptr);
   CHECK(d.Get(keys[1]) == nullptr);
@@ -565,36 +564,93 @@ TEST_CASE("Snapshots of 2 shards recover into 2 as they are", "[recovery][reshar
   CheckResharded(d, 2, 200);
 }
 
-TEST_CASE("A fallback snapshot of an older shard count keeps only this shard's keys",
+TEST_CASE("A fallback set of another shard count is loaded whole, each key where it goes now",
           "[recovery][reshard]") {
-  // Resharded from 2 to 3: shard 0 has a 3-shard snapshot (damaged) and, older, the 2-shard
-  // one of shard 0, which also holds keys that belong to shards 1 and 2 now.
+  // Resharded from 2 to 3: the 3-shard set is damaged; the 2-shard set before it holds every
+  // key (in two files), and the WAL from its position the writes since.
   DataDir d;
-  std::vector<SnapEntry> old0;
+  std::vector<std::vector<SnapEntry>> old(2);
   std::vector<std::string> keys;
-  for (int i = 0; old0.size() < 30; ++i) {
+  for (int i = 0; i < 60; ++i) {
     const std::string k = "key" + std::to_string(i);
-    if (ShardOf(k, 2) == 0) old0.push_back({"", k, E(I(i), 10 + i)}), keys.push_back(k);
+    old[ShardOf(k, 2)].push_back({"", k, E(I(i), 10 + i)});
+    keys.push_back(k);
   }
-  d.WriteSnapshot(0, 2, 1, old0);
-  const std::string damaged = d.WriteSnapshot(0, 3, 9, {});
-  d.WriteSnapshot(1, 3, 9, {});
-  d.WriteSnapshot(2, 3, 9, {});
+  d.WriteSnapshot(0, 2, 1, old[0]);
+  d.WriteSnapshot(1, 2, 1, old[1]);
+  d.OpenWal(1);
+  d.Add(1, Batch().Put("key0", S("changed"), 100), ShardOf("key0", 3));
+  d.Add(2, Batch().Put("new", S("n"), 101), ShardOf("new", 3));
+  d.CloseWal();
+  const std::string damaged = d.WriteSnapshot(0, 3, 3, {});
+  d.WriteSnapshot(1, 3, 3, {});
+  d.WriteSnapshot(2, 3, 3, {});
   REQUIRE(d.env.FlipByte(damaged, kSnapshotHeaderSize + 20).ok());
   REQUIRE(d.Recover(3).ok());
-  CHECK(d.Warned("was written with 2 shards"));
-  size_t kept = 0;
-  for (const std::string& k : keys) {
-    if (ShardOf(k, 3) == 0) {
-      CHECK(d.Get(k) != nullptr);
-      ++kept;
-    } else {
-      // Not misplaced in shard 0 (Get checks the shard of whatever it finds).
-      CHECK(d.result.partitions[0]->FindForRestore("", k) == nullptr);
-    }
+  INFO(d.AllWarnings());
+  CHECK(d.Warned("snapshot " + damaged + " is damaged"));
+  CHECK(d.result.damaged_snapshots == 1);
+  CHECK(d.result.snapshot_entries == 60);
+  CHECK(d.result.wal_records == 2);  // from the fallback set's LSN
+  CHECK(d.ValueOf("key0") == S("changed"));
+  CHECK(d.ValueOf("new") == S("n"));
+  for (int i = 1; i < 60; ++i) CHECK(d.ValueOf(keys[i]) == I(i));  // Get checks the shard
+  CHECK(d.result.keys == 61);
+  // Every shard continues above every version of the set; the WAL's in their keys' shards.
+  for (uint32_t s = 0; s < 3; ++s) CHECK(d.result.partitions[s]->last_version() >= 69);
+  CHECK(d.result.partitions[ShardOf("key0", 3)]->last_version() >= 100);
+  CHECK(d.result.partitions[ShardOf("new", 3)]->last_version() >= 101);
+}
+
+TEST_CASE("An incomplete newest set (a crash between two shards' renames) is ignored",
+          "[recovery]") {
+  std::string k0, k1;  // a key of each of two shards
+  for (int i = 0; k0.empty() || k1.empty(); ++i) {
+    const std::string k = "key" + std::to_string(i);
+    (ShardOf(k, 2) == 0 ? k0 : k1) = k;
   }
-  CHECK(kept > 0);
-  CHECK(d.result.partitions[0]->stats().keys == kept);
+  DataDir d;
+  d.WriteSnapshot(0, 2, 1, {{"", k0, E(S("a1"), 1)}});
+  d.WriteSnapshot(1, 2, 1, {});
+  d.OpenWal(1);
+  d.Add(1, Batch().Put(k0, S("a2"), 2));
+  d.Add(2, Batch().Put(k1, S("b1"), 3));
+  d.OpenWal(3);
+  d.CloseWal();
+  // Shard 0's file of the set at 3 was renamed into place, shard 1's was not.
+  const std::string lone = d.WriteSnapshot(0, 2, 3, {{"", k0, E(S("a2"), 2)}});
+  REQUIRE(d.Recover(2).ok());
+  INFO(d.AllWarnings());
+  CHECK(d.Warned("snapshot set at LSN 3 is not usable (1 of its 2 shards' files are there)"));
+  CHECK(d.result.damaged_snapshots == 0);  // what a crash leaves is no damage
+  CHECK(d.env.FileExists(lone));           // nor set aside
+  CHECK(d.ValueOf(k0) == S("a2"));
+  CHECK(d.ValueOf(k1) == S("b1"));   // the set at 3 lacks it: it is in shard 1's missing file
+  CHECK(d.result.wal_records == 2);  // from the complete set's LSN
+  CHECK(d.result.next_lsn == 4);
+}
+
+TEST_CASE("A damaged snapshot file is set aside and never read again", "[recovery]") {
+  DataDir d;
+  d.OpenWal(1);
+  d.Add(1, Batch().Put("a", S("a1"), 1));
+  d.OpenWal(2);
+  d.Add(2, Batch().Put("a", S("a2"), 2));
+  d.CloseWal();
+  d.WriteSnapshot(0, 1, 2, {{"", "a", E(S("a1"), 1)}});
+  const std::string newest = d.WriteSnapshot(0, 1, 3, {{"", "a", E(S("a2"), 2)}});
+  REQUIRE(d.env.FlipByte(newest, d.FileSize(newest) - 10).ok());  // the footer
+  REQUIRE(d.Recover(1).ok());
+  CHECK(d.Warned("snapshot " + newest + " is damaged ("));
+  CHECK(d.Warned("set aside as " + newest + ".damaged"));
+  CHECK_FALSE(d.env.FileExists(newest));
+  CHECK(d.env.FileExists(newest + ".damaged"));
+  CHECK(d.ValueOf("a") == S("a2"));
+  // The next recovery neither reads it nor reports it again.
+  REQUIRE(d.Recover(1).ok());
+  CHECK(d.warnings.empty());
+  CHECK(d.result.damaged_snapshots == 0);
+  CHECK(d.ValueOf("a") == S("a2"));
 }
 
 TEST_CASE("Versions continue above the highest persisted one", "[recovery]") {
@@ -633,6 +689,16 @@ TEST_CASE("The next LSN follows the highest record or snapshot position", "[reco
     d.WriteSnapshot(0, 1, 42, {{"", "a", E(S("a"), 1)}});
     REQUIRE(d.Recover(1).ok());
     CHECK(d.result.next_lsn == 42);
+  }
+  SECTION("a snapshot that is not loaded") {
+    DataDir d;
+    d.OpenWal(1);
+    d.Add(1, Batch().Put("a", S("a"), 1));
+    d.CloseWal();
+    d.WriteSnapshot(1, 2, 42, {});  // shard 0's file of that set is missing
+    REQUIRE(d.Recover(2).ok());
+    CHECK(d.ValueOf("a") == S("a"));
+    CHECK(d.result.next_lsn == 42);  // at least the position every snapshot file names
   }
   SECTION("an empty last WAL file") {
     DataDir d;
