@@ -63,7 +63,7 @@ RUN apt-get update \
       bazel-bootstrap bazel-rules-java default-jdk-headless g++ make python3 python3-venv python3-dev \
       libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev libssl-dev libspdlog-dev \
       libfmt-dev catch2 libcli11-dev prometheus-cpp-dev libzstd-dev libxxhash-dev libabsl-dev \
-      zlib1g-dev pybind11-dev \
+      zlib1g-dev pybind11-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
