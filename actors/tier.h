@@ -36,8 +36,8 @@ struct TierOptions {
   uint32_t shard = 0;
   uint64_t max_memory = 0;  // the shard's share of --max-memory
   // Spilling starts above high x max_memory and goes down to low x max_memory.
-  double high_watermark = 0.90;
-  double low_watermark = 0.80;
+  double high_watermark = 0.85;
+  double low_watermark = 0.75;
   uint64_t segment_bytes = uint64_t{64} << 20;
   size_t min_value_bytes = 64;         // smaller values are not worth a disk read
   size_t spill_batch_bytes = 1 << 20;  // records per write
