@@ -80,13 +80,14 @@ CommandSpec BatchCommand(std::string name, uint8_t opcode, uint32_t flags, int m
 
 Status RegisterBatchFamily(CommandRegistry* r) {
   return r->RegisterAll({
-      BatchCommand("MGET", op::kMget, kCmdReadOnly, 1, 0, 1, Mget, MergeInKeyOrder,
-                   "MGET key [key ...]"),
+      BatchCommand("MGET", op::kMget, kCmdReadOnly | kCmdStoredReply, 1, 0, 1, Mget,
+                   MergeInKeyOrder, "MGET key [key ...]"),
       BatchCommand("MSET", op::kMset, kCmdWrite, 2, 0, 2, Mset, MergeFirstError,
                    "MSET key value [key value ...]"),
       BatchCommand("MSETPX", op::kMsetpx, kCmdWrite, 3, 1, 2, Msetpx, MergeFirstError,
                    "MSETPX milliseconds key value [key value ...]"),
-      BatchCommand("MDEL", op::kMdel, kCmdWrite | kCmdAllowOom, 1, 0, 1, Mdel, MergeSum, "MDEL key [key ...]"),
+      BatchCommand("MDEL", op::kMdel, kCmdWrite | kCmdAllowOom, 1, 0, 1, Mdel, MergeSum,
+                   "MDEL key [key ...]"),
       BatchCommand("MEXISTS", op::kMexists, kCmdReadOnly, 1, 0, 1, Mexists, MergeInKeyOrder,
                    "MEXISTS key [key ...]"),
   });
