@@ -58,6 +58,21 @@ TEST_CASE("RESP and binary clients share the port", "[integration][resp]") {
   CHECK(Ok(c, "GET", {S("foo")}) == Value::Bytes("hello world"));
 }
 
+TEST_CASE("with --max-frame-bytes over 704 MiB, the fifth byte tells '*' requests from frames",
+          "[integration][resp]") {
+  ServerProcess server({"--max-frame-bytes", "1GiB"});
+  RespConnection resp(server.port());
+  // '*' could begin a frame of 704 MiB or more: the server waits for the fifth byte.
+  resp.Send("*1\r\n");
+  resp.Send("$4\r\nPING\r\n");
+  CHECK(resp.ReadRaw() == "+PONG\r\n");
+  // 'P' (0x50) could only begin a frame of 1.25 GiB: RESP at once.
+  RespConnection inline_conn(server.port());
+  CHECK(inline_conn.Call({"PING"}) == "+PONG\r\n");
+  Client c(Opts(server, 10));
+  CHECK(Ok(c, "PING") == S("PONG"));
+}
+
 TEST_CASE("RESP commands with Redis's replies", "[integration][resp]") {
   ServerProcess server({"--shards", "4"});
   RespConnection r(server.port());
@@ -276,6 +291,23 @@ TEST_CASE("BLPOP over RESP waits for a push", "[integration][resp]") {
   CHECK(pusher.Call({"RPUSH", "jobs", "j1"}) == ":1\r\n");
   CHECK(waiter.ReadRaw() == "*2\r\n" + Bulk("jobs") + Bulk("j1"));
   CHECK(waiter.Call({"BLPOP", "jobs", "0.05"}) == "$-1\r\n");
+
+  // A client that leaves while blocked: its BLPOP is dropped and never takes an element.
+  auto await_blocked = [&](int64_t n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (InfoInt(c, "blocked") != n) {
+      REQUIRE(std::chrono::steady_clock::now() < until);
+      std::this_thread::yield();
+    }
+  };
+  {
+    RespConnection gone(server.port());
+    gone.Command({"BLPOP", "left", "0"});
+    await_blocked(1);
+  }
+  await_blocked(0);
+  CHECK(pusher.Call({"RPUSH", "left", "x"}) == ":1\r\n");
+  CHECK(pusher.Call({"LLEN", "left"}) == ":1\r\n");
 }
 
 TEST_CASE("AUTH on RESP: NOAUTH, WRONGPASS, then served", "[integration][resp]") {
