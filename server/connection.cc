@@ -33,6 +33,17 @@ bool ConstantTimeEquals(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
+// name (as sent) equals upper (a registered, upper-case name), ignoring ASCII case.
+bool EqualsIgnoringCase(std::string_view name, const std::string& upper) {
+  if (name.size() != upper.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (c != upper[i]) return false;
+  }
+  return true;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -359,8 +370,12 @@ void Connection::Resolve(PendingRequest& r, uint8_t opcode) {
   const CommandRegistry& registry = loop_->state()->registry;
   if (opcode == protocol::kOpByName) {
     std::string_view name = r.argv[0].AsStringView();
-    r.cmd = registry.FindByName(name);
+    // Clients by name (all of RESP) mostly repeat a command: skip the registry's hash lookup.
+    r.cmd = last_by_name_ != nullptr && EqualsIgnoringCase(name, last_by_name_->name)
+                ? last_by_name_
+                : registry.FindByName(name);
     if (r.cmd != nullptr) {
+      last_by_name_ = r.cmd;
       r.metric_id = r.cmd->id;
       r.stored_reply = (r.cmd->flags & kCmdStoredReply) != 0;
     }

@@ -169,7 +169,8 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   protocol::Wire wire_ = protocol::Wire::kUnknown;
   int resp_version_ = 2;
   protocol::RespRequestParser resp_parser_;
-  ValueList resp_argv_;  // the parser's output, swapped into the request
+  ValueList resp_argv_;                        // the parser's output, swapped into the request
+  const CommandSpec* last_by_name_ = nullptr;  // the last command named by a request
 };
 
 }  // namespace dbkv
