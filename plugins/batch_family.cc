@@ -80,8 +80,8 @@ CommandSpec BatchCommand(std::string name, uint8_t opcode, uint32_t flags, int m
 
 Status RegisterBatchFamily(CommandRegistry* r) {
   return r->RegisterAll({
-      BatchCommand("MGET", op::kMget, kCmdReadOnly, 1, 0, 1, Mget, MergeInKeyOrder,
-                   "MGET key [key ...]"),
+      BatchCommand("MGET", op::kMget, kCmdReadOnly | kCmdStoredReply, 1, 0, 1, Mget,
+                   MergeInKeyOrder, "MGET key [key ...]"),
       BatchCommand("MSET", op::kMset, kCmdWrite | kCmdNoLoad, 2, 0, 2, Mset, MergeFirstError,
                    "MSET key value [key value ...]"),
       BatchCommand("MSETPX", op::kMsetpx, kCmdWrite | kCmdNoLoad, 3, 1, 2, Msetpx, MergeFirstError,

@@ -2,7 +2,9 @@
 
 #include "plugins/batch_family.h"
 #include "plugins/cas_family.h"
+#include "plugins/connection_family.h"
 #include "plugins/core_family.h"
+#include "plugins/keyspace_family.h"
 #include "plugins/list_family.h"
 #include "plugins/lock_family.h"
 #include "plugins/server_family.h"
@@ -13,8 +15,9 @@ namespace dbkv {
 Status RegisterBuiltinFamilies(CommandRegistry* registry) {
   using RegisterFn = Status (*)(CommandRegistry*);
   const RegisterFn families[] = {
-      RegisterServerFamily, RegisterCoreFamily, RegisterBatchFamily, RegisterCasFamily,
-      RegisterListFamily,   RegisterWaitFamily, RegisterLockFamily,
+      RegisterServerFamily,   RegisterConnectionFamily, RegisterCoreFamily,
+      RegisterKeyspaceFamily, RegisterBatchFamily,      RegisterCasFamily,
+      RegisterListFamily,     RegisterWaitFamily,       RegisterLockFamily,
   };
   for (RegisterFn family : families) {
     Status s = family(registry);

@@ -1,6 +1,12 @@
 #include "plugins/core_family.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "core/numeric.h"
@@ -113,6 +119,124 @@ Reply IncrBy(ShardContext& ctx, const CommandArgs& args, bool negate) {
 Reply Incr(ShardContext& ctx, const CommandArgs& args) { return IncrBy(ctx, args, false); }
 Reply Decr(ShardContext& ctx, const CommandArgs& args) { return IncrBy(ctx, args, true); }
 
+// INCRBY key increment / DECRBY key decrement: as Redis, the increment must be an integer; the
+// stored value may be anything INCR takes.
+Reply IncrByInt(ShardContext& ctx, const CommandArgs& args, bool negate) {
+  int64_t by;
+  if (!ArgToInt(args[1], &by)) return Reply::Error(NotAnInteger());
+  return IncrBy(ctx, args, negate);
+}
+Reply IncrByCmd(ShardContext& ctx, const CommandArgs& args) { return IncrByInt(ctx, args, false); }
+Reply DecrByCmd(ShardContext& ctx, const CommandArgs& args) { return IncrByInt(ctx, args, true); }
+
+// A number for INCRBYFLOAT: an int, double or Decimal, or text holding a float ("1.5", "5e3",
+// "-inf"), as Redis reads it (strtold, no spaces, no NaN).
+bool ToLongDouble(const Value& v, long double* out) {
+  switch (v.type()) {
+    case ValueType::kInt:
+      *out = static_cast<long double>(v.AsInt());
+      return true;
+    case ValueType::kDouble:
+      *out = v.AsDouble();
+      return !std::isnan(*out);
+    case ValueType::kDecimal:
+      return ToLongDouble(Value::String(v.AsDecimal().ToString()), out);
+    case ValueType::kString:
+    case ValueType::kBytes: {
+      const std::string text(v.AsStringView());
+      if (text.empty() || text.size() > 5000 || std::isspace(static_cast<unsigned char>(text[0]))) {
+        return false;
+      }
+      char* end = nullptr;
+      errno = 0;
+      *out = std::strtold(text.c_str(), &end);
+      return end == text.c_str() + text.size() && errno != ERANGE && !std::isnan(*out);
+    }
+    default:
+      return false;
+  }
+}
+
+// Redis's text of a long double (ld2string, LD_STR_HUMAN): 17 decimals, trailing zeros cut.
+std::string HumanLongDouble(long double v) {
+  char buf[5200];
+  int n = std::snprintf(buf, sizeof(buf), "%.17Lf", v);
+  if (n < 0 || static_cast<size_t>(n) >= sizeof(buf)) return "0";
+  std::string out(buf, static_cast<size_t>(n));
+  if (out.find('.') != std::string::npos) {
+    while (!out.empty() && out.back() == '0') out.pop_back();
+    if (!out.empty() && out.back() == '.') out.pop_back();
+  }
+  if (out == "-0") out = "0";
+  return out;
+}
+
+// INCRBYFLOAT key increment: as Redis: the sum in long double precision, stored and replied as
+// Redis's text of it (a string: "10.5", "5200"). The stored value may be absent (0), an int, a
+// double, a Decimal, or text holding a float.
+Reply IncrByFloat(ShardContext& ctx, const CommandArgs& args) {
+  long double by;
+  if (!ToLongDouble(args[1], &by) || args[1].type() == ValueType::kBool) {
+    return Reply::Error(Code::kInvalidArgument, "value is not a valid float");
+  }
+  EntryRef ref = ctx.Upsert(KeyArg(args, 0));
+  const Value& cur = ref.entry->value;
+  long double current = 0;
+  if (cur.type() == ValueType::kList || cur.type() == ValueType::kMap ||
+      cur.type() == ValueType::kBool) {
+    ctx.Abort(ref);
+    return Reply::Error(Status::WrongType());
+  }
+  if (!cur.is_null() && !ToLongDouble(cur, &current)) {
+    ctx.Abort(ref);
+    return Reply::Error(Code::kInvalidArgument, "value is not a valid float");
+  }
+  const long double sum = current + by;
+  if (!std::isfinite(sum)) {
+    ctx.Abort(ref);
+    return Reply::Error(Code::kInvalidArgument, "increment would produce NaN or Infinity");
+  }
+  Value text = Value::String(HumanLongDouble(sum));
+  ref.entry->value = text;
+  ctx.Commit(ref);
+  return Reply::Of(std::move(text));
+}
+
+// GETDEL key -> the value (nil if none), and the key is removed.
+Reply GetDel(ShardContext& ctx, const CommandArgs& args) {
+  std::string_view key = KeyArg(args, 0);
+  Entry* e = ctx.Find(key);
+  if (e == nullptr) return Reply::Nil();
+  Reply reply = Reply::Of(e->value);
+  ctx.Erase(key);
+  return reply;
+}
+
+// SETNX key value -> 1 if the key was set (it did not exist), else 0.
+Reply SetNx(ShardContext& ctx, const CommandArgs& args) {
+  std::string_view key = KeyArg(args, 0);
+  if (ctx.Peek(key) != nullptr) return Reply::Of(Value::Int(0));
+  ctx.Put(key, args[1], kNoExpiry);
+  return Reply::Of(Value::Int(1));
+}
+
+// SETEX key seconds value / PSETEX key ms value -> OK.
+Reply SetExIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms, const char* name) {
+  int64_t at;
+  if (!ArgToExpiry(args[1], unit_ms, ctx.now_ms(), &at)) {
+    int64_t n;
+    if (!ArgToInt(args[1], &n)) return Reply::Error(NotAnInteger());
+    return Reply::Error(Code::kInvalidArgument,
+                        std::string("invalid expire time in '") + name + "' command");
+  }
+  ctx.Put(KeyArg(args, 0), args[2], at);
+  return Reply::Ok();
+}
+Reply SetEx(ShardContext& ctx, const CommandArgs& args) {
+  return SetExIn(ctx, args, 1000, "setex");
+}
+Reply PSetEx(ShardContext& ctx, const CommandArgs& args) { return SetExIn(ctx, args, 1, "psetex"); }
+
 // TTL key / PTTL key -> remaining time; -1 without expiry; -2 if the key does not exist.
 Reply TtlIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
   Entry* e = ctx.Peek(KeyArg(args, 0));
@@ -198,8 +322,8 @@ Reply Persist(ShardContext& ctx, const CommandArgs& args) {
 
 Status RegisterCoreFamily(CommandRegistry* r) {
   std::vector<CommandSpec> specs = {
-      KeyCommand("GET", op::kGet, kCmdReadOnly, 1, 1, Get, "GET key"),
-      KeyCommand("SET", op::kSet, kCmdWrite | kCmdNoLoad, 2, 7, Set,
+      KeyCommand("GET", op::kGet, kCmdReadOnly | kCmdStoredReply, 1, 1, Get, "GET key"),
+      KeyCommand("SET", op::kSet, kCmdWrite | kCmdNoLoad | kCmdStoredReply, 2, 7, Set,
                  "SET key value [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] [NX|XX] [GET]"),
       KeyCommand("DEL", op::kDel, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 1, -1, Del,
                  "DEL key [key ...]"),
@@ -215,9 +339,21 @@ Status RegisterCoreFamily(CommandRegistry* r) {
                  "PEXPIRE key milliseconds [NX|XX|GT|LT]"),
       KeyCommand("PERSIST", op::kPersist, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 1, 1, Persist,
                  "PERSIST key"),
+      // By name only (no opcode): what Redis users expect beside the commands above.
+      KeyCommand("UNLINK", 0, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 1, -1, Del,
+                 "UNLINK key [key ...]"),
+      KeyCommand("GETDEL", 0, kCmdWrite | kCmdAllowOom | kCmdStoredReply, 1, 1, GetDel,
+                 "GETDEL key"),
+      KeyCommand("SETNX", 0, kCmdWrite | kCmdNoLoad, 2, 2, SetNx, "SETNX key value"),
+      KeyCommand("SETEX", 0, kCmdWrite | kCmdNoLoad, 3, 3, SetEx, "SETEX key seconds value"),
+      KeyCommand("PSETEX", 0, kCmdWrite | kCmdNoLoad, 3, 3, PSetEx,
+                 "PSETEX key milliseconds value"),
+      KeyCommand("INCRBY", 0, kCmdWrite, 2, 2, IncrByCmd, "INCRBY key increment"),
+      KeyCommand("DECRBY", 0, kCmdWrite, 2, 2, DecrByCmd, "DECRBY key decrement"),
+      KeyCommand("INCRBYFLOAT", 0, kCmdWrite, 2, 2, IncrByFloat, "INCRBYFLOAT key increment"),
   };
   for (CommandSpec& s : specs) {
-    if (s.name == "DEL" || s.name == "EXISTS") {
+    if (s.name == "DEL" || s.name == "EXISTS" || s.name == "UNLINK") {
       s.last_key = -1;
       s.merge = MergeSum;
     }

@@ -19,11 +19,16 @@ TEST_CASE("the core family registers every command by name and opcode", "[core_f
   Shard shard;
   const CommandRegistry& r = shard.registry();
   const ExpectedCommand expected[] = {
-      {"GET", op::kGet, kCmdReadOnly, 1, 1},      {"SET", op::kSet, kCmdWrite, 2, 7},
-      {"DEL", op::kDel, kCmdWrite | kCmdAllowOom, 1, -1},        {"EXISTS", op::kExists, kCmdReadOnly, 1, -1},
-      {"INCR", op::kIncr, kCmdWrite, 1, 2},       {"DECR", op::kDecr, kCmdWrite, 1, 2},
-      {"TTL", op::kTtl, kCmdReadOnly, 1, 1},      {"PTTL", op::kPttl, kCmdReadOnly, 1, 1},
-      {"EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom, 2, 3},   {"PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom, 2, 3},
+      {"GET", op::kGet, kCmdReadOnly, 1, 1},
+      {"SET", op::kSet, kCmdWrite, 2, 7},
+      {"DEL", op::kDel, kCmdWrite | kCmdAllowOom, 1, -1},
+      {"EXISTS", op::kExists, kCmdReadOnly, 1, -1},
+      {"INCR", op::kIncr, kCmdWrite, 1, 2},
+      {"DECR", op::kDecr, kCmdWrite, 1, 2},
+      {"TTL", op::kTtl, kCmdReadOnly, 1, 1},
+      {"PTTL", op::kPttl, kCmdReadOnly, 1, 1},
+      {"EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom, 2, 3},
+      {"PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom, 2, 3},
       {"PERSIST", op::kPersist, kCmdWrite | kCmdAllowOom, 1, 1},
   };
   for (const ExpectedCommand& e : expected) {
@@ -389,6 +394,126 @@ TEST_CASE("namespaces keep keys apart", "[core_family]") {
   CHECK(shard.Ok("DEL", {S("k"), S("n")}) == I(2));
   shard.ns = "";
   CHECK(shard.Ok("GET", {S("k")}) == S("default"));
+}
+
+// -- The commands Redis users expect, by name (no opcode).
+
+TEST_CASE("the Redis-named core commands are registered by name only", "[core_family]") {
+  Shard shard;
+  const CommandRegistry& r = shard.registry();
+  struct Expected {
+    const char* name;
+    int min_args, max_args;
+    uint32_t flags;
+  };
+  const Expected expected[] = {
+      {"UNLINK", 1, -1, kCmdWrite | kCmdAllowOom},
+      {"GETDEL", 1, 1, kCmdWrite | kCmdStoredReply},
+      {"SETNX", 2, 2, kCmdWrite},
+      {"SETEX", 3, 3, kCmdWrite},
+      {"PSETEX", 3, 3, kCmdWrite},
+      {"INCRBY", 2, 2, kCmdWrite},
+      {"DECRBY", 2, 2, kCmdWrite},
+      {"INCRBYFLOAT", 2, 2, kCmdWrite},
+  };
+  for (const Expected& e : expected) {
+    INFO(e.name);
+    const CommandSpec* cmd = r.FindByName(e.name);
+    REQUIRE(cmd != nullptr);
+    CHECK(cmd->opcode == 0);
+    CHECK(cmd->min_args == e.min_args);
+    CHECK(cmd->max_args == e.max_args);
+    CHECK((cmd->flags & e.flags) == e.flags);
+    CHECK(cmd->first_key == 0);
+  }
+  CHECK(static_cast<bool>(r.FindByName("UNLINK")->merge));
+  // Replies of stored values are marked so (RESP shows their numbers as strings).
+  for (const char* stored : {"GET", "SET", "GETDEL", "MGET", "LPOP", "RPOP", "LRANGE", "BLPOP"}) {
+    INFO(stored);
+    CHECK((r.FindByName(stored)->flags & kCmdStoredReply) != 0);
+  }
+  for (const char* counted : {"INCR", "DEL", "TTL", "LLEN", "RPUSH", "INCRBYFLOAT"}) {
+    INFO(counted);
+    CHECK((r.FindByName(counted)->flags & kCmdStoredReply) == 0);
+  }
+}
+
+TEST_CASE("UNLINK, GETDEL, SETNX, SETEX and PSETEX", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("a"), I(1)});
+  shard.Ok("SET", {S("b"), I(2)});
+  CHECK(shard.Ok("UNLINK", {S("a"), S("b"), S("c")}) == I(2));
+
+  shard.Ok("SET", {S("g"), D("1.10")});
+  CHECK(shard.Ok("GETDEL", {S("g")}) == D("1.10"));
+  CHECK(shard.Ok("EXISTS", {S("g")}) == I(0));
+  CHECK(shard.Ok("GETDEL", {S("g")}).is_null());
+
+  CHECK(shard.Ok("SETNX", {S("n"), S("first")}) == I(1));
+  CHECK(shard.Ok("SETNX", {S("n"), S("second")}) == I(0));
+  CHECK(shard.Ok("GET", {S("n")}) == S("first"));
+
+  CHECK(shard.Ok("SETEX", {S("e"), S("10"), S("v")}) == S("OK"));
+  CHECK(shard.Ok("PTTL", {S("e")}) == I(10000));
+  CHECK(shard.Ok("PSETEX", {S("p"), I(1500), S("v")}) == S("OK"));
+  CHECK(shard.Ok("PTTL", {S("p")}) == I(1500));
+  CHECK(shard.Err("SETEX", {S("e"), I(0), S("v")}).error ==
+        "invalid expire time in 'setex' command");
+  CHECK(shard.Err("PSETEX", {S("e"), I(-1), S("v")}).error ==
+        "invalid expire time in 'psetex' command");
+  CHECK(shard.Err("SETEX", {S("e"), S("ten"), S("v")}).error ==
+        "value is not an integer or out of range");
+  shard.now += 1500;
+  CHECK(shard.Ok("GET", {S("p")}).is_null());
+  CHECK(shard.Ok("GET", {S("e")}) == S("v"));
+}
+
+TEST_CASE("INCRBY and DECRBY take integers, as Redis", "[core_family]") {
+  Shard shard;
+  // What a RESP client wrote is bytes; a number in it counts as the number.
+  shard.Ok("SET", {S("n"), Value::Bytes("10")});
+  CHECK(shard.Ok("INCR", {S("n")}) == I(11));
+  CHECK(shard.Ok("INCRBY", {S("n"), Value::Bytes("5")}) == I(16));
+  CHECK(shard.Ok("DECRBY", {S("n"), I(20)}) == I(-4));
+  CHECK(shard.Err("INCRBY", {S("n"), S("1.5")}).error == "value is not an integer or out of range");
+  CHECK(shard.Err("DECRBY", {S("n"), I(INT64_MIN)}).error == "decrement would overflow");
+  shard.Ok("SET", {S("big"), I(INT64_MAX)});
+  CHECK(shard.Err("INCRBY", {S("big"), I(1)}).code == Code::kOverflow);
+  // A Decimal stored by a typed client stays exact.
+  shard.Ok("SET", {S("price"), D("1.10")});
+  CHECK(shard.Ok("INCRBY", {S("price"), I(2)}) == D("3.10"));
+}
+
+TEST_CASE("INCRBYFLOAT computes as Redis and stores Redis's text", "[core_family]") {
+  Shard shard;
+  CHECK(shard.Ok("INCRBYFLOAT", {S("f"), S("10.5")}) == S("10.5"));
+  CHECK(shard.Ok("INCRBYFLOAT", {S("f"), S("0.1")}) == S("10.6"));
+  CHECK(shard.Ok("GET", {S("f")}) == S("10.6"));
+  CHECK(shard.Ok("INCRBYFLOAT", {S("f"), S("-10.6")}) == S("0"));
+  CHECK(shard.Ok("INCRBYFLOAT", {S("f"), S("5.0e3")}) == S("5000"));
+  // Typed values: an int, a Decimal, a double, and increments of any number type.
+  shard.Ok("SET", {S("i"), I(3)});
+  CHECK(shard.Ok("INCRBYFLOAT", {S("i"), D("0.25")}) == S("3.25"));
+  shard.Ok("SET", {S("d"), D("1.10")});
+  CHECK(shard.Ok("INCRBYFLOAT", {S("d"), I(1)}) == S("2.1"));
+  shard.Ok("SET", {S("x"), Value::Double(0.5)});
+  CHECK(shard.Ok("INCRBYFLOAT", {S("x"), Value::Double(0.25)}) == S("0.75"));
+  // And what it stored counts for INCR (exactly, as a decimal).
+  CHECK(shard.Ok("INCR", {S("d")}) == D("3.1"));
+
+  const std::string not_float = "value is not a valid float";
+  CHECK(shard.Err("INCRBYFLOAT", {S("f"), S("abc")}).error == not_float);
+  CHECK(shard.Err("INCRBYFLOAT", {S("f"), S(" 1")}).error == not_float);
+  CHECK(shard.Err("INCRBYFLOAT", {S("f"), S("nan")}).error == not_float);
+  CHECK(shard.Err("INCRBYFLOAT", {S("f"), S("1e99999")}).error == not_float);
+  CHECK(shard.Err("INCRBYFLOAT", {S("f"), S("inf")}).error ==
+        "increment would produce NaN or Infinity");
+  shard.Ok("SET", {S("s"), S("text")});
+  CHECK(shard.Err("INCRBYFLOAT", {S("s"), I(1)}).error == not_float);
+  shard.Ok("RPUSH", {S("l"), S("a")});
+  CHECK(shard.Err("INCRBYFLOAT", {S("l"), I(1)}).code == Code::kWrongType);
+  CHECK(shard.Err("INCRBYFLOAT", {S("new"), S("x")}).error == not_float);
+  CHECK(shard.Ok("EXISTS", {S("new")}) == I(0));  // a failed INCRBYFLOAT creates nothing
 }
 
 }  // namespace

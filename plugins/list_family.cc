@@ -180,14 +180,19 @@ Status RegisterListFamily(CommandRegistry* r) {
   std::vector<CommandSpec> specs = {
       KeyCommand("RPUSH", op::kRpush, kCmdWrite, 2, -1, Rpush, "RPUSH key value [value ...]"),
       KeyCommand("LPUSH", op::kLpush, kCmdWrite, 2, -1, Lpush, "LPUSH key value [value ...]"),
-      KeyCommand("LPOP", op::kLpop, kCmdWrite | kCmdAllowOom, 1, 2, Lpop, "LPOP key [count]"),
-      KeyCommand("RPOP", op::kRpop, kCmdWrite | kCmdAllowOom, 1, 2, Rpop, "RPOP key [count]"),
-      KeyCommand("LRANGE", op::kLrange, kCmdReadOnly, 3, 3, Lrange, "LRANGE key start stop"),
+      KeyCommand("LPOP", op::kLpop, kCmdWrite | kCmdStoredReply | kCmdAllowOom, 1, 2, Lpop,
+                 "LPOP key [count]"),
+      KeyCommand("RPOP", op::kRpop, kCmdWrite | kCmdStoredReply | kCmdAllowOom, 1, 2, Rpop,
+                 "RPOP key [count]"),
+      KeyCommand("LRANGE", op::kLrange, kCmdReadOnly | kCmdStoredReply, 3, 3, Lrange,
+                 "LRANGE key start stop"),
       KeyCommand("LLEN", op::kLlen, kCmdReadOnly, 1, 1, Llen, "LLEN key"),
-      KeyCommand("BLPOP", op::kBlpop, kCmdWrite | kCmdAllowOom | kCmdBlocking | kCmdSingleShard, 2, -1, Blpop,
-                 "BLPOP key [key ...] timeout"),
-      KeyCommand("BRPOP", op::kBrpop, kCmdWrite | kCmdAllowOom | kCmdBlocking | kCmdSingleShard, 2, -1, Brpop,
-                 "BRPOP key [key ...] timeout"),
+      KeyCommand("BLPOP", op::kBlpop,
+                 kCmdWrite | kCmdStoredReply | kCmdAllowOom | kCmdBlocking | kCmdSingleShard, 2, -1,
+                 Blpop, "BLPOP key [key ...] timeout"),
+      KeyCommand("BRPOP", op::kBrpop,
+                 kCmdWrite | kCmdStoredReply | kCmdAllowOom | kCmdBlocking | kCmdSingleShard, 2, -1,
+                 Brpop, "BRPOP key [key ...] timeout"),
   };
   // The blocking pops take every argument but the last (the timeout) as a key.
   for (CommandSpec& s : specs) {

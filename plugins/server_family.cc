@@ -1,5 +1,11 @@
 #include "plugins/server_family.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "core/numeric.h"
 #include "core/version.h"
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
@@ -12,19 +18,30 @@ namespace op = protocol::op;
 
 Value Text(std::string_view s) { return Value::String(s); }
 
+// The Redis version whose protocol and commands RESP clients may assume (HELLO, INFO).
+constexpr char kRedisCompatibleVersion[] = "7.0.0";
+
 // PING [message] -> PONG, or the message.
 Reply Ping(ConnectionContext&, const CommandArgs& args) {
   if (args.empty()) return Reply::Simple("PONG");
   return Reply::Of(args[0]);
 }
 
+bool Resp(const ConnectionContext& ctx) { return ctx.protocol() >= 2; }
+
+// Redis's text for a refused password (RESP sends it as -WRONGPASS).
+constexpr char kRedisWrongPass[] = "invalid username-password pair or user is disabled.";
+
 Reply DoAuth(ConnectionContext& ctx, const Value& password) {
   if (!ctx.auth_required()) {
     return Reply::Error(Code::kInvalidArgument,
-                        "AUTH called without any password configured for the default user");
+                        Resp(ctx) ? "AUTH <password> called without any password configured for "
+                                    "the default user. Are you sure your configuration is correct?"
+                                  : "AUTH called without any password configured for the default "
+                                    "user");
   }
   if (!password.is_string_like() || !ctx.Authenticate(password.AsStringView())) {
-    return Reply::Error(Code::kAuth, "invalid password");
+    return Reply::Error(Code::kAuth, Resp(ctx) ? kRedisWrongPass : "invalid password");
   }
   return Reply::Ok();
 }
@@ -32,7 +49,8 @@ Reply DoAuth(ConnectionContext& ctx, const Value& password) {
 // AUTH [username] password. The only user is "default".
 Reply Auth(ConnectionContext& ctx, const CommandArgs& args) {
   if (args.size() == 2 && !ArgIs(args[0], "default")) {
-    return Reply::Error(Code::kAuth, "invalid username-password pair");
+    return Reply::Error(Code::kAuth,
+                        Resp(ctx) ? kRedisWrongPass : "invalid username-password pair");
   }
   return DoAuth(ctx, args[args.size() - 1]);
 }
@@ -45,8 +63,72 @@ Status CheckNamespace(const Value& v) {
   return Status::OK();
 }
 
+// Client names: printable ASCII without spaces, as Redis requires.
+bool ValidClientName(std::string_view s) {
+  for (char c : s) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+// HELLO on a RESP connection, as Redis's: HELLO [2|3 [AUTH username password] [SETNAME name]]
+// -> switches to RESP2 or RESP3 and describes the server (a map; RESP2 sends it flat).
+Reply RespHello(ConnectionContext& ctx, const CommandArgs& args) {
+  int64_t version = ctx.protocol();
+  if (!args.empty()) {
+    if (!ArgToInt(args[0], &version)) {
+      return Reply::Error(Code::kInvalidArgument,
+                          "Protocol version is not an integer or out of range");
+    }
+    if (version != 2 && version != 3) {
+      return Reply::Error(Code::kInvalidArgument, "unsupported protocol version");
+    }
+  }
+  const Value* user = nullptr;
+  const Value* password = nullptr;
+  const Value* name = nullptr;
+  for (size_t i = 1; i < args.size();) {
+    if (ArgIs(args[i], "AUTH") && i + 2 < args.size()) {
+      user = &args[i + 1];
+      password = &args[i + 2];
+      i += 3;
+    } else if (ArgIs(args[i], "SETNAME") && i + 1 < args.size()) {
+      name = &args[i + 1];
+      if (!name->is_string_like() || !ValidClientName(name->AsStringView())) {
+        return Reply::Error(Code::kInvalidArgument,
+                            "Client names cannot contain spaces, newlines or special characters.");
+      }
+      i += 2;
+    } else {
+      return Reply::Error(Code::kInvalidArgument,
+                          "syntax error in HELLO option '" + std::string(ArgText(args[i])) + "'");
+    }
+  }
+  if (password != nullptr) {
+    if (!ArgIs(*user, "default")) return Reply::Error(Code::kAuth, kRedisWrongPass);
+    Reply r = DoAuth(ctx, *password);
+    if (!r.ok()) return r;
+  } else if (ctx.auth_required() && !ctx.authenticated()) {
+    return Reply::Error(Code::kAuth, "Authentication required.");
+  }
+  if (name != nullptr) ctx.set_client_name(std::string(name->AsStringView()));
+  ctx.SetProtocol(static_cast<int>(version));
+  ValueMap m;
+  m.emplace_back(Text("server"), Text("redis"));
+  m.emplace_back(Text("version"), Text(kRedisCompatibleVersion));
+  m.emplace_back(Text("proto"), Value::Int(version));
+  m.emplace_back(Text("id"), Value::Int(static_cast<int64_t>(ctx.client_id())));
+  m.emplace_back(Text("mode"), Text("standalone"));
+  m.emplace_back(Text("role"), Text("master"));
+  m.emplace_back(Text("modules"), Value::List({}));
+  m.emplace_back(Text("dbkv_version"), Text(kVersion));
+  return Reply::Of(Value::Map(std::move(m)));
+}
+
 // HELLO [protover [AUTH password] [NAMESPACE ns] [SETNAME name]] -> server description.
+// On a RESP connection, Redis's HELLO (RespHello).
 Reply Hello(ConnectionContext& ctx, const CommandArgs& args) {
+  if (Resp(ctx)) return RespHello(ctx, args);
   if (!args.empty()) {
     int64_t ver;
     if (!ArgToInt(args[0], &ver)) return Reply::Error(NotAnInteger());
@@ -111,7 +193,115 @@ Reply InfoShard(ShardContext& ctx, const CommandArgs&) {
   m.emplace_back(Text("hits"), Value::Int(static_cast<int64_t>(s.hits)));
   m.emplace_back(Text("misses"), Value::Int(static_cast<int64_t>(s.misses)));
   m.emplace_back(Text("blocked"), Value::Int(static_cast<int64_t>(ctx.blocked_count())));
+  m.emplace_back(Text("namespace_keys"), Value::Int(static_cast<int64_t>(ctx.NamespaceSize())));
   return Reply::Of(Value::Map(std::move(m)));
+}
+
+// "1.50M": Redis's used_memory_human.
+std::string HumanBytes(int64_t n) {
+  const char* units = "BKMGTP";
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f%c", v, units[u]);
+  return buf;
+}
+
+// INFO on a RESP connection: Redis's text, "# Section" headers and field:value lines, for the
+// sections asked for (none, "default", "all" or "everything": all of them).
+std::string RedisInfoText(const ValueMap& m, const ServerInfo& info, const ConnectionContext& ctx,
+                          const CommandArgs& sections) {
+  auto field = [&m](std::string_view name) -> int64_t {
+    for (const auto& [k, v] : m) {
+      if (k.AsStringView() == name && v.type() == ValueType::kInt) return v.AsInt();
+    }
+    return 0;
+  };
+  auto wanted = [&sections](std::string_view section) {
+    if (sections.empty()) return true;
+    for (const Value& s : sections) {
+      if (ArgIs(s, section) || ArgIs(s, "all") || ArgIs(s, "default") || ArgIs(s, "everything")) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::string out;
+  auto line = [&out](std::string_view k, const std::string& v) {
+    out.append(k);
+    out.push_back(':');
+    out.append(v);
+    out.append("\r\n");
+  };
+  auto header = [&out](std::string_view name) {
+    if (!out.empty()) out.append("\r\n");
+    out.append("# ");
+    out.append(name);
+    out.append("\r\n");
+  };
+  const auto n = [](int64_t v) { return std::to_string(v); };
+  if (wanted("server")) {
+    header("Server");
+    line("redis_version", kRedisCompatibleVersion);
+    line("redis_mode", "standalone");
+    line("server_name", kServerName);
+    line("server_version", kVersion);
+    line("arch_bits", n(static_cast<int64_t>(sizeof(void*) * 8)));
+    line("process_id", n(static_cast<int64_t>(getpid())));
+    line("uptime_in_seconds", n(info.uptime_s));
+    line("uptime_in_days", n(info.uptime_s / 86400));
+    line("shards", n(info.shards));
+    line("workers", n(info.workers));
+    line("io_threads", n(info.io_threads));
+  }
+  if (wanted("clients")) {
+    header("Clients");
+    line("connected_clients", n(static_cast<int64_t>(info.connections)));
+    line("blocked_clients", n(field("blocked")));
+  }
+  if (wanted("memory")) {
+    header("Memory");
+    line("used_memory", n(field("memory_bytes")));
+    line("used_memory_human", HumanBytes(field("memory_bytes")));
+    line("maxmemory", n(static_cast<int64_t>(info.max_memory)));
+    line("maxmemory_human", HumanBytes(static_cast<int64_t>(info.max_memory)));
+    line("maxmemory_policy", info.eviction);
+  }
+  if (wanted("persistence")) {
+    header("Persistence");
+    line("loading", "0");
+    line("aof_enabled", info.data_dir.empty() ? "0" : "1");
+    if (!info.data_dir.empty()) line("appendfsync", info.fsync);
+    for (const auto& [name, value] : info.counters) line(name, n(value));
+  }
+  if (wanted("stats")) {
+    header("Stats");
+    line("keyspace_hits", n(field("hits")));
+    line("keyspace_misses", n(field("misses")));
+    line("expired_keys", n(field("expired_keys")));
+    line("evicted_keys", n(field("evicted_keys")));
+    line("total_keys", n(field("keys")));
+  }
+  if (wanted("replication")) {
+    header("Replication");
+    line("role", "master");
+    line("connected_slaves", "0");
+  }
+  if (wanted("keyspace")) {
+    header("Keyspace");
+    // The connection's namespace, under its database number when it has one (SELECT).
+    const std::string& ns = ctx.ns();
+    int64_t db = 0;
+    const int64_t keys = field("namespace_keys");
+    if (keys > 0 && (ns.empty() || (ParseInt64(ns, &db) && db > 0))) {
+      line("db" + (ns.empty() ? std::string("0") : ns), "keys=" + n(keys) + ",expires=0,avg_ttl=0");
+    }
+  }
+  return out;
 }
 
 // INFO, merged: server figures, then the shards' counters summed.
@@ -150,6 +340,7 @@ Reply InfoMerge(MergeInput& in, ConnectionContext& ctx) {
       if (!found) m.push_back(kv);
     }
   }
+  if (Resp(ctx)) return Reply::Of(Value::String(RedisInfoText(m, info, ctx, in.args)));
   return Reply::Of(Value::Map(std::move(m)));
 }
 
@@ -197,7 +388,7 @@ Status RegisterServerFamily(CommandRegistry* r) {
                    "HELLO [1 [AUTH password] [NAMESPACE ns] [SETNAME name]]"),
       OnConnection("AUTH", op::kAuth, kCmdNoAuth, 1, 2, Auth, "AUTH [username] password"),
       OnConnection("QUIT", op::kQuit, kCmdNoAuth, 0, 0, Quit, "QUIT"),
-      OnAllShards("INFO", op::kInfo, 0, 1, InfoShard, InfoMerge, "INFO [section]"),
+      OnAllShards("INFO", op::kInfo, 0, -1, InfoShard, InfoMerge, "INFO [section ...]"),
       OnAllShards("DBSIZE", 0, 0, 0, DbSizeShard, MergeSum, "DBSIZE"),
   });
 }

@@ -21,21 +21,39 @@ namespace dbkv::testing {
 
 constexpr int64_t kStart = 1'700'000'000'000;  // ms since the epoch: a fixed "now"
 
-// A merge function runs on the connection; nothing of it matters here.
+// The connection merge functions and connection commands see: a binary-protocol connection
+// without a password unless the test sets `proto` (2 or 3: RESP) or `password`.
 class FakeConnection : public ConnectionContext {
  public:
   const std::string& ns() const override { return ns_; }
   void set_ns(std::string ns) override { ns_ = std::move(ns); }
   const std::string& client_name() const override { return name_; }
   void set_client_name(std::string name) override { name_ = std::move(name); }
-  bool authenticated() const override { return true; }
-  bool Authenticate(std::string_view) override { return true; }
-  bool auth_required() const override { return false; }
-  void CloseAfterReply() override {}
-  ServerInfo server_info() const override { return {}; }
+  bool authenticated() const override { return password.empty() || authenticated_; }
+  bool Authenticate(std::string_view given) override {
+    authenticated_ = !password.empty() && given == password;
+    return authenticated_;
+  }
+  bool auth_required() const override { return !password.empty(); }
+  void CloseAfterReply() override { close_requested = true; }
+  ServerInfo server_info() const override { return info; }
+  int protocol() const override { return proto; }
+  bool SetProtocol(int version) override {
+    if (proto == 1) return version == 1;
+    if (version != 2 && version != 3) return false;
+    proto = version;
+    return true;
+  }
+  uint64_t client_id() const override { return 7; }
+
+  int proto = 1;
+  std::string password;
+  ServerInfo info;
+  bool close_requested = false;
 
  private:
   std::string ns_, name_;
+  bool authenticated_ = false;
 };
 
 // One shard's partition and the registry of every built-in family.
@@ -68,6 +86,19 @@ class Shard {
     INFO(name << " -> " << r.error);
     REQUIRE(r.ok());
     return r.value;
+  }
+
+  // Runs a connection command (kCmdConnection) on conn.
+  Reply OnConnection(FakeConnection& conn, std::string_view name, ValueList args = {}) {
+    const CommandSpec* cmd = registry_.FindByName(name);
+    INFO(name);
+    REQUIRE(cmd != nullptr);
+    REQUIRE(cmd->connection);
+    const int n = static_cast<int>(args.size());
+    if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
+      return Reply::Error(Code::kInvalidArgument, "wrong number of arguments");
+    }
+    return cmd->connection(conn, CommandArgs(args.data(), args.size()));
   }
 
   Reply Err(std::string_view name, ValueList args = {}) {

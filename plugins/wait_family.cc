@@ -135,13 +135,15 @@ CommandSpec TimeoutThenKeys(CommandSpec s, MergeFunction merge) {
 
 Status RegisterWaitFamily(CommandRegistry* r) {
   constexpr uint32_t kWaitFlags = kCmdReadOnly | kCmdBlocking;
+  // WAIT, MWAIT and WAITANY answer stored values; WAITANYV's versions stay numbers.
+  constexpr uint32_t kStored = kCmdStoredReply;
   return r->RegisterAll({
-      KeyCommand("WAIT", op::kWait, kWaitFlags, 2, 2, Wait, "WAIT key timeout"),
-      TimeoutThenKeys(
-          KeyCommand("MWAIT", op::kMWait, kWaitFlags, 2, -1, MWait, "MWAIT timeout key [key ...]"),
-          MergeInKeyOrder),
-      TimeoutThenKeys(KeyCommand("WAITANY", op::kWaitAny, kWaitFlags | kCmdFirstPartWins, 2, -1,
-                                 WaitAny, "WAITANY timeout key [key ...]"),
+      KeyCommand("WAIT", op::kWait, kWaitFlags | kStored, 2, 2, Wait, "WAIT key timeout"),
+      TimeoutThenKeys(KeyCommand("MWAIT", op::kMWait, kWaitFlags | kStored, 2, -1, MWait,
+                                 "MWAIT timeout key [key ...]"),
+                      MergeInKeyOrder),
+      TimeoutThenKeys(KeyCommand("WAITANY", op::kWaitAny, kWaitFlags | kCmdFirstPartWins | kStored,
+                                 2, -1, WaitAny, "WAITANY timeout key [key ...]"),
                       WaitAnyMerge),
       KeyPairsAfterTimeout(
           KeyCommand("WAITANYV", op::kWaitAnyV, kWaitFlags | kCmdFirstPartWins, 3, -1, WaitAnyV,

@@ -1,101 +1,136 @@
 #!/usr/bin/env bash
-# Builds the wire-codec fuzzer (protocol/fuzz/frame_fuzzer.cc) outside Bazel with clang-14 and
-# libFuzzer + ASan + UBSan, seeds a corpus with valid frames, and runs it for a bounded time.
-# Exits non-zero if the build fails or the fuzzer finds a crash, a leak, undefined behaviour or
-# a broken invariant (the reproducer is left in build/fuzz/artifacts/).
+# Builds the wire-codec fuzzers outside Bazel with clang-14 and libFuzzer + ASan + UBSan, seeds
+# their corpora with valid input, and runs each for a bounded time:
+#   frame_fuzzer (protocol/fuzz/frame_fuzzer.cc): binary frames and msgpack values;
+#   resp_fuzzer  (protocol/fuzz/resp_fuzzer.cc): RESP requests (whole and in pieces) and replies.
+# Exits non-zero if a build fails or a fuzzer finds a crash, a leak, undefined behaviour or a
+# broken invariant (the reproducer is left in build/fuzz/<target>/artifacts/).
 #
-# Idempotent: rebuilds only when a source is newer than the binary; the corpus in
-# build/fuzz/corpus grows from run to run (build/ is gitignored).
+# Idempotent: rebuilds only when a source is newer than the binary; the corpora in
+# build/fuzz/<target>/corpus grow from run to run (build/ is gitignored).
 #
-#   FUZZ_SECONDS=60 scripts/fuzz.sh         # run longer (default 20 s)
-#   scripts/fuzz.sh build/fuzz/artifacts/crash-...   # replay one input
+#   FUZZ_SECONDS=60 scripts/fuzz.sh          # run each target longer (default 20 s)
+#   FUZZ_TARGETS=resp_fuzzer scripts/fuzz.sh # one target only
+#   scripts/fuzz.sh build/fuzz/resp_fuzzer/artifacts/crash-...   # replay inputs (the target is
+#                                                                # named by the path)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 CXX=${FUZZ_CXX:-clang++-14}
-OUT=build/fuzz
-BIN=$OUT/frame_fuzzer
-CORPUS=$OUT/corpus
-ARTIFACTS=$OUT/artifacts
+ROOT=build/fuzz
+TARGETS=${FUZZ_TARGETS:-frame_fuzzer resp_fuzzer}
 
-SOURCES=(
-  protocol/fuzz/frame_fuzzer.cc
+COMMON_SOURCES=(
   protocol/frame.cc
   protocol/value_codec.cc
+  protocol/resp.cc
   core/status.cc
   core/decimal.cc
   core/value.cc
+  core/numeric.cc
 )
-HEADERS=(protocol/*.h core/status.h core/decimal.h core/value.h core/reply.h)
+HEADERS=(protocol/*.h core/status.h core/decimal.h core/value.h core/reply.h core/numeric.h)
 
 if ! command -v "$CXX" >/dev/null 2>&1; then
   echo "fuzz: $CXX not found; run scripts/setup.sh (clang-14, libfuzzer-14-dev)" >&2
   exit 1
 fi
 
-mkdir -p "$OUT" "$CORPUS" "$ARTIFACTS"
+# Builds $1 into build/fuzz/$1/$1 unless it is up to date.
+build() {
+  local target=$1 out=$ROOT/$1
+  local bin=$out/$target
+  # Before the RESP fuzzer, build/fuzz/frame_fuzzer was the binary itself: make way.
+  [ -d "$out" ] || rm -f "$out"
+  mkdir -p "$out/corpus" "$out/artifacts"
+  # Same msgpack defines as //third_party:msgpack. FUZZ_CXXFLAGS adds flags, e.g.
+  # FUZZ_CXXFLAGS=-DDBKV_FUZZ_SKIP_INTEGRAL_DOUBLES=0 (see frame_fuzzer.cc).
+  local cmd=("$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+    -DMSGPACK_NO_BOOST -DMSGPACK_DISABLE_LEGACY_NIL ${FUZZ_CXXFLAGS:-}
+    -I. "protocol/fuzz/$target.cc" "${COMMON_SOURCES[@]}")
+  # Rebuild when the binary is missing, older than any source, header or this script, or was
+  # built with other flags.
+  local rebuild=0
+  [ -x "$bin" ] || rebuild=1
+  [ "$(cat "$bin.cmd" 2>/dev/null)" = "${cmd[*]}" ] || rebuild=1
+  for f in "protocol/fuzz/$target.cc" "${COMMON_SOURCES[@]}" "${HEADERS[@]}" "$0"; do
+    [ "$f" -nt "$bin" ] && rebuild=1
+  done
+  if [ "$rebuild" -eq 1 ]; then
+    echo "fuzz: building $bin"
+    "${cmd[@]}" -o "$bin.tmp"
+    mv -f "$bin.tmp" "$bin"
+    echo "${cmd[*]}" >"$bin.cmd"
+  fi
+}
 
-# Same msgpack defines as //third_party:msgpack. FUZZ_CXXFLAGS adds flags, e.g.
-# FUZZ_CXXFLAGS=-DDBKV_FUZZ_SKIP_INTEGRAL_DOUBLES=0 (see frame_fuzzer.cc).
-BUILD_CMD=("$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-  -DMSGPACK_NO_BOOST -DMSGPACK_DISABLE_LEGACY_NIL ${FUZZ_CXXFLAGS:-}
-  -I. "${SOURCES[@]}")
+# Seeds: valid input, written every run so that a changed seed replaces the old one.
+seed_frame_fuzzer() {
+  local corpus=$ROOT/frame_fuzzer/corpus
+  seed() { printf "$2" >"$corpus/seed-$1"; }
+  # Header: length u32 | version 1 | code | flags 0 0 | id u32 (protocol/PROTOCOL.md).
+  # PING by opcode, no arguments: [].
+  seed ping '\x00\x00\x00\x09\x01\x01\x00\x00\x00\x00\x00\x01\x90'
+  # SET k1 1.10 by opcode (the worked example), then GET k1 by name: two pipelined frames.
+  seed set-get '\x00\x00\x00\x12\x01\x11\x00\x00\x00\x00\x00\x01\x92\xa2k1\xd6\x011.10\x00\x00\x00\x10\x01\x00\x00\x00\x00\x00\x00\x02\x92\xa3GET\xa2k1'
+  # SET k [nil, true, -1, 2.5, bin "b", {"m": 1.0E+3}, float32 1.5] EX 10 by opcode.
+  seed set-list '\x00\x00\x00\x30\x01\x11\x00\x00\x00\x00\x00\x07\x94\xa1k\x97\xc0\xc3\xff\xcb\x40\x04\x00\x00\x00\x00\x00\x00\xc4\x01b\x81\xa1m\xc7\x06\x011.0E+3\xca\x3f\xc0\x00\x00\xa2EX\x0a'
+  # HELLO 1 NAMESPACE jobs by name.
+  seed hello '\x00\x00\x00\x1f\x01\x00\x00\x00\x00\x00\x00\x03\x94\xa5HELLO\x01\xa9NAMESPACE\xa4jobs'
+  # Replies: OK (simple status), an int, an error (code 1, text).
+  seed reply-ok '\x00\x00\x00\x0c\x01\x00\x00\x00\x00\x00\x00\x01\xd5\x02OK'
+  seed reply-int '\x00\x00\x00\x0b\x01\x00\x00\x00\x00\x00\x00\x02\xcd\x01\x00'
+  seed reply-err '\x00\x00\x00\x16\x01\x01\x00\x00\x00\x00\x00\x04\xad\x73yntax error!'
+  # A frame too large for the small limit, and a half frame.
+  seed toobig '\x00\x00\x10\x00\x01\x10\x00\x00\x00\x00\x00\x05\x91'
+  seed half '\x00\x00\x00\x20\x01\x10\x00\x00\x00\x00\x00\x06\x92\xa3GE'
+}
 
-# Rebuild when the binary is missing, older than any source, header or this script, or was
-# built with other flags.
-rebuild=0
-[ -x "$BIN" ] || rebuild=1
-[ "$(cat "$BIN.cmd" 2>/dev/null)" = "${BUILD_CMD[*]}" ] || rebuild=1
-for f in "${SOURCES[@]}" "${HEADERS[@]}" "$0"; do
-  [ "$f" -nt "$BIN" ] && rebuild=1
-done
-if [ "$rebuild" -eq 1 ]; then
-  echo "fuzz: building $BIN"
-  "${BUILD_CMD[@]}" -o "$BIN.tmp"
-  mv -f "$BIN.tmp" "$BIN"
-  echo "${BUILD_CMD[*]}" >"$BIN.cmd"
-fi
+seed_resp_fuzzer() {
+  local corpus=$ROOT/resp_fuzzer/corpus
+  seed() { printf '%b' "$2" >"$corpus/seed-$1"; }
+  # Requests: multibulk, pipelined, inline with quotes, empty ones, a half one.
+  seed set-get '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nv\r\nv!\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n'
+  seed inline 'PING\r\nSET k "a b\\x41" x\r\n\r\n*0\r\n*-1\r\n'
+  seed half '*2\r\n$4\r\nLPOP\r\n$100\r\nabc'
+  seed bad '*2\r\n:1\r\n'
+  # Replies of every RESP3 type, nested.
+  seed replies '+OK\r\n-ERR syntax error\r\n:42\r\n$-1\r\n$3\r\nabc\r\n*2\r\n:1\r\n*-1\r\n_\r\n#t\r\n,1.5\r\n(123\r\n=8\r\ntxt:some\r\n%1\r\n$1\r\nk\r\n~1\r\n>1\r\n:0\r\n'
+  # A msgpack value (for the encoder): [nil, true, 1.10, {"k": [1, 2.5]}].
+  printf '\x94\xc0\xc3\xd6\x011.10\x81\xa1k\x92\x01\xcb\x40\x04\x00\x00\x00\x00\x00\x00' \
+    >"$corpus/seed-msgpack"
+}
 
-# Seeds: valid frames (see protocol/PROTOCOL.md for the layout), written every run so that a
-# changed seed replaces the old one. Header: length u32 | version 1 | code | flags 0 0 | id u32.
-seed() { printf "$2" >"$CORPUS/seed-$1"; }
-# PING by opcode, no arguments: [].
-seed ping '\x00\x00\x00\x09\x01\x01\x00\x00\x00\x00\x00\x01\x90'
-# SET k1 1.10 by opcode (the worked example), then GET k1 by name: two pipelined frames.
-seed set-get '\x00\x00\x00\x12\x01\x11\x00\x00\x00\x00\x00\x01\x92\xa2k1\xd6\x011.10\x00\x00\x00\x10\x01\x00\x00\x00\x00\x00\x00\x02\x92\xa3GET\xa2k1'
-# SET k [nil, true, -1, 2.5, bin "b", {"m": 1.0E+3}, float32 1.5] EX 10 by opcode.
-seed set-list '\x00\x00\x00\x30\x01\x11\x00\x00\x00\x00\x00\x07\x94\xa1k\x97\xc0\xc3\xff\xcb\x40\x04\x00\x00\x00\x00\x00\x00\xc4\x01b\x81\xa1m\xc7\x06\x011.0E+3\xca\x3f\xc0\x00\x00\xa2EX\x0a'
-# HELLO 1 NAMESPACE jobs by name.
-seed hello '\x00\x00\x00\x1f\x01\x00\x00\x00\x00\x00\x00\x03\x94\xa5HELLO\x01\xa9NAMESPACE\xa4jobs'
-# Replies: OK (simple status), an int, an error (code 1, text).
-seed reply-ok '\x00\x00\x00\x0c\x01\x00\x00\x00\x00\x00\x00\x01\xd5\x02OK'
-seed reply-int '\x00\x00\x00\x0b\x01\x00\x00\x00\x00\x00\x00\x02\xcd\x01\x00'
-seed reply-err '\x00\x00\x00\x16\x01\x01\x00\x00\x00\x00\x00\x04\xad\x73yntax error!'
-# A frame too large for the small limit, and a half frame.
-seed toobig '\x00\x00\x10\x00\x01\x10\x00\x00\x00\x00\x00\x05\x91'
-seed half '\x00\x00\x00\x20\x01\x10\x00\x00\x00\x00\x00\x06\x92\xa3GE'
-
-# Replay mode: run the given inputs once.
+# Replay mode: run the given inputs once, with the target their path names.
 if [ $# -gt 0 ]; then
-  exec "$BIN" "$@"
+  target=frame_fuzzer
+  case "$1" in *resp_fuzzer*) target=resp_fuzzer ;; esac
+  build "$target"
+  exec "$ROOT/$target/$target" "$@"
 fi
 
 seconds=${FUZZ_SECONDS:-20}
-echo "fuzz: running $BIN for ${seconds}s on $CORPUS"
-"$BIN" "$CORPUS" \
-  -max_total_time="$seconds" \
-  -max_len=4096 \
-  -timeout=10 \
-  -rss_limit_mb=2048 \
-  -print_final_stats=1 \
-  -artifact_prefix="$ARTIFACTS/" 2>"$OUT/last-run.log" || {
-  status=$?
-  tail -n 60 "$OUT/last-run.log" >&2
-  echo "fuzz: FAILED (exit $status); reproducer in $ARTIFACTS/, full log $OUT/last-run.log" >&2
-  exit "$status"
-}
-grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
-  "$OUT/last-run.log" || true
-echo "fuzz: OK, no crash in ${seconds}s"
+for target in $TARGETS; do
+  build "$target"
+  "seed_$target"
+  out=$ROOT/$target
+  echo "fuzz: running $target for ${seconds}s on $out/corpus"
+  "$out/$target" "$out/corpus" \
+    -max_total_time="$seconds" \
+    -max_len=4096 \
+    -timeout=10 \
+    -rss_limit_mb=2048 \
+    -print_final_stats=1 \
+    -artifact_prefix="$out/artifacts/" 2>"$out/last-run.log" || {
+    status=$?
+    tail -n 60 "$out/last-run.log" >&2
+    echo "fuzz: $target FAILED (exit $status); reproducer in $out/artifacts/, full log" \
+      "$out/last-run.log" >&2
+    exit "$status"
+  }
+  grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
+    "$out/last-run.log" || true
+  echo "fuzz: $target OK, no crash in ${seconds}s"
+done

@@ -33,6 +33,17 @@ bool ConstantTimeEquals(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
+// name (as sent) equals upper (a registered, upper-case name), ignoring ASCII case.
+bool EqualsIgnoringCase(std::string_view name, const std::string& upper) {
+  if (name.size() != upper.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (c != upper[i]) return false;
+  }
+  return true;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -226,8 +237,15 @@ void Connection::ProcessInput() {
   if (closed_ || input_closed_) return;
   input_pending_ = false;
   const size_t max_frame = loop_->state()->options.max_frame_bytes;
+  if (wire_ == protocol::Wire::kUnknown) {
+    wire_ =
+        protocol::DetectWire(std::string_view(rbuf_.data() + rbegin_, rend_ - rbegin_), max_frame);
+    if (wire_ == protocol::Wire::kUnknown) return;
+    if (wire_ == protocol::Wire::kResp) spdlog::debug("connection {}: speaks RESP", id_);
+  }
+  const bool resp = wire_ == protocol::Wire::kResp;
   std::unique_ptr<Pipeline> pipeline = NewPipeline();
-  Status frame_error;
+  Status input_error;
   uint32_t error_id = 0;
   for (;;) {
     if (inflight_requests_ + pipeline->size() >= window_) {
@@ -235,40 +253,27 @@ void Connection::ProcessInput() {
       input_pending_ = rend_ > rbegin_;
       break;
     }
-    std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
-    protocol::FrameView frame;
-    Status error;
-    protocol::SplitResult r = protocol::SplitFrame(data, max_frame, &frame, &error);
-    if (r == protocol::SplitResult::kNeedMore) {
-      // A large frame in progress: make room for all of it at once.
-      if (data.size() >= protocol::kLengthFieldSize) {
-        const size_t need = frame.header.length + protocol::kLengthFieldSize;
-        if (data.size() >= protocol::kHeaderSize && rbegin_ + need > rbuf_.size()) {
-          std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
-          rend_ -= rbegin_;
-          rbegin_ = 0;
-          if (need > rbuf_.size()) rbuf_.resize(need);
-        }
+    const size_t before = pipeline->size();
+    const bool more = resp ? NextRespRequest(*pipeline, max_frame, &input_error)
+                           : NextFrame(*pipeline, max_frame, &input_error, &error_id);
+    if (!more) break;
+    if (resp && !authenticated_ && pipeline->size() > before) {
+      // RESP limits unauthenticated requests more strictly: what follows an AUTH or HELLO is
+      // parsed once it has run (Read resumes the rest).
+      std::string_view name = (*pipeline)[before].argv[0].AsStringView();
+      const CommandSpec* cmd = loop_->state()->registry.FindByName(name);
+      if (cmd != nullptr && (cmd->name == "AUTH" || cmd->name == "HELLO")) {
+        input_pending_ = rend_ > rbegin_;
+        break;
       }
-      break;
     }
-    if (r == protocol::SplitResult::kError) {
-      frame_error = error;
-      error_id = data.size() >= protocol::kHeaderSize ? frame.header.request_id : 0;
-      break;
-    }
-    rbegin_ += frame.size();
-    PendingRequest& req = pipeline->Add();
-    req.id = frame.header.request_id;
-    req.opcode = frame.header.code;
-    Status s = protocol::DecodeRequestArgs(frame, &req.argv);
-    if (!s.ok()) req.reply = Reply::Error(s);
   }
-  if (!frame_error.ok()) {
-    spdlog::debug("closing connection after a bad frame: {}", frame_error.ToString());
+  if (!input_error.ok()) {
+    spdlog::debug("closing connection after a bad {}: {}", resp ? "RESP request" : "frame",
+                  input_error.ToString());
     PendingRequest& req = pipeline->Add();
     req.id = error_id;
-    req.reply = Reply::Error(frame_error);
+    req.reply = Reply::Error(input_error);
     StopInput();
   }
   if (pipeline->empty()) {
@@ -282,6 +287,8 @@ void Connection::ProcessInput() {
     PendingRequest& req = (*pipeline)[i];
     if (req.reply.ok()) Resolve(req, req.opcode);
     if (req.cmd != nullptr) Dispatch(*pipeline, i);
+    // The version after the request ran: HELLO 3 answers in RESP3.
+    if (resp) req.resp = static_cast<uint8_t>(resp_version_);
     if (quit_requested_) {
       // QUIT: nothing after it is answered.
       pipeline->Truncate(i + 1);
@@ -293,12 +300,85 @@ void Connection::ProcessInput() {
   pipelines_.push_back(std::move(pipeline));
 }
 
+void Connection::EnsureRoom(size_t need) {
+  if (rbegin_ + need <= rbuf_.size()) return;
+  std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+  rend_ -= rbegin_;
+  rbegin_ = 0;
+  if (need > rbuf_.size()) rbuf_.resize(need);
+}
+
+bool Connection::NextFrame(Pipeline& p, size_t max_frame, Status* error, uint32_t* error_id) {
+  std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+  protocol::FrameView frame;
+  Status e;
+  protocol::SplitResult r = protocol::SplitFrame(data, max_frame, &frame, &e);
+  if (r == protocol::SplitResult::kNeedMore) {
+    // A large frame in progress: make room for all of it at once.
+    if (data.size() >= protocol::kHeaderSize) {
+      EnsureRoom(frame.header.length + protocol::kLengthFieldSize);
+    }
+    return false;
+  }
+  if (r == protocol::SplitResult::kError) {
+    *error = std::move(e);
+    *error_id = data.size() >= protocol::kHeaderSize ? frame.header.request_id : 0;
+    return false;
+  }
+  rbegin_ += frame.size();
+  PendingRequest& req = p.Add();
+  req.id = frame.header.request_id;
+  req.opcode = frame.header.code;
+  Status s = protocol::DecodeRequestArgs(frame, &req.argv);
+  if (!s.ok()) req.reply = Reply::Error(s);
+  return true;
+}
+
+bool Connection::NextRespRequest(Pipeline& p, size_t max_frame, Status* error) {
+  std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+  protocol::RespLimits limits;
+  limits.max_request_bytes = max_frame;
+  limits.unauthenticated = !authenticated_;
+  size_t consumed = 0;
+  Status e;
+  const protocol::RespParse r = resp_parser_.Parse(data, limits, &resp_argv_, &consumed, &e);
+  if (r == protocol::RespParse::kNeedMore) {
+    // A large bulk string in progress: make room for all of it at once.
+    if (resp_parser_.needed() > kReadChunk) EnsureRoom(resp_parser_.needed());
+    return false;
+  }
+  if (r == protocol::RespParse::kError) {
+    *error = std::move(e);
+    return false;
+  }
+  rbegin_ += consumed;
+  if (resp_argv_.empty()) return true;  // a blank line, "*0": nothing to run, as Redis
+  PendingRequest& req = p.Add();
+  req.argv.swap(resp_argv_);
+  req.opcode = protocol::kOpByName;
+  return true;
+}
+
+bool Connection::SetProtocol(int version) {
+  if (wire_ != protocol::Wire::kResp) return version == 1;
+  if (version != 2 && version != 3) return false;
+  resp_version_ = version;
+  return true;
+}
+
 void Connection::Resolve(PendingRequest& r, uint8_t opcode) {
   const CommandRegistry& registry = loop_->state()->registry;
   if (opcode == protocol::kOpByName) {
     std::string_view name = r.argv[0].AsStringView();
-    r.cmd = registry.FindByName(name);
-    if (r.cmd != nullptr) r.metric_id = r.cmd->id;
+    // Clients by name (all of RESP) mostly repeat a command: skip the registry's hash lookup.
+    r.cmd = last_by_name_ != nullptr && EqualsIgnoringCase(name, last_by_name_->name)
+                ? last_by_name_
+                : registry.FindByName(name);
+    if (r.cmd != nullptr) {
+      last_by_name_ = r.cmd;
+      r.metric_id = r.cmd->id;
+      r.stored_reply = (r.cmd->flags & kCmdStoredReply) != 0;
+    }
     r.arg_offset = 1;
     if (r.cmd == nullptr) {
       r.reply = Reply::Error(Code::kUnknownCommand,
@@ -307,7 +387,10 @@ void Connection::Resolve(PendingRequest& r, uint8_t opcode) {
     return;
   }
   r.cmd = registry.FindByOpcode(opcode);
-  if (r.cmd != nullptr) r.metric_id = r.cmd->id;
+  if (r.cmd != nullptr) {
+    r.metric_id = r.cmd->id;
+    r.stored_reply = (r.cmd->flags & kCmdStoredReply) != 0;
+  }
   if (r.cmd == nullptr) {
     r.reply = Reply::Error(Code::kUnknownCommand, "unknown opcode " + std::to_string(opcode));
   }
@@ -373,6 +456,7 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
 
   if (cmd.flags & kCmdAllShards) {
     r.split = std::make_unique<SplitState>();
+    r.split->input.args = args;
     r.split->input.parts.resize(nshards);
     r.split->remaining = nshards;
     for (uint32_t s = 0; s < nshards; ++s) {
@@ -495,7 +579,11 @@ void Connection::Flush() {
       if (r.split != nullptr && r.cmd != nullptr) {
         r.reply = r.cmd->merge(r.split->input, *this);
       }
-      protocol::AppendResponse(&obuf_, r.id, r.reply);
+      if (r.resp == 0) {
+        protocol::AppendResponse(&obuf_, r.id, r.reply);
+      } else {
+        protocol::AppendRespReply(&obuf_, r.reply, protocol::RespStyle{r.resp, r.stored_reply});
+      }
       metrics.Record(r.metric_id, r.reply.code, now_ns - p->read_ns);
     }
     replies += p->size();

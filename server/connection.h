@@ -1,7 +1,10 @@
-// Connection: one client socket on one IoLoop. Decodes frames into pipelines, dispatches their
-// requests, writes replies in request order, and enforces the per-connection limits:
-//  - a frame over --max-frame-bytes, a bad version or a broken header: an error reply, then
-//    the connection is closed (the byte stream cannot be trusted past it);
+// Connection: one client socket on one IoLoop. Speaks the binary protocol or RESP, whichever
+// the client's first bytes say (protocol::DetectWire). Decodes frames (or RESP requests) into
+// pipelines, dispatches their requests, writes replies in request order, and enforces the
+// per-connection limits (the same for both protocols):
+//  - a frame (or RESP request) over --max-frame-bytes, a bad version or a broken header,
+//    malformed RESP: an error reply, then the connection is closed (the byte stream cannot be
+//    trusted past it);
 //  - a malformed payload inside a well-formed frame: an error reply, the connection goes on;
 //  - a client that does not read its replies: reading pauses once kMaxPendingOutputBytes of
 //    replies wait or the window of requests in flight is full, so it cannot make the server
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "plugins/api/contexts.h"
+#include "protocol/resp.h"
 #include "server/pipeline.h"
 
 namespace dbkv {
@@ -81,6 +85,9 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   bool auth_required() const override;
   void CloseAfterReply() override { quit_requested_ = true; }
   ServerInfo server_info() const override;
+  int protocol() const override { return wire_ == protocol::Wire::kResp ? resp_version_ : 1; }
+  bool SetProtocol(int version) override;
+  uint64_t client_id() const override { return id_; }
 
  private:
   // Arms the readability wait if needed and drains the socket if it may hold input.
@@ -101,8 +108,15 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   void GracefulClose();
   void DiscardInput();
   void CancelBlocked();
-  // Splits, decodes and dispatches every complete frame in the read buffer.
+  // Splits, decodes and dispatches every complete frame (or RESP request) in the read buffer.
   void ProcessInput();
+  // Adds the next request of the read buffer to p: true if one was added (or a RESP request
+  // without arguments skipped), false if the buffer holds no complete one or is broken
+  // (*error set).
+  bool NextFrame(Pipeline& p, size_t max_frame, Status* error, uint32_t* error_id);
+  bool NextRespRequest(Pipeline& p, size_t max_frame, Status* error);
+  // Makes the read buffer hold `need` bytes from rbegin_ (a large request in progress).
+  void EnsureRoom(size_t need);
   void Resolve(PendingRequest& r, uint8_t opcode);
   void Dispatch(Pipeline& p, uint32_t index);
   void DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args, std::string_view ns);
@@ -151,6 +165,12 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   std::shared_ptr<const std::string> ns_ = std::make_shared<const std::string>();
   std::string name_;
   std::vector<std::unique_ptr<Pipeline>> spare_pipelines_;
+  // The protocol, decided by the first bytes; RESP's version (2 until HELLO 3).
+  protocol::Wire wire_ = protocol::Wire::kUnknown;
+  int resp_version_ = 2;
+  protocol::RespRequestParser resp_parser_;
+  ValueList resp_argv_;                        // the parser's output, swapped into the request
+  const CommandSpec* last_by_name_ = nullptr;  // the last command named by a request
 };
 
 }  // namespace dbkv

@@ -1,9 +1,9 @@
 // Pipeline: the requests one connection sent in one read, in order, with their replies.
 //
-// A connection decodes every complete frame of a read into one Pipeline, dispatches its
-// requests (to shards, or at once for connection commands), and writes the replies once all
-// of them are ready. Replies therefore leave in request order; each also carries its request
-// id. A Pipeline is touched only on its connection's I/O thread; shards see only the
+// A connection decodes every complete frame (or RESP request) of a read into one Pipeline,
+// dispatches its requests (to shards, or at once for connection commands), and writes the replies
+// once all of them are ready. Replies therefore leave in request order; each also carries its
+// request id. A Pipeline is touched only on its connection's I/O thread; shards see only the
 // arguments and reply slots of their ops, which stay put until the pipeline completes.
 #ifndef DATABRIDGE_SERVER_PIPELINE_H_
 #define DATABRIDGE_SERVER_PIPELINE_H_
@@ -44,6 +44,11 @@ struct PendingRequest {
   uint64_t seq = 0;
   // For metrics: the command's registry id, or kUnknownCommand.
   uint32_t metric_id = UINT32_MAX;
+  // How the reply is written: 0 as a binary frame; 2 or 3 in RESP2 / RESP3 (the connection's
+  // version once the request ran: HELLO 3's own reply is RESP3).
+  uint8_t resp = 0;
+  // The command is kCmdStoredReply (RESP writes the scalars of its reply as bulk strings).
+  bool stored_reply = false;
 
   // Back to a fresh request, keeping argv's capacity.
   void Reset() {
@@ -56,6 +61,8 @@ struct PendingRequest {
     split.reset();
     seq = 0;
     metric_id = UINT32_MAX;
+    resp = 0;
+    stored_reply = false;
   }
 };
 

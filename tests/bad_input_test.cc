@@ -90,7 +90,9 @@ TEST_CASE("text instead of frames gets an error frame, then the connection is cl
           "[integration][bad_input]") {
   ServerProcess server;
   RawConnection conn(server.port());
-  conn.Send("GET foo\r\n");
+  // Text that does not start with a letter or '*' is not RESP (tests/resp_server_test.cc has
+  // "GET foo\r\n"): it is read as a frame header.
+  conn.Send("{GET foo}\r\n");
   Frame f = conn.Read();
   CHECK_FALSE(f.reply.ok());
   CHECK(f.header.request_id == 0);

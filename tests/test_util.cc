@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "protocol/resp.h"
 #include "protocol/wire_format.h"
 
 namespace dbkv::testing {
@@ -133,6 +134,79 @@ void RawConnection::ExpectClosed(int timeout_ms) {
   Got got = Next(&f, timeout_ms);
   INFO("unexpected frame with id " << f.header.request_id << ": " << f.reply.error
                                    << f.reply.value.DebugString());
+  CHECK(got == Got::kClosed);
+  CHECK(buf_.empty());
+}
+
+RespConnection::RespConnection(uint16_t port) : socket_(io_) {
+  socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  socket_.set_option(tcp::no_delay(true));
+}
+
+void RespConnection::Send(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes)); }
+
+void RespConnection::Command(const std::vector<std::string_view>& args) {
+  std::string out;
+  protocol::AppendRespCommand(&out, args);
+  Send(out);
+}
+
+RespConnection::Got RespConnection::Next(std::string* raw, Reply* reply, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    size_t used = 0;
+    Status error;
+    const protocol::RespParse r = protocol::ParseRespReply(buf_, reply, &used, &error);
+    INFO("the server sent a broken reply: " << error.ToString() << " in: " << buf_);
+    REQUIRE(r != protocol::RespParse::kError);
+    if (r == protocol::RespParse::kCommand) {
+      *raw = buf_.substr(0, used);
+      buf_.erase(0, used);
+      return Got::kReply;
+    }
+    if (eof_) return Got::kClosed;
+    pollfd p = {fd(), POLLIN, 0};
+    if (poll(&p, 1, MsLeft(deadline)) <= 0) return Got::kTimeout;
+    char chunk[65536];
+    const ssize_t n = recv(fd(), chunk, sizeof(chunk), 0);
+    if (n > 0) {
+      buf_.append(chunk, static_cast<size_t>(n));
+    } else if (n == 0 || errno == ECONNRESET) {
+      eof_ = true;
+    } else if (errno != EINTR && errno != EAGAIN) {
+      FAIL("recv: " << strerror(errno));
+    }
+  }
+}
+
+std::string RespConnection::ReadRaw(int timeout_ms) {
+  std::string raw;
+  Reply reply;
+  Got got = Next(&raw, &reply, timeout_ms);
+  INFO((got == Got::kClosed ? "the server closed the connection" : "no reply in time"));
+  REQUIRE(got == Got::kReply);
+  return raw;
+}
+
+Reply RespConnection::Read(int timeout_ms) {
+  std::string raw;
+  Reply reply;
+  Got got = Next(&raw, &reply, timeout_ms);
+  INFO((got == Got::kClosed ? "the server closed the connection" : "no reply in time"));
+  REQUIRE(got == Got::kReply);
+  return reply;
+}
+
+std::string RespConnection::Call(const std::vector<std::string_view>& args) {
+  Command(args);
+  return ReadRaw();
+}
+
+void RespConnection::ExpectClosed(int timeout_ms) {
+  std::string raw;
+  Reply reply;
+  Got got = Next(&raw, &reply, timeout_ms);
+  INFO("unexpected reply: " << raw);
   CHECK(got == Got::kClosed);
   CHECK(buf_.empty());
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client/client.h"
 #include "client/options.h"
@@ -69,6 +70,36 @@ class RawConnection {
   Frame Read(int timeout_ms = 10000);
 
   // The server closes the connection with no further frame (and no partial one).
+  void ExpectClosed(int timeout_ms = 10000);
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+// A client socket speaking RESP: writes raw bytes or commands, reads replies as their exact
+// bytes (and decoded, by protocol::ParseRespReply); every wait is bounded. A reply that does
+// not parse fails the test.
+class RespConnection {
+ public:
+  explicit RespConnection(uint16_t port);
+
+  int fd() { return socket_.native_handle(); }
+  void Send(std::string_view bytes);
+  // Sends args as a multibulk request.
+  void Command(const std::vector<std::string_view>& args);
+
+  enum class Got { kReply, kClosed, kTimeout };
+  // Waits for the next reply (*raw: its bytes) or the end of the stream.
+  Got Next(std::string* raw, Reply* reply, int timeout_ms = 10000);
+  // The next reply's bytes; fails the test if the connection ends or nothing comes in time.
+  std::string ReadRaw(int timeout_ms = 10000);
+  Reply Read(int timeout_ms = 10000);
+  // Command, then ReadRaw.
+  std::string Call(const std::vector<std::string_view>& args);
+  // The server closes the connection with no further reply (and no partial one).
   void ExpectClosed(int timeout_ms = 10000);
 
  private:

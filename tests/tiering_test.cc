@@ -16,6 +16,7 @@
 
 #include "client/client.h"
 #include "core/status.h"
+#include "protocol/resp.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
 
@@ -334,6 +335,58 @@ TEST_CASE("lists and typed values go cold and come back exact", "[integration][t
   }
   CHECK(Ok(c, "GET", {S("bytes")}) == Value::Bytes(std::string(5000, '\x01')));
   CHECK(CheckTasks(c, 0, 2000) == 2000);
+}
+
+TEST_CASE("RESP clients read cold values; TYPE, SCAN, UNLINK and SETNX never load them",
+          "[integration][tiering][resp]") {
+  const std::string dir = MakeTempDir("tiering-resp");
+  ServerProcess server({"--shards", "2", "--max-memory", "4MiB", "--data-dir", dir});
+  Client c(Opts(server, 30.0));
+  const int n = 8000;  // ~20 MB
+  WriteTasks(c, 0, n);
+  ValueList list;
+  for (int i = 0; i < 50; ++i) list.push_back(S(TaskResult(i)));
+  REQUIRE(c.Call("RPUSH", [&] {
+             ValueList args = {S("a-list")};
+             for (const Value& v : list) args.push_back(v);
+             return args;
+           }()).ok());
+  // Push the list out too: more results after it.
+  WriteTasks(c, n, n + 2000);
+  REQUIRE(InfoInt(c, "cold_keys") > n / 2);
+  const int64_t reads = InfoInt(c, "cold_reads");
+  RespConnection r(server.port());
+  CHECK(r.Call({"TYPE", TaskKey(1)}) == "+string\r\n");
+  CHECK(r.Call({"TYPE", "a-list"}) == "+list\r\n");
+  CHECK(r.Call({"TYPE", "nothing"}) == "+none\r\n");
+  CHECK(r.Call({"SETNX", TaskKey(2), "x"}) == ":0\r\n");
+  CHECK(r.Call({"UNLINK", TaskKey(3), TaskKey(4)}) == ":2\r\n");
+  std::vector<std::string> lists;
+  std::string cursor = "0";
+  for (int calls = 0; calls < 100; ++calls) {
+    r.Command({"SCAN", cursor, "TYPE", "list", "COUNT", "100000"});
+    Reply scan = r.Read();
+    REQUIRE(scan.ok());
+    cursor = std::string(scan.value.AsList()[0].AsStringView());
+    for (const Value& k : scan.value.AsList()[1].AsList()) {
+      lists.emplace_back(k.AsStringView());
+    }
+    if (cursor == "0") break;
+  }
+  CHECK(cursor == "0");
+  CHECK(lists == std::vector<std::string>{"a-list"});
+  CHECK(InfoInt(c, "cold_reads") == reads);
+  // Values read through RESP are the exact bytes, from disk.
+  for (int i = 10; i < 200; ++i) {
+    const std::string want = TaskResult(i);
+    REQUIRE(r.Call({"GET", TaskKey(i)}) ==
+            "$" + std::to_string(want.size()) + "\r\n" + want + "\r\n");
+  }
+  CHECK(r.Call({"GETDEL", TaskKey(5)}) ==
+        "$" + std::to_string(TaskResult(5).size()) + "\r\n" + TaskResult(5) + "\r\n");
+  CHECK(r.Call({"EXISTS", TaskKey(5)}) == ":0\r\n");
+  CHECK(r.Call({"LLEN", "a-list"}) == ":50\r\n");
+  CHECK(InfoInt(c, "cold_reads") > reads);
 }
 
 }  // namespace dbkv::testing

@@ -395,5 +395,40 @@ TEST_CASE("TLS: AUTH works over TLS", "[integration][tls]") {
   CHECK(Ok(later, "GET", {S("k")}) == S("v"));
 }
 
+TEST_CASE("TLS: RESP clients speak TLS on the same port (redis-cli --tls)",
+          "[integration][tls][resp]") {
+  const std::string dir = MakeTempDir("resp-tls");
+  const std::string password_file = dir + "/password";
+  WriteFile(password_file, "resp-pw\n");
+  ServerProcess server(TlsFlags({"--password-file", password_file}));
+  const Pki& pki = TestPki();
+  std::string redis_cli = "/usr/bin/redis-cli";
+  if (access(redis_cli.c_str(), X_OK) != 0) FAIL("redis-cli not found: run scripts/setup.sh");
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> all = {"--tls",
+                                    "--cacert",
+                                    pki.ca,
+                                    "-h",
+                                    "127.0.0.1",
+                                    "-p",
+                                    std::to_string(server.port()),
+                                    "--no-auth-warning",
+                                    "-a",
+                                    "resp-pw"};
+    all.insert(all.end(), args.begin(), args.end());
+    return RunProgram(redis_cli, all, "", 30000);
+  };
+  ProgramResult set = cli({"SET", "k", "over tls"});
+  INFO(set.out << set.err);
+  CHECK(set.out == "OK\n");
+  CHECK(cli({"GET", "k"}).out == "over tls\n");
+  CHECK(cli({"-3", "--no-raw", "HELLO", "3"}).exit_code == 0);
+  // The binary client reads what RESP wrote over TLS.
+  ClientOptions o = TlsOpts(server);
+  o.password = "resp-pw";
+  Client c(o);
+  CHECK(Ok(c, "GET", {S("k")}) == Value::Bytes("over tls"));
+}
+
 }  // namespace
 }  // namespace dbkv::testing

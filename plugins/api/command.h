@@ -49,6 +49,10 @@ enum CommandFlag : uint32_t {
   // may see entries whose value is_cold(); it must not read those values. A command that reads
   // values only with some arguments (SET ... GET) also sets CommandSpec::reads_values.
   kCmdNoLoad = 1u << 10,
+  // The reply is stored data (GET, MGET, LRANGE ...). Protocols without typed values show it
+  // as Redis shows stored data: RESP sends every number and bool in it as a bulk string (an
+  // int 10 as "10"), where the reply of a command without this flag (INCR) is an integer.
+  kCmdStoredReply = 1u << 11,
 };
 
 // The arguments of one command invocation, after the command name. A view: the values are
@@ -82,6 +86,9 @@ struct MergeInput {
   std::vector<std::vector<uint32_t>> groups;
   // Total number of key groups in the request.
   uint32_t group_count = 0;
+  // kCmdAllShards commands: the request's arguments (INFO's section). Empty for key commands
+  // (their arguments went to the parts).
+  CommandArgs args;
 };
 
 using ShardHandler = std::function<Reply(ShardContext& ctx, const CommandArgs& args)>;

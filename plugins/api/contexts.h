@@ -210,6 +210,16 @@ class ConnectionContext {
   // Close the connection after this reply is sent.
   virtual void CloseAfterReply() = 0;
   virtual ServerInfo server_info() const = 0;
+
+  // The wire protocol of the connection: 1 for the binary protocol, 2 or 3 for RESP2 / RESP3
+  // (protocol/PROTOCOL.md, "RESP"). Connection commands whose form is the protocol's own
+  // (HELLO, AUTH's errors, INFO's text) ask.
+  virtual int protocol() const { return 1; }
+  // Switches a RESP connection between RESP2 and RESP3 (HELLO 2 / HELLO 3); false if this
+  // connection cannot speak `version`.
+  virtual bool SetProtocol(int version) { return version == protocol(); }
+  // The connection's number, unique in this server's lifetime (CLIENT ID); 0 if unknown.
+  virtual uint64_t client_id() const { return 0; }
 };
 
 }  // namespace dbkv
