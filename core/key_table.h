@@ -57,7 +57,7 @@ class KeyTable {
     // is lowered on every write with an expiry and made exact by ScanExpired.
     int64_t next_expiry_ms = 0;
     int64_t scanned_ms = 0;  // when an expiry scan last went through it
-    uint8_t depth = 0;  // local depth: the hash bits the segment's keys share
+    uint8_t depth = 0;       // local depth: the hash bits the segment's keys share
   };
 
   KeyTable();

@@ -697,8 +697,7 @@ TEST_CASE("Partition accounts cold values: made cold, then dropped every way", "
   CHECK(Data(p) == 0);
 }
 
-TEST_CASE("Partition restores cold entries and picks the coldest values to spill",
-          "[partition]") {
+TEST_CASE("Partition restores cold entries and picks the coldest values to spill", "[partition]") {
   Partition p;
   Entry e;
   e.value = Value::Cold(ColdRef{7, 32, 500, ValueType::kString});

@@ -343,8 +343,8 @@ std::string Value::DebugString() const {
     }
     case ValueType::kCold: {
       const ColdRef r = cold_ref();
-      return "<cold " + std::string(ValueTypeName(r.type)) + " " + std::to_string(r.segment) +
-             ":" + std::to_string(r.offset) + "+" + std::to_string(r.length) + ">";
+      return "<cold " + std::string(ValueTypeName(r.type)) + " " + std::to_string(r.segment) + ":" +
+             std::to_string(r.offset) + "+" + std::to_string(r.length) + ">";
     }
   }
   return out;

@@ -246,8 +246,8 @@ Status RegisterKeyspaceFamily(CommandRegistry* r) {
       OnAllShards("SCAN", kCmdReadOnly | kCmdNoLoad, 1, 7, ScanShard, ScanMerge,
                   "SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]"),
       OnAllShards("KEYS", kCmdReadOnly | kCmdNoLoad, 1, 1, KeysShard, ConcatLists, "KEYS pattern"),
-      OnAllShards("FLUSHDB", kCmdWrite | kCmdAllowOom | kCmdNoLoad, 0, 1, FlushDbShard, MergeFirstError,
-                  "FLUSHDB [ASYNC|SYNC]"),
+      OnAllShards("FLUSHDB", kCmdWrite | kCmdAllowOom | kCmdNoLoad, 0, 1, FlushDbShard,
+                  MergeFirstError, "FLUSHDB [ASYNC|SYNC]"),
   });
 }
 

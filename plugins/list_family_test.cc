@@ -19,9 +19,12 @@ TEST_CASE("the list family registers its commands", "[list_family]") {
   Shard shard;
   const CommandRegistry& r = shard.registry();
   const ExpectedCommand expected[] = {
-      {"RPUSH", op::kRpush, kCmdWrite, 2, -1},     {"LPUSH", op::kLpush, kCmdWrite, 2, -1},
-      {"LPOP", op::kLpop, kCmdWrite | kCmdAllowOom, 1, 2},        {"RPOP", op::kRpop, kCmdWrite | kCmdAllowOom, 1, 2},
-      {"LRANGE", op::kLrange, kCmdReadOnly, 3, 3}, {"LLEN", op::kLlen, kCmdReadOnly, 1, 1},
+      {"RPUSH", op::kRpush, kCmdWrite, 2, -1},
+      {"LPUSH", op::kLpush, kCmdWrite, 2, -1},
+      {"LPOP", op::kLpop, kCmdWrite | kCmdAllowOom, 1, 2},
+      {"RPOP", op::kRpop, kCmdWrite | kCmdAllowOom, 1, 2},
+      {"LRANGE", op::kLrange, kCmdReadOnly, 3, 3},
+      {"LLEN", op::kLlen, kCmdReadOnly, 1, 1},
   };
   for (const ExpectedCommand& e : expected) {
     INFO(e.name);

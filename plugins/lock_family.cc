@@ -102,7 +102,8 @@ Status RegisterLockFamily(CommandRegistry* r) {
   return r->RegisterAll({
       KeyCommand("LOCK", op::kLock, kCmdWrite | kCmdBlocking, 3, 4, Lock,
                  "LOCK name token ttl_ms [timeout]"),
-      KeyCommand("UNLOCK", op::kUnlock, kCmdWrite | kCmdAllowOom, 2, 2, Unlock, "UNLOCK name token"),
+      KeyCommand("UNLOCK", op::kUnlock, kCmdWrite | kCmdAllowOom, 2, 2, Unlock,
+                 "UNLOCK name token"),
       KeyCommand("LOCKEXTEND", op::kLockExtend, kCmdWrite, 3, 3, LockExtend,
                  "LOCKEXTEND name token ttl_ms"),
   });

@@ -81,8 +81,7 @@ TEST_CASE("allkeys-lru keeps memory under --max-memory by evicting the oldest ke
   CHECK(old <= 10);
 }
 
-TEST_CASE("allkeys-lru keeps keys that are read over keys that are not",
-          "[integration][memory]") {
+TEST_CASE("allkeys-lru keeps keys that are read over keys that are not", "[integration][memory]") {
   ServerProcess server({"--shards", "1", "--max-memory", "4MiB", "--eviction", "allkeys-lru"});
   Client c(Opts(server));
   WriteRange(c, 0, 2000, 1000);  // about 2.3 MiB

@@ -346,11 +346,13 @@ TEST_CASE("RESP clients read cold values; TYPE, SCAN, UNLINK and SETNX never loa
   WriteTasks(c, 0, n);
   ValueList list;
   for (int i = 0; i < 50; ++i) list.push_back(S(TaskResult(i)));
-  REQUIRE(c.Call("RPUSH", [&] {
-             ValueList args = {S("a-list")};
-             for (const Value& v : list) args.push_back(v);
-             return args;
-           }()).ok());
+  REQUIRE(c.Call("RPUSH",
+                 [&] {
+                   ValueList args = {S("a-list")};
+                   for (const Value& v : list) args.push_back(v);
+                   return args;
+                 }())
+              .ok());
   // Push the list out too: more results after it.
   WriteTasks(c, n, n + 2000);
   REQUIRE(InfoInt(c, "cold_keys") > n / 2);
