@@ -132,11 +132,13 @@ TEST_CASE(
     "back exactly, across a restart",
     "[integration][tiering]") {
   const std::string dir = MakeTempDir("tiering");
-  const uint64_t limit = 64 << 20;
+  // Large enough that the process's own footprint (code, threads, allocator arenas: ~14 MiB
+  // idle) is not most of the margin.
+  const uint64_t limit = 128 << 20;
   const std::vector<std::string> flags = {"--shards", "2",          "--max-memory",
-                                          "64MiB",    "--data-dir", dir};
-  // About 640 MB of 1-4 KiB results: ten times the limit.
-  const int n = 256000;
+                                          "128MiB",   "--data-dir", dir};
+  // About 1.3 GB of 1-4 KiB results: ten times the limit.
+  const int n = 512000;
   {
     ServerProcess server(flags);
     Client c(Opts(server, 60.0));
@@ -151,16 +153,14 @@ TEST_CASE(
     CHECK(InfoInt(c, "keys") == n);
     CHECK(memory <= static_cast<int64_t>(limit + limit / 20));
     CHECK(cold > n * 8 / 10);
-    // The data stays under the limit; the process adds its idle footprint (code, threads, the
-    // allocator's arenas) and allocator slack on top (measured: 88-94 MiB here, idle 14).
-    CHECK(rss < idle_rss + limit + limit / 2);
+    CHECK(rss < limit + limit / 2);
     const auto t1 = Clock::now();
     CHECK(CheckTasks(c, 0, n) == n);
     const double read_s = Seconds(t1);
     const int64_t disk = InfoInt(c, "disk_bytes");
     const int64_t reads = InfoInt(c, "cold_reads");
     CHECK(reads >= cold / 2);
-    WARN("tiering: " << n << " keys, ~640 MB written in " << write_s << " s (" << n / write_s
+    WARN("tiering: " << n << " keys, ~1.3 GB written in " << write_s << " s (" << n / write_s
                      << " keys/s); memory_bytes " << memory << " (" << memory / n
                      << " B/key), cold keys " << cold << ", disk " << disk << " B; RSS "
                      << (rss >> 20) << " MiB (allocated " << (allocated >> 20) << " MiB, idle "
@@ -174,10 +174,9 @@ TEST_CASE(
   Client c(Opts(server, 60.0));
   CHECK(InfoInt(c, "keys") == n);
   CHECK(InfoInt(c, "cold_keys") > n * 8 / 10);
-  const uint64_t idle_rss = RssBytes(server.pid());
-  CHECK(idle_rss < limit + limit / 2);
+  CHECK(RssBytes(server.pid()) < limit + limit / 2);
   CHECK(CheckTasks(c, 0, n) == n);
-  CHECK(RssBytes(server.pid()) < limit * 2);
+  CHECK(RssBytes(server.pid()) < limit + limit / 2);
 }
 
 TEST_CASE("overwriting, deleting and expiring cold values never reads them from disk",
