@@ -1,11 +1,14 @@
 // data-bridge-kv-bench: a closed-loop load generator for our protocol (kv://) and RESP
 // (redis://), one engine for both: the same connections, pipeline depth and threads.
 //
-//   data-bridge-kv-bench --url kv://127.0.0.1:7379 --connections 50 --pipeline 16 \
+//   data-bridge-kv-bench --url kv://127.0.0.1:7379 --connections 50 --pipeline 16
 //       --workload get --duration 10 --json
 //
 // With --server-pid it also reads the server's CPU time (/proc/PID/stat) over the measured
-// window and reports CPU microseconds per operation.
+// window and reports CPU microseconds per operation. With --tls (or a kvs:// / rediss:// URL)
+// every connection speaks TLS 1.2 or newer, the server verified against --tls-ca (or the
+// system's CAs) and its name, unless --tls-insecure.
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdio>
@@ -21,8 +25,10 @@
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "bench/codec.h"
@@ -53,6 +59,12 @@ struct Config {
   uint64_t keys = 100000;
   int64_t ttl_s = 0;
   std::string password;
+  bool tls = false;
+  std::string tls_ca;           // CA bundle to verify the server with (empty: the system's)
+  std::string tls_cert;         // client certificate (mutual TLS)
+  std::string tls_key;          // its key (empty: in tls_cert)
+  std::string tls_server_name;  // name to verify and send as SNI (empty: host)
+  bool tls_insecure = false;    // do not verify the server's certificate
   bool json = false;
   bool no_preload = false;
   int server_pid = 0;
@@ -64,6 +76,91 @@ std::unique_ptr<Codec> MakeCodec(const Config& c) {
 }
 
 std::string Key(uint64_t n) { return "key:" + std::to_string(n); }
+
+// TLS 1.2 or newer, verifying the server unless --tls-insecure; a client certificate for
+// mutual TLS. Throws with the reason if a file cannot be used.
+std::unique_ptr<asio::ssl::context> MakeTlsContext(const Config& c) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  error_code ec;
+  if (c.tls_insecure) {
+    ctx->set_verify_mode(asio::ssl::verify_none);
+  } else {
+    if (c.tls_ca.empty()) {
+      ctx->set_default_verify_paths(ec);
+    } else {
+      ctx->load_verify_file(c.tls_ca, ec);
+    }
+    if (ec) throw std::runtime_error("--tls-ca " + c.tls_ca + ": " + ec.message());
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+  }
+  if (!c.tls_cert.empty()) {
+    ctx->use_certificate_chain_file(c.tls_cert, ec);
+    if (ec) throw std::runtime_error("--tls-cert " + c.tls_cert + ": " + ec.message());
+    const std::string& key = c.tls_key.empty() ? c.tls_cert : c.tls_key;
+    ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("--tls-key " + key + ": " + ec.message());
+  }
+  return ctx;
+}
+
+// A connection to the server, plain TCP or TLS over it: the same calls for both.
+class Stream {
+ public:
+  Stream(asio::io_context& io, asio::ssl::context* tls) : socket_(io) {
+    if (tls != nullptr) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls);
+  }
+
+  // Connects, and with TLS shakes hands (blocking). Throws on failure.
+  void Connect(const tcp::resolver::results_type& endpoints, const Config& c) {
+    asio::connect(socket_, endpoints);
+    socket_.set_option(tcp::no_delay(true));
+    if (tls_ == nullptr) return;
+    const std::string& name = c.tls_server_name.empty() ? c.host : c.tls_server_name;
+    SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
+    if (!c.tls_insecure) tls_->set_verify_callback(asio::ssl::host_name_verification(name));
+    error_code ec;
+    tls_->handshake(asio::ssl::stream_base::client, ec);
+    if (ec) throw std::runtime_error("TLS handshake failed: " + ec.message());
+  }
+
+  template <typename Handler>
+  void AsyncWrite(asio::const_buffer b, Handler&& h) {
+    if (tls_ != nullptr) {
+      asio::async_write(*tls_, b, std::forward<Handler>(h));
+    } else {
+      asio::async_write(socket_, b, std::forward<Handler>(h));
+    }
+  }
+
+  template <typename Handler>
+  void AsyncReadSome(asio::mutable_buffer b, Handler&& h) {
+    if (tls_ != nullptr) {
+      tls_->async_read_some(b, std::forward<Handler>(h));
+    } else {
+      socket_.async_read_some(b, std::forward<Handler>(h));
+    }
+  }
+
+  void Write(asio::const_buffer b) {
+    if (tls_ != nullptr) {
+      asio::write(*tls_, b);
+    } else {
+      asio::write(socket_, b);
+    }
+  }
+
+  size_t ReadSome(asio::mutable_buffer b) {
+    return tls_ != nullptr ? tls_->read_some(b) : socket_.read_some(b);
+  }
+
+ private:
+  tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+};
 
 struct Shared {
   std::atomic<bool> stop{false};
@@ -82,14 +179,19 @@ struct alignas(64) WorkerStats {
 
 class Conn {
  public:
-  Conn(asio::io_context& io, const Config& cfg, Shared* shared, WorkerStats* stats, uint32_t seed)
-      : cfg_(cfg), shared_(shared), stats_(stats), socket_(io), codec_(MakeCodec(cfg)), rng_(seed) {
+  Conn(asio::io_context& io, asio::ssl::context* tls, const Config& cfg, Shared* shared,
+       WorkerStats* stats, uint32_t seed)
+      : cfg_(cfg),
+        shared_(shared),
+        stats_(stats),
+        stream_(io, tls),
+        codec_(MakeCodec(cfg)),
+        rng_(seed) {
     value_.assign(cfg.value_size, 'x');
   }
 
   void Start(const tcp::resolver::results_type& endpoints) {
-    asio::connect(socket_, endpoints);
-    socket_.set_option(tcp::no_delay(true));
+    stream_.Connect(endpoints, cfg_);
     handshake_ = codec_->Handshake(&out_, cfg_.password);
     for (int i = 0; i < handshake_; ++i) sent_.push_back(0);
     Issue(cfg_.pipeline);
@@ -123,7 +225,7 @@ class Conn {
     wbuf_.swap(out_);
     out_.clear();
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(wbuf_), [this](const error_code& ec, size_t) {
+    stream_.AsyncWrite(asio::buffer(wbuf_), [this](const error_code& ec, size_t) {
       writing_ = false;
       wbuf_.clear();
       if (ec) return Fail("write: " + ec.message());
@@ -132,12 +234,12 @@ class Conn {
   }
 
   void Read() {
-    socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                            [this](const error_code& ec, size_t n) {
-                              if (ec) return Fail("read: " + ec.message());
-                              rend_ += n;
-                              OnData();
-                            });
+    stream_.AsyncReadSome(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                          [this](const error_code& ec, size_t n) {
+                            if (ec) return Fail("read: " + ec.message());
+                            rend_ += n;
+                            OnData();
+                          });
   }
 
   void OnData() {
@@ -184,7 +286,7 @@ class Conn {
   const Config& cfg_;
   Shared* shared_;
   WorkerStats* stats_;
-  tcp::socket socket_;
+  Stream stream_;
   std::unique_ptr<Codec> codec_;
   std::mt19937_64 rng_;
   std::uniform_int_distribution<uint64_t> key_dist_;
@@ -214,66 +316,79 @@ double ProcessCpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Writes keys c, c + step, c + 2 * step, ... on one connection, pipelined. Throws on a
+// connection failure or an error reply.
+void PreloadPart(const Config& cfg, asio::ssl::context* tls,
+                 const tcp::resolver::results_type& endpoints, uint64_t c, uint64_t step) {
+  asio::io_context io;
+  Stream s(io, tls);
+  s.Connect(endpoints, cfg);
+  auto codec = MakeCodec(cfg);
+  std::string out;
+  int expect = codec->Handshake(&out, cfg.password);
+  const std::string value(cfg.value_size, 'x');
+  std::vector<char> in(1 << 20);
+  size_t have = 0;
+  auto drain = [&](int n) {
+    while (n > 0) {
+      size_t pos = 0;
+      ReplyKind kind;
+      std::string err;
+      while (n > 0) {
+        int64_t len = codec->ParseReply({in.data() + pos, have - pos}, &kind, &err);
+        if (len < 0) throw std::runtime_error("bad reply: " + err);
+        if (len == 0) break;
+        if (kind == ReplyKind::kError) throw std::runtime_error("error reply: " + err);
+        pos += static_cast<size_t>(len);
+        --n;
+      }
+      std::memmove(in.data(), in.data() + pos, have - pos);
+      have -= pos;
+      if (n == 0) break;
+      if (have == in.size()) in.resize(in.size() * 2);
+      have += s.ReadSome(asio::buffer(in.data() + have, in.size() - have));
+    }
+  };
+  for (uint64_t k = c; k < cfg.keys; k += step) {
+    codec->Set(&out, Key(k), value, cfg.ttl_s);
+    if (++expect >= 256) {
+      s.Write(asio::buffer(out));
+      out.clear();
+      drain(expect);
+      expect = 0;
+    }
+  }
+  if (!out.empty()) s.Write(asio::buffer(out));
+  drain(expect);
+}
+
 // Writes every key once (pipelined, on several connections) so that GETs hit.
-void Preload(const Config& cfg, const tcp::resolver::results_type& endpoints) {
+void Preload(const Config& cfg, asio::ssl::context* tls,
+             const tcp::resolver::results_type& endpoints) {
   const int conns = std::max(1, std::min(cfg.connections, 8));
   std::vector<std::thread> threads;
-  std::atomic<bool> failed{false};
+  std::mutex error_mu;
+  std::string error;
   for (int c = 0; c < conns; ++c) {
     threads.emplace_back([&, c] {
-      asio::io_context io;
-      tcp::socket s(io);
-      asio::connect(s, endpoints);
-      auto codec = MakeCodec(cfg);
-      std::string out;
-      int expect = codec->Handshake(&out, cfg.password);
-      const std::string value(cfg.value_size, 'x');
-      std::vector<char> in(1 << 20);
-      size_t have = 0;
-      auto drain = [&](int n) {
-        while (n > 0) {
-          size_t pos = 0;
-          ReplyKind kind;
-          std::string err;
-          for (;;) {
-            int64_t len = codec->ParseReply({in.data() + pos, have - pos}, &kind, &err);
-            if (len < 0) {
-              failed = true;
-              return;
-            }
-            if (len == 0 || n == 0) break;
-            pos += static_cast<size_t>(len);
-            --n;
-          }
-          std::memmove(in.data(), in.data() + pos, have - pos);
-          have -= pos;
-          if (n == 0) break;
-          if (have == in.size()) in.resize(in.size() * 2);
-          have += s.read_some(asio::buffer(in.data() + have, in.size() - have));
-        }
-      };
-      for (uint64_t k = static_cast<uint64_t>(c); k < cfg.keys; k += static_cast<uint64_t>(conns)) {
-        codec->Set(&out, Key(k), value, cfg.ttl_s);
-        ++expect;
-        if (expect >= 256) {
-          asio::write(s, asio::buffer(out));
-          out.clear();
-          drain(expect);
-          expect = 0;
-        }
+      try {
+        PreloadPart(cfg, tls, endpoints, static_cast<uint64_t>(c), static_cast<uint64_t>(conns));
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (error.empty()) error = e.what();
       }
-      if (!out.empty()) asio::write(s, asio::buffer(out));
-      drain(expect);
     });
   }
   for (auto& t : threads) t.join();
-  if (failed) throw std::runtime_error("preload failed: bad reply");
+  if (!error.empty()) throw std::runtime_error("preload failed: " + error);
 }
 
 int Main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"data-bridge-kv-bench: closed-loop load for kv:// (our protocol) and redis://"};
-  app.add_option("--url", cfg.url, "kv://host:port or redis://host:port")->capture_default_str();
+  app.add_option("--url", cfg.url,
+                 "kv://host:port or redis://host:port (kvs:// and rediss://: with TLS)")
+      ->capture_default_str();
   app.add_option("--connections,-c", cfg.connections, "connections")->capture_default_str();
   app.add_option("--pipeline,-P", cfg.pipeline, "requests in flight per connection")
       ->capture_default_str();
@@ -287,19 +402,36 @@ int Main(int argc, char** argv) {
   app.add_option("--keys,-k", cfg.keys, "key space (pre-loaded for reads)")->capture_default_str();
   app.add_option("--ttl", cfg.ttl_s, "seconds of TTL on every SET (0: none)");
   app.add_option("--password,-a", cfg.password, "password (AUTH)");
+  app.add_flag("--tls", cfg.tls, "connect with TLS (1.2 or newer)");
+  app.add_option("--tls-ca", cfg.tls_ca,
+                 "PEM CA bundle to verify the server with (default: the "
+                 "system's)");
+  app.add_option("--tls-cert", cfg.tls_cert, "PEM client certificate, for mutual TLS");
+  app.add_option("--tls-key", cfg.tls_key, "PEM key of --tls-cert (default: in --tls-cert)");
+  app.add_option("--tls-server-name", cfg.tls_server_name,
+                 "name to verify the server's certificate against, and to send as SNI (default: "
+                 "the URL's host)");
+  app.add_flag("--tls-insecure", cfg.tls_insecure, "do not verify the server's certificate");
   app.add_flag("--no-preload", cfg.no_preload, "do not write the key space before reading");
   app.add_option("--server-pid", cfg.server_pid, "report this process's CPU time per operation");
   app.add_flag("--json", cfg.json, "print one JSON object as the last line");
   CLI11_PARSE(app, argc, argv);
 
   std::string rest;
-  if (cfg.url.rfind("redis://", 0) == 0) {
+  const size_t scheme_end = cfg.url.find("://");
+  const std::string scheme = scheme_end == std::string::npos ? "" : cfg.url.substr(0, scheme_end);
+  if (scheme == "redis" || scheme == "rediss") {
     cfg.resp = true;
-    rest = cfg.url.substr(8);
-  } else if (cfg.url.rfind("kv://", 0) == 0) {
-    rest = cfg.url.substr(5);
-  } else {
-    std::fprintf(stderr, "--url must start with kv:// or redis://\n");
+  } else if (scheme != "kv" && scheme != "kvs") {
+    std::fprintf(stderr, "--url must start with kv://, kvs://, redis:// or rediss://\n");
+    return 2;
+  }
+  if (scheme == "kvs" || scheme == "rediss") cfg.tls = true;
+  rest = cfg.url.substr(scheme_end + 3);
+  const bool tls_options = !cfg.tls_ca.empty() || !cfg.tls_cert.empty() || !cfg.tls_key.empty() ||
+                           !cfg.tls_server_name.empty() || cfg.tls_insecure;
+  if (tls_options && !cfg.tls) {
+    std::fprintf(stderr, "--tls-* options need --tls (or a kvs:// / rediss:// URL)\n");
     return 2;
   }
   const size_t colon = rest.rfind(':');
@@ -320,10 +452,12 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  std::unique_ptr<asio::ssl::context> tls;
+  if (cfg.tls) tls = MakeTlsContext(cfg);
   asio::io_context resolver_io;
   tcp::resolver resolver(resolver_io);
   auto endpoints = resolver.resolve(cfg.host, cfg.port);
-  if (cfg.read_pct > 0 && !cfg.no_preload) Preload(cfg, endpoints);
+  if (cfg.read_pct > 0 && !cfg.no_preload) Preload(cfg, tls.get(), endpoints);
 
   Shared shared;
   const int nthreads = std::min(cfg.threads, cfg.connections);
@@ -335,7 +469,7 @@ int Main(int argc, char** argv) {
     stats.push_back(std::make_unique<WorkerStats>());
   }
   for (int c = 0; c < cfg.connections; ++c) {
-    conns.push_back(std::make_unique<Conn>(*ios[c % nthreads], cfg, &shared,
+    conns.push_back(std::make_unique<Conn>(*ios[c % nthreads], tls.get(), cfg, &shared,
                                            stats[c % nthreads].get(),
                                            static_cast<uint32_t>(c * 7919 + 1)));
     conns.back()->Start(endpoints);
@@ -401,16 +535,17 @@ int Main(int argc, char** argv) {
   if (!shared.first_error.empty()) std::printf("first error: %s\n", shared.first_error.c_str());
   if (cfg.json) {
     std::printf(
-        "{\"url\":\"%s\",\"protocol\":\"%s\",\"workload\":\"%s\",\"connections\":%d,"
+        "{\"url\":\"%s\",\"protocol\":\"%s\",\"tls\":%s,\"workload\":\"%s\",\"connections\":%d,"
         "\"pipeline\":%d,\"threads\":%d,\"value_size\":%zu,\"keys\":%llu,\"ops\":%llu,"
         "\"seconds\":%.3f,\"ops_per_sec\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
         "\"p999_us\":%.1f,\"max_us\":%.1f,\"errors\":%llu,\"server_cpu_s\":%.3f,"
         "\"server_cpu_us_per_op\":%.3f}\n",
-        cfg.url.c_str(), cfg.resp ? "resp" : "kv", cfg.workload.c_str(), cfg.connections,
-        cfg.pipeline, nthreads, cfg.value_size, static_cast<unsigned long long>(cfg.keys),
-        static_cast<unsigned long long>(ops), secs, ops_per_sec, h.Quantile(0.5) / 1e3,
-        h.Quantile(0.99) / 1e3, h.Quantile(0.999) / 1e3, h.Quantile(1.0) / 1e3,
-        static_cast<unsigned long long>(shared.errors.load()), cpu, cpu_us_per_op);
+        cfg.url.c_str(), cfg.resp ? "resp" : "kv", cfg.tls ? "true" : "false", cfg.workload.c_str(),
+        cfg.connections, cfg.pipeline, nthreads, cfg.value_size,
+        static_cast<unsigned long long>(cfg.keys), static_cast<unsigned long long>(ops), secs,
+        ops_per_sec, h.Quantile(0.5) / 1e3, h.Quantile(0.99) / 1e3, h.Quantile(0.999) / 1e3,
+        h.Quantile(1.0) / 1e3, static_cast<unsigned long long>(shared.errors.load()), cpu,
+        cpu_us_per_op);
   }
   return shared.errors.load() == 0 ? 0 : 1;
 }
