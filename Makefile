@@ -53,6 +53,27 @@ test-cpp: setup
 fuzz: setup
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} scripts/fuzz.sh
 
+# Benchmarks against Redis 7 (bench/report.py): the matrix, RSS per key, durability rows;
+# about 15 minutes on 2 cores. Writes bench/results/report.md, chart.png and runs.json.
+# BENCH_FLAGS=--quick checks the tooling in about 2 minutes (its figures are not for reports).
+.PHONY: bench bench-test
+BENCH_FLAGS ?=
+BENCH_STAMP := $(VENV)/.bench-deps-done
+
+$(BENCH_STAMP): bench/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r bench/requirements.txt
+	@touch $@
+
+bench: setup $(BENCH_STAMP)
+	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //bench:data-bridge-kv-bench
+	$(VENV)/bin/python bench/report.py $(BENCH_FLAGS)
+
+# The benchmark tooling's own tests (the load generator's TLS and JSON, report.py): ~15 s.
+bench-test: setup $(BENCH_STAMP)
+	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //bench:data-bridge-kv-bench
+	$(VENV)/bin/python bench/bench_test.py
+
 lint:
 	@files=$$(git ls-files '*.cc' '*.h'); \
 	clang-format --dry-run -Werror $$files && echo "lint: clang-format clean"

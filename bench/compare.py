@@ -8,8 +8,10 @@ matrix, and prints medians of ops/s and server CPU microseconds per operation, w
   bench/compare.py --workloads get,set --pipelines 1,16 --connections 50 --runs 3 --duration 5
 """
 import argparse
+import ctypes
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -40,34 +42,98 @@ def wait_port(port, proc, timeout=20):
     raise RuntimeError(f"port {port} not open after {timeout}s")
 
 
-def start_redis(tmp):
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", tmp],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, proc)
-    return proc, f"redis://127.0.0.1:{port}"
+def _die_with_parent():
+    """In the child: SIGTERM when this script dies, even by SIGKILL (Linux prctl)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
-def start_kv(tmp, extra):
+def _spawn(argv, port, log_path):
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
+    finally:
+        if log_path:
+            out.close()
+    try:
+        wait_port(port, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def start_redis(tmp, extra=(), tls=None, log_path=None):
+    """redis-server on a free port, nothing on disk; returns (process, URL). tls: a
+    bench/pki.py Pki: the port speaks TLS only (rediss://)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [os.path.join(BIN, "server/data-bridge-kv-server"), "--bind", f"127.0.0.1:{port}",
-         "--http-bind", "127.0.0.1:0"] + extra,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, proc)
-    return proc, f"kv://127.0.0.1:{port}"
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", tmp]
+    if tls:
+        argv += ["--port", "0", "--tls-port", str(port), "--tls-cert-file", tls.server_cert,
+                 "--tls-key-file", tls.server_key, "--tls-ca-cert-file", tls.ca,
+                 "--tls-auth-clients", "no"]
+    proc = _spawn(argv + list(extra), port, log_path)
+    return proc, f"{'rediss' if tls else 'redis'}://127.0.0.1:{port}"
+
+
+def start_kv(tmp, extra, tls=None, log_path=None):
+    """Our server on a free port (memory only unless extra says otherwise); returns (process,
+    URL). tls: a bench/pki.py Pki: the port speaks TLS only (kvs://)."""
+    port = free_port()
+    argv = [os.path.join(BIN, "server/data-bridge-kv-server"), "--bind", f"127.0.0.1:{port}",
+            "--http-bind", "127.0.0.1:0"]
+    if tls:
+        argv += ["--tls-cert", tls.server_cert, "--tls-key", tls.server_key]
+    proc = _spawn(argv + list(extra), port, log_path)
+    return proc, f"{'kvs' if tls else 'kv'}://127.0.0.1:{port}"
+
+
+def stop(proc, timeout=30):
+    """SIGTERM, then SIGKILL if the process has not exited within timeout seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def bench_cmd(url, pid, workload, pipeline, connections, value_size, keys, duration, warmup,
+              extra=()):
+    """The data-bridge-kv-bench command line for one run (JSON result on the last line)."""
+    return [os.path.join(BIN, "bench/data-bridge-kv-bench"), "--url", url,
+            "--connections", str(connections), "--pipeline", str(pipeline),
+            "--workload", workload, "--value-size", str(value_size),
+            "--keys", str(keys), "--duration", str(duration),
+            "--warmup", str(warmup), "--server-pid", str(pid), "--json"] + list(extra)
+
+
+def run_json(cmd, timeout=None):
+    """Runs the load generator; returns its JSON result. A run with error replies (exit 1)
+    still returns its result (its "errors" field counts them); no JSON line raises."""
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    lines = p.stdout.strip().splitlines()
+    if lines and lines[-1].startswith("{"):
+        r = json.loads(lines[-1])
+        if p.returncode != 0:
+            r["first_error"] = next((ln[len("first error: "):] for ln in lines
+                                     if ln.startswith("first error: ")), p.stderr.strip())
+        return r
+    raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout}{p.stderr}")
 
 
 def run_bench(url, pid, workload, pipeline, args):
-    cmd = [os.path.join(BIN, "bench/data-bridge-kv-bench"), "--url", url,
-           "--connections", str(args.connections), "--pipeline", str(pipeline),
-           "--workload", workload, "--value-size", str(args.value_size),
-           "--keys", str(args.keys), "--duration", str(args.duration),
-           "--warmup", str(args.warmup), "--server-pid", str(pid), "--json"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    r = run_json(bench_cmd(url, pid, workload, pipeline, args.connections, args.value_size,
+                           args.keys, args.duration, args.warmup))
+    if r.get("errors"):
+        raise RuntimeError(f"{url} {workload}: {r['errors']} errors ({r.get('first_error')})")
+    return r
 
 
 def main():
@@ -86,7 +152,11 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="dbkv-bench-")
     redis, redis_url = start_redis(tmp)
-    kv, kv_url = start_kv(tmp, args.kv_flags.split())
+    try:
+        kv, kv_url = start_kv(tmp, args.kv_flags.split())
+    except BaseException:
+        stop(redis)
+        raise
     rows = []
     raw = []
     try:
@@ -109,8 +179,7 @@ def main():
                 rows.append((workload, pipeline, med, spread))
     finally:
         for p in (redis, kv):
-            p.terminate()
-            p.wait(timeout=30)
+            stop(p)
     print(f"{args.connections} connections, {args.value_size} B values, {args.keys} keys, "
           f"{args.runs} runs of {args.duration}s each (medians; spread = (max-min)/median)")
     print("| workload | pipeline | Redis ops/s | ours ops/s | ratio | Redis CPU us/op | ours CPU us/op "
