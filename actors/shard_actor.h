@@ -45,7 +45,7 @@ using housekeep_atom = caf::atom_constant<caf::atom("housekeep")>;
 // How often a shard looks for expired keys to reclaim, and how many keys one slice (one
 // message) may look at: slices are short so that requests run between them.
 constexpr int kHousekeepIntervalMs = 100;
-constexpr size_t kExpiryVisitsPerSlice = 8192;
+constexpr size_t kExpiryVisitsPerSlice = 2048;
 
 // The memory a shard may use, and what it does at the limit.
 struct ShardLimits {

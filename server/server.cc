@@ -41,6 +41,9 @@ using boost::system::error_code;
 
 namespace {
 
+// Messages a shard (any actor) handles before its worker turns to the next actor in line.
+constexpr size_t kShardMessagesPerTurn = 8;
+
 // The process's resident set (what the kernel charges it), from /proc/self/statm.
 int64_t RssBytes() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
@@ -168,6 +171,11 @@ Status Server::Impl::StartShards() {
   // CAF's middle phase (500 polls with 50 us sleeps) costs a syscall per poll and up to 50 us
   // of latency per batch: skip it.
   caf_cfg->set("work-stealing.moderate-poll-attempts", size_t{0});
+  // Shards usually share workers (2 cores: 1 worker, 2 shards). CAF's default lets an actor run
+  // its whole mailbox before yielding the worker, and a shard reclaiming a million expired
+  // keys feeds its own mailbox slice after slice: the other shard's requests waited for all of
+  // it (a 50-70 ms GET in bench/expiry.py). A few messages per turn keeps shards interleaved.
+  caf_cfg->set("scheduler.max-throughput", size_t{kShardMessagesPerTurn});
   system = std::make_unique<caf::actor_system>(*caf_cfg);
   const ServerOptions& o = state.options;
   for (uint32_t i = 0; i < o.shards; ++i) {
