@@ -22,7 +22,7 @@ build: setup
 
 run: build
 	mkdir -p data
-	bazel-bin/server/data-bridge-kv-server
+	bazel-bin/server/data-bridge-kv-server --data-dir data
 
 test: setup
 	$(BAZEL) build $(BAZEL_FLAGS) //...
@@ -74,7 +74,7 @@ bench-test: setup $(BENCH_STAMP)
 	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //bench:data-bridge-kv-bench
 	$(VENV)/bin/python bench/bench_test.py
 
-lint:
+lint: setup
 	@files=$$(git ls-files '*.cc' '*.h'); \
 	clang-format --dry-run -Werror $$files && echo "lint: clang-format clean"
 
