@@ -36,6 +36,13 @@ class Progress {
     Report("recovering");
   }
 
+  // Bytes counted in the total that recovery will not read (WAL files wholly below the loaded
+  // snapshot set): "% done" then reaches 100.
+  void Skip(uint64_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ -= std::min(total_, bytes);
+  }
+
   void Report(const char* what) {
     const double secs = std::max(Since(start_), 1e-6);
     char buf[200];
@@ -186,7 +193,14 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
                  bool truncate_tail) {
   for (size_t i = 0; i < wal.size(); ++i) {
     // File i holds LSNs from its first up to the next file's first.
-    if (i + 1 < wal.size() && wal[i + 1].first_lsn <= from_lsn) continue;
+    if (i + 1 < wal.size() && wal[i + 1].first_lsn <= from_lsn) {
+      if (report) {
+        uint64_t size = 0;
+        env->GetFileSize(wal[i].path, &size);
+        progress->Skip(size);
+      }
+      continue;
+    }
     std::unique_ptr<SequentialFile> f;
     Status s = env->NewSequentialFile(wal[i].path, &f);
     if (!s.ok()) return s;
@@ -204,6 +218,10 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
     std::string scratch;
     std::string_view record;
     uint64_t file_bytes_reported = 0;
+    // Mutations read since the last progress report: counted by the reporting pass only, all
+    // of them (the other passes read the same records), so that the progress lines count WAL
+    // entries as they count snapshot entries.
+    uint64_t entries_unreported = 0;
     while (reader.ReadRecord(&record, &scratch)) {
       damage_after_last_record = false;
       WalRecordHeader h;
@@ -220,6 +238,7 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
       // Mutations go to the shard of their key under the current shard count (the WAL may
       // come from a server with another).
       Status ds = DecodeWalRecord(record, &h, [&](const Mutation& m) {
+        if (report) ++entries_unreported;
         const uint32_t target = ShardOf(m.key, shard_count);
         if (only_shard >= 0 && target != static_cast<uint32_t>(only_shard)) return;
         ApplyMutation(r->partitions[target].get(), m, o.now_ms,
@@ -231,14 +250,15 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
       }
       const uint64_t at = reader.last_record_end();
       if (at - file_bytes_reported > (1 << 20)) {
-        progress->Add(report ? at - file_bytes_reported : 0, 0);
+        progress->Add(report ? at - file_bytes_reported : 0, entries_unreported);
         file_bytes_reported = at;
+        entries_unreported = 0;
       }
     }
     if (!reader.status().ok()) return reader.status();
     uint64_t size = 0;
     env->GetFileSize(wal[i].path, &size);
-    progress->Add(report ? size - std::min(size, file_bytes_reported) : 0, 0);
+    progress->Add(report ? size - std::min(size, file_bytes_reported) : 0, entries_unreported);
     const bool last_file = i + 1 == wal.size();
     if (truncate_tail && last_file && (reader.truncated_tail() || damage_after_last_record) &&
         reader.last_record_end() < size) {

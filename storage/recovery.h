@@ -25,7 +25,9 @@ namespace dbkv::storage {
 struct RecoveryOptions {
   uint32_t shard_count = 1;
   int64_t now_ms = 0;  // what is expired by then is not loaded
-  // Called with progress lines (keys, MB/s, % done) and with every problem found.
+  // Called with progress lines ("recovering: N entries, X MB read (Y MB/s), Z% done", at most
+  // once a second; N counts snapshot entries and WAL mutations read), the final "recovered: ..."
+  // line, and with every problem found.
   std::function<void(const std::string&)> info;
   std::function<void(const std::string&)> warn;
   // Loads cold values (tiered storage) that WAL records change in place; null: none exist.

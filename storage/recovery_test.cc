@@ -157,7 +157,11 @@ class DataDir {
       std::lock_guard<std::mutex> lock(mu_);
       warnings.push_back(m);
     };
-    o.info = [](const std::string&) {};
+    infos.clear();
+    o.info = [this](const std::string& m) {
+      std::lock_guard<std::mutex> lock(mu_);
+      infos.push_back(m);
+    };
     return storage::Recover(&env, dir, o, &result);
   }
 
@@ -196,6 +200,7 @@ class DataDir {
   std::string wal_path;
   RecoveryResult result;
   std::vector<std::string> warnings;
+  std::vector<std::string> infos;  // progress lines, the last one "recovered: ..."
 
  private:
   std::mutex mu_;
@@ -228,6 +233,42 @@ TEST_CASE("The WAL alone replays every mutation in order", "[recovery]") {
   CHECK(d.result.next_lsn == 4);
   CHECK(d.result.partitions[0]->last_version() == 6);
   CHECK(d.warnings.empty());
+}
+
+TEST_CASE("Progress lines count the WAL's mutations as entries, once", "[recovery]") {
+  const uint32_t shards = GENERATE(1u, 3u);
+  DYNAMIC_SECTION(shards << " shard(s)") {
+    DataDir d;
+    // A snapshot of 2 entries at LSN 3, then 5 mutations from LSN 3 on; the records below 3
+    // are not replayed, so not counted.
+    d.WriteSnapshot(0, 1, 3, {{"", "s1", E(S("x"), 1)}, {"", "s2", E(S("y"), 2)}});
+    d.OpenWal(1);
+    d.Add(1, Batch().Put("old", S("1"), 1).Put("old2", S("1"), 2));
+    d.Add(2, Batch().Put("old3", S("1"), 3));
+    d.OpenWal(3);
+    d.Add(3, Batch().Put("a", S("1"), 4).Put("b", S("1"), 5).Put("c", S("1"), 6));
+    d.Add(4, Batch().Push("l", {S("x"), S("y")}, 7).Del("a", 8));
+    d.CloseWal();
+    REQUIRE(d.Recover(shards).ok());
+    REQUIRE_FALSE(d.infos.empty());
+    INFO(d.infos.back());
+    CHECK_THAT(d.infos.back(), Catch::Matchers::StartsWith("recovered: 7 entries, "));
+    CHECK_THAT(d.infos.back(), Catch::Matchers::EndsWith(", 100% done"));
+
+    // The WAL alone (no snapshot): every mutation of every record.
+    DataDir w;
+    w.OpenWal(1);
+    for (uint64_t lsn = 1; lsn <= 100; ++lsn) {
+      const std::string k = "k" + std::to_string(lsn);
+      w.Add(lsn, Batch().Put(k, S("v"), 2 * lsn - 1).Put(k + "x", S("v"), 2 * lsn));
+    }
+    w.CloseWal();
+    REQUIRE(w.Recover(shards).ok());
+    REQUIRE_FALSE(w.infos.empty());
+    INFO(w.infos.back());
+    CHECK_THAT(w.infos.back(), Catch::Matchers::StartsWith("recovered: 200 entries, "));
+    CHECK(w.result.keys == 200);
+  }
 }
 
 TEST_CASE("A fuzzy snapshot plus the WAL from its LSN gives the final state", "[recovery]") {
