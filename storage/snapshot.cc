@@ -126,6 +126,11 @@ Status ReadSnapshot(
   auto corrupt = [&](const std::string& why) {
     return Status::Corruption(path + " at offset " + std::to_string(stats->bytes) + ": " + why);
   };
+  // The file's size bounds every block: a damaged length is found before anything is read or
+  // allocated for it (SNAPSHOT_FORMAT.md, "Reading").
+  uint64_t file_size = 0;
+  s = env->GetFileSize(path, &file_size);
+  if (!s.ok()) return s;
   std::string buf;
   s = ReadExactly(f.get(), kSnapshotHeaderSize, &buf);
   if (!s.ok()) return s;
@@ -170,7 +175,14 @@ Status ReadSnapshot(
     if (buf.size() < 8) return corrupt("truncated block header");
     uint32_t block_crc;
     GetFixed32(&h, &block_crc);
-    if (length > (uint32_t{1} << 30)) return corrupt("block length " + std::to_string(length));
+    if (length > kSnapshotMaxBlockBytes) return corrupt("block length " + std::to_string(length));
+    // What the file still holds after this block's header: a longer block is cut short (or its
+    // length is damaged), and the read would only allocate for bytes that are not there.
+    const uint64_t left = file_size - std::min(file_size, stats->bytes + 8);
+    if (length > left) {
+      return corrupt("truncated block (length " + std::to_string(length) + ", " +
+                     std::to_string(left) + " bytes left in the file)");
+    }
     std::string body;
     s = ReadExactly(f.get(), length, &body);
     if (!s.ok()) return s;

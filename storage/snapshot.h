@@ -18,6 +18,9 @@ namespace dbkv::storage {
 constexpr char kSnapshotMagic[8] = {'D', 'B', 'K', 'V', 'S', 'N', 'P', '1'};
 constexpr size_t kSnapshotHeaderSize = 8 + 4 + 4 + 8 + 8 + 8 + 4;  // 44
 constexpr size_t kSnapshotFooterSize = 4 + 8 + 8 + 8 + 4;          // 32
+// The longest block body a reader accepts (a longer length is damage). The reader also refuses,
+// before reading it, a block longer than what is left of the file.
+constexpr uint32_t kSnapshotMaxBlockBytes = uint32_t{1} << 30;
 
 struct SnapshotHeader {
   uint32_t shard = 0;

@@ -2,6 +2,7 @@
 // each naming the offset of the part found damaged.
 #include "storage/snapshot.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <sstream>
@@ -238,6 +239,120 @@ TEST_CASE("A damaged block length is an error", "[snapshot]") {
     const Status st = t.ReadBack();
     CHECK(st.code() == Code::kCorruption);
     CHECK(SaysOffset(st, b1));
+  }
+}
+
+// An Env that remembers the largest read asked of a sequential file: the reader sizes its
+// buffer for a block, then reads that much, so this is what it allocated for one.
+class LargestReadEnv : public Env {
+ public:
+  explicit LargestReadEnv(Env* base) : base_(base) {}
+  size_t largest_read() const { return largest_; }
+
+  Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* f) override {
+    std::unique_ptr<SequentialFile> inner;
+    Status s = base_->NewSequentialFile(path, &inner);
+    if (s.ok()) *f = std::make_unique<File>(std::move(inner), &largest_);
+    return s;
+  }
+  Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* f) override {
+    return base_->NewWritableFile(path, f);
+  }
+  Status GetFileSize(const std::string& path, uint64_t* size) override {
+    return base_->GetFileSize(path, size);
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    return base_->RenameFile(from, to);
+  }
+  Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }
+  Status TruncateFile(const std::string& path, uint64_t size) override {
+    return base_->TruncateFile(path, size);
+  }
+  Status CreateDirIfMissing(const std::string& dir) override {
+    return base_->CreateDirIfMissing(dir);
+  }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Status GetChildren(const std::string& dir, std::vector<std::string>* names) override {
+    return base_->GetChildren(dir, names);
+  }
+  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
+  Status LockFile(const std::string& path) override { return base_->LockFile(path); }
+
+ private:
+  class File : public SequentialFile {
+   public:
+    File(std::unique_ptr<SequentialFile> inner, size_t* largest)
+        : inner_(std::move(inner)), largest_(largest) {}
+    Status Read(size_t n, std::string_view* result, char* scratch) override {
+      *largest_ = std::max(*largest_, n);
+      return inner_->Read(n, result, scratch);
+    }
+    Status Skip(uint64_t n) override { return inner_->Skip(n); }
+
+   private:
+    std::unique_ptr<SequentialFile> inner_;
+    size_t* largest_;
+  };
+  Env* base_;
+  size_t largest_ = 0;
+};
+
+TEST_CASE("A block length past the end of the file is refused before anything is allocated",
+          "[snapshot]") {
+  Sample s;
+  const size_t b1 = s.header.size(), b2 = b1 + s.block1.size();
+  SECTION("a crafted block claiming just under the 1 GiB maximum") {
+    // The header, then a block header saying 2^30 - 1 bytes, a few bytes of body, a footer.
+    std::string crafted = s.header;
+    PutFixed32(&crafted, kSnapshotMaxBlockBytes - 1);
+    PutFixed32(&crafted, 0x12345678);
+    crafted += s.block1.substr(8, 40) + s.footer;
+    SnapshotTest t;
+    t.WriteFile(crafted);
+    LargestReadEnv env(&t.env());
+    SnapshotHeader h;
+    SnapshotStats stats;
+    size_t delivered = 0;
+    const Status st = ReadSnapshot(
+        &env, t.path(), &h, [&](std::string_view, std::string_view, Entry) { ++delivered; },
+        &stats);
+    INFO(st.ToString());
+    CHECK(st.code() == Code::kCorruption);
+    CHECK(st.message().find("truncated block (length 1073741823, 72 bytes left in the file)") !=
+          std::string::npos);
+    CHECK(SaysOffset(st, b1));
+    CHECK(delivered == 0);
+    CHECK(env.largest_read() <= crafted.size());
+  }
+  SECTION("the second block's length damaged to about 1 GiB") {
+    SnapshotTest t;
+    t.WriteFile(s.All());
+    REQUIRE(t.env().FlipByte(t.path(), b2 + 3, 0x3f).ok());  // + 0x3f000000: under the maximum
+    LargestReadEnv env(&t.env());
+    SnapshotHeader h;
+    SnapshotStats stats;
+    size_t delivered = 0;
+    const Status st = ReadSnapshot(
+        &env, t.path(), &h, [&](std::string_view, std::string_view, Entry) { ++delivered; },
+        &stats);
+    INFO(st.ToString());
+    CHECK(st.code() == Code::kCorruption);
+    CHECK(st.message().find("truncated block") != std::string::npos);
+    CHECK(SaysOffset(st, b2));
+    CHECK(delivered == 3);  // the first block, which the caller discards
+    CHECK(env.largest_read() <= s.All().size());
+  }
+  SECTION("a length exactly up to the end of the file is read, and fails its checksum") {
+    // Nothing is refused that the file could hold: the policy is unchanged.
+    std::string cut = s.header + s.block1;
+    PutFixed32(&cut, 16);
+    PutFixed32(&cut, 0);
+    cut += std::string(16, 'x');
+    SnapshotTest t;
+    t.WriteFile(cut);
+    const Status st = t.ReadBack();
+    CHECK(st.message().find("block checksum mismatch") != std::string::npos);
+    CHECK(SaysOffset(st, b2));
   }
 }
 
