@@ -111,6 +111,18 @@ TEST_CASE("redis-cli -a authenticates with the server's password", "[integration
   CHECK(wrong.out == "NOAUTH Authentication required.\n\n");
 }
 
+TEST_CASE("redis-cli over --max-connections prints Redis's error, as against Redis",
+          "[integration][resp][tools]") {
+  ServerProcess server({"--max-connections", "1"});
+  RespConnection held(server.port());
+  CHECK(held.Call({"PING"}) == "+PONG\r\n");
+  // Redis 7's redis-cli prints exactly this against a full Redis (an error reply, then an empty
+  // line), where the binary BUSY frame made it print "Protocol error".
+  CHECK(Cli(server, {"PING"}).out == "ERR max number of clients reached\n\n");
+  CHECK(Cli(server, {"SET", "a", "b"}).out == "ERR max number of clients reached\n\n");
+  CHECK(held.Call({"EXISTS", "a"}) == ":0\r\n");
+}
+
 TEST_CASE("redis-benchmark runs to completion against the server", "[integration][resp][tools]") {
   ServerProcess server({"--shards", "2"});
   for (const std::vector<std::string>& extra :

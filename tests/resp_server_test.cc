@@ -14,6 +14,7 @@
 
 #include "client/client.h"
 #include "core/decimal.h"
+#include "protocol/opcodes.h"
 #include "protocol/resp.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
@@ -407,6 +408,65 @@ TEST_CASE("a large value through RESP", "[integration][resp]") {
   for (size_t i = 0; i < value.size(); i += 4096) value[i] = static_cast<char>('a' + i % 26);
   CHECK(r.Call({"SET", "big", value}) == "+OK\r\n");
   CHECK(r.Call({"GET", "big"}) == Bulk(value));
+}
+
+TEST_CASE("a RESP client over --max-connections gets Redis's -ERR, a binary one BUSY",
+          "[integration][resp]") {
+  ServerProcess server({"--max-connections", "2"});
+  RespConnection a(server.port());
+  CHECK(a.Call({"PING"}) == "+PONG\r\n");
+  RawConnection b(server.port());
+  b.Send(Request(1, protocol::op::kPing, {}));
+  REQUIRE(b.Read().reply.ok());
+
+  const std::string refused = "-ERR max number of clients reached\r\n";
+  {
+    // A multibulk request, as redis-cli and redis-py send.
+    RespConnection over(server.port());
+    over.Command({"PING"});
+    CHECK(over.ReadRaw() == refused);
+    over.ExpectClosed();
+  }
+  {
+    // An inline command, as telnet sends.
+    RespConnection over(server.port());
+    over.Send("GET k\r\n");
+    CHECK(over.ReadRaw() == refused);
+    over.ExpectClosed();
+  }
+  {
+    // A pipeline the server never reads whole: the answer still arrives (no reset).
+    RespConnection over(server.port());
+    std::string many;
+    for (int i = 0; i < 2000; ++i) protocol::AppendRespCommand(&many, {"SET", "k", "v"});
+    over.Send(many);
+    CHECK(over.ReadRaw() == refused);
+    over.ExpectClosed();
+  }
+  {
+    // The first byte alone decides (the rest comes later).
+    RespConnection over(server.port());
+    over.Send("*");
+    CHECK(over.ReadRaw() == refused);
+    over.ExpectClosed();
+  }
+  {
+    // A binary client gets the BUSY frame, with or without a request first.
+    RawConnection over(server.port());
+    over.Send(Request(9, protocol::op::kPing, {}));
+    const Frame f = over.Read();
+    CHECK(f.reply.code == Code::kBusy);
+    CHECK(f.reply.error == "max number of clients reached");
+    over.ExpectClosed();
+    RawConnection silent(server.port());
+    CHECK(silent.Read().reply.code == Code::kBusy);
+    silent.ExpectClosed();
+  }
+  // The two admitted clients were never disturbed.
+  CHECK(a.Call({"PING"}) == "+PONG\r\n");
+  b.Send(Request(2, protocol::op::kPing, {}));
+  CHECK(b.Read().reply.ok());
+  CHECK(a.Call({"INFO", "clients"}).find("connected_clients:2\r\n") != std::string::npos);
 }
 
 }  // namespace
