@@ -107,7 +107,14 @@ Reply IncrBy(ShardContext& ctx, const CommandArgs& args, bool negate) {
   EntryRef ref = ctx.Upsert(KeyArg(args, 0));
   auto sum = AddNumbers(ref.entry->value, delta);
   if (!sum.ok()) {
+    // Text that is not a number: still WRONGTYPE (the binary protocol's code), with Redis's
+    // text, which RESP sends as "-ERR value is not an integer or out of range" (as Redis does
+    // for a string that is not an integer; protocol/resp.cc RespErrorPrefix).
+    const bool text = ref.entry->value.is_string_like();
     ctx.Abort(ref);
+    if (text && sum.status().code() == Code::kWrongType) {
+      return Reply::Error(Code::kWrongType, NotAnInteger().message());
+    }
     return Reply::Error(sum.status());
   }
   ref.entry->value = *sum;
@@ -209,6 +216,16 @@ Reply GetDel(ShardContext& ctx, const CommandArgs& args) {
   if (e == nullptr) return Reply::Nil();
   Reply reply = Reply::Of(e->value);
   ctx.Erase(key);
+  return reply;
+}
+
+// GETSET key value -> the old value (nil if none); stores value without expiry, as SET does
+// (deprecated in Redis for SET key value GET, which it is).
+Reply GetSet(ShardContext& ctx, const CommandArgs& args) {
+  std::string_view key = KeyArg(args, 0);
+  Entry* old = ctx.Find(key);
+  Reply reply = old != nullptr ? Reply::Of(old->value) : Reply::Nil();
+  ctx.Put(key, args[1], kNoExpiry);
   return reply;
 }
 
@@ -344,6 +361,7 @@ Status RegisterCoreFamily(CommandRegistry* r) {
                  "UNLINK key [key ...]"),
       KeyCommand("GETDEL", 0, kCmdWrite | kCmdAllowOom | kCmdStoredReply, 1, 1, GetDel,
                  "GETDEL key"),
+      KeyCommand("GETSET", 0, kCmdWrite | kCmdStoredReply, 2, 2, GetSet, "GETSET key value"),
       KeyCommand("SETNX", 0, kCmdWrite | kCmdNoLoad, 2, 2, SetNx, "SETNX key value"),
       KeyCommand("SETEX", 0, kCmdWrite | kCmdNoLoad, 3, 3, SetEx, "SETEX key seconds value"),
       KeyCommand("PSETEX", 0, kCmdWrite | kCmdNoLoad, 3, 3, PSetEx,

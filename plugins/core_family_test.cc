@@ -516,5 +516,41 @@ TEST_CASE("INCRBYFLOAT computes as Redis and stores Redis's text", "[core_family
   CHECK(shard.Ok("EXISTS", {S("new")}) == I(0));  // a failed INCRBYFLOAT creates nothing
 }
 
+TEST_CASE("INCR of text that is not a number: WRONGTYPE with Redis's text", "[core_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("text"), S("abc")});
+  shard.Ok("SET", {S("bytes"), Value::Bytes("12x")});
+  for (const char* key : {"text", "bytes"}) {
+    INFO(key);
+    for (const char* cmd : {"INCR", "DECR"}) {
+      const Reply r = shard.Err(cmd, {S(key)});
+      CHECK(r.code == Code::kWrongType);  // the binary protocol's code, unchanged
+      CHECK(r.error == "value is not an integer or out of range");  // RESP: -ERR, as Redis
+    }
+    CHECK(shard.Err("INCRBY", {S(key), I(2)}).error == "value is not an integer or out of range");
+  }
+  CHECK(shard.Ok("GET", {S("text")}) == S("abc"));
+  // Other types keep Redis's WRONGTYPE text.
+  shard.Ok("SET", {S("list"), Value::List({I(1)})});
+  CHECK(shard.Err("INCR", {S("list")}).error == Status::WrongType().message());
+  shard.Ok("SET", {S("dbl"), Value::Double(1.5)});
+  CHECK(shard.Err("INCR", {S("dbl")}).error == Status::WrongType().message());
+}
+
+TEST_CASE("GETSET stores the value without expiry and returns the old one", "[core_family]") {
+  Shard shard;
+  const CommandSpec* cmd = shard.registry().FindByName("GETSET");
+  REQUIRE(cmd != nullptr);
+  CHECK((cmd->flags & kCmdStoredReply) != 0);
+  CHECK((cmd->flags & kCmdNoLoad) == 0);  // it reads the old value
+  CHECK(shard.Ok("GETSET", {S("k"), S("one")}).is_null());
+  CHECK(shard.Ok("GET", {S("k")}) == S("one"));
+  shard.Ok("SET", {S("k"), I(7), S("EX"), I(100)});
+  CHECK(shard.Ok("GETSET", {S("k"), D("1.10")}) == I(7));
+  CHECK(shard.Ok("GET", {S("k")}) == D("1.10"));
+  CHECK(shard.Ok("TTL", {S("k")}) == I(-1));  // as SET: the expiry is gone
+  CHECK(shard.Err("GETSET", {S("k")}).code == Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace dbkv::testing

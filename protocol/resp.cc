@@ -322,7 +322,11 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
 std::string_view RespErrorPrefix(Code code, std::string_view text) {
   switch (code) {
     case Code::kWrongType:
-      return "WRONGTYPE";
+      // Redis's WRONGTYPE has one text; other WRONGTYPE replies (INCR of text that is not a
+      // number: "value is not an integer or out of range") are ERR in Redis.
+      return text.rfind("Operation against a key holding the wrong kind of value", 0) == 0
+                 ? "WRONGTYPE"
+                 : "ERR";
     case Code::kAuth:
       // Redis says NOAUTH for "not authenticated yet" and WRONGPASS for a refused password.
       return text.rfind("Authentication required", 0) == 0 ? "NOAUTH" : "WRONGPASS";

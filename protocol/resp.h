@@ -110,7 +110,9 @@ void AppendRespReply(std::string* out, const Reply& reply, RespStyle style);
 // Appends one value (a reply or a part of one).
 void AppendRespValue(std::string* out, const Value& v, RespStyle style);
 // The first word of a RESP error for a status code: ERR, WRONGTYPE, NOAUTH, WRONGPASS, OOM ...
-// (text decides between NOAUTH, "Authentication required.", and WRONGPASS, any other kAuth).
+// (text decides between NOAUTH, "Authentication required.", and WRONGPASS, any other kAuth;
+// and between WRONGTYPE, "Operation against a key holding the wrong kind of value", and ERR, any
+// other kWrongType text).
 std::string_view RespErrorPrefix(Code code, std::string_view text);
 
 // The text a double is shown as: the shortest that reads back as the same double ("0.1",

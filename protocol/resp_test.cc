@@ -267,6 +267,9 @@ TEST_CASE("stored data goes out as bulk strings, as Redis shows it", "[resp]") {
 TEST_CASE("errors carry Redis's prefixes, on one line", "[resp]") {
   CHECK(Encode(Reply::Error(Status::WrongType()), 2) ==
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  // INCR of text that is not a number: WRONGTYPE on the binary protocol, ERR in Redis.
+  CHECK(Encode(Reply::Error(Code::kWrongType, "value is not an integer or out of range"), 2) ==
+        "-ERR value is not an integer or out of range\r\n");
   CHECK(Encode(Reply::Error(Code::kInvalidArgument, "syntax error"), 3) == "-ERR syntax error\r\n");
   CHECK(Encode(Reply::Error(Code::kUnknownCommand, "unknown command 'FOO'"), 2) ==
         "-ERR unknown command 'FOO'\r\n");

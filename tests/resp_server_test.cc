@@ -410,6 +410,49 @@ TEST_CASE("a large value through RESP", "[integration][resp]") {
   CHECK(r.Call({"GET", "big"}) == Bulk(value));
 }
 
+TEST_CASE("INCR of text that is not a number is Redis's -ERR on RESP, WRONGTYPE on binary",
+          "[integration][resp]") {
+  ServerProcess server({"--shards", "2"});
+  RespConnection r(server.port());
+  CHECK(r.Call({"SET", "t", "abc"}) == "+OK\r\n");
+  const std::string not_int = "-ERR value is not an integer or out of range\r\n";
+  CHECK(r.Call({"INCR", "t"}) == not_int);
+  CHECK(r.Call({"DECR", "t"}) == not_int);
+  CHECK(r.Call({"INCRBY", "t", "2"}) == not_int);
+  CHECK(r.Call({"DECRBY", "t", "2"}) == not_int);
+  CHECK(r.Call({"INCRBYFLOAT", "t", "1"}) == "-ERR value is not a valid float\r\n");
+  CHECK(r.Call({"GET", "t"}) == Bulk("abc"));  // unchanged
+  // A list is WRONGTYPE in Redis too.
+  CHECK(r.Call({"RPUSH", "l", "x"}) == ":1\r\n");
+  CHECK(r.Call({"INCR", "l"}) ==
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+  // The binary protocol keeps its documented code.
+  Client c(Opts(server, 10));
+  const Reply e = Err(c, "INCR", {S("t")});
+  CHECK(e.code == Code::kWrongType);
+  CHECK(e.error == "value is not an integer or out of range");
+  CHECK(Err(c, "INCR", {S("l")}).code == Code::kWrongType);
+}
+
+TEST_CASE("GETSET over RESP and the binary protocol", "[integration][resp]") {
+  ServerProcess server({"--shards", "2"});
+  RespConnection r(server.port());
+  CHECK(r.Call({"GETSET", "g", "1"}) == "$-1\r\n");
+  CHECK(r.Call({"GETSET", "g", "2"}) == Bulk("1"));
+  CHECK(r.Call({"GET", "g"}) == Bulk("2"));
+  CHECK(r.Call({"SET", "e", "v", "EX", "100"}) == "+OK\r\n");
+  CHECK(r.Call({"GETSET", "e", "w"}) == Bulk("v"));
+  CHECK(r.Call({"TTL", "e"}) == ":-1\r\n");  // as SET, without KEEPTTL
+  CHECK(r.Call({"GETSET", "g"}) == "-ERR wrong number of arguments for 'getset' command\r\n");
+  // A typed value stored by the binary protocol reads back as Redis shows it (kCmdStoredReply).
+  Client c(Opts(server, 10));
+  CHECK(Ok(c, "SET", {S("n"), I(10)}) == S("OK"));
+  CHECK(r.Call({"GETSET", "n", "x"}) == Bulk("10"));
+  CHECK(Ok(c, "GETSET", {S("n"), D("1.10")}) == Value::Bytes("x"));
+  CHECK(Ok(c, "GETSET", {S("n"), I(1)}) == D("1.10"));
+  CHECK(r.Call({"INCR", "n"}) == ":2\r\n");
+}
+
 TEST_CASE("a RESP client over --max-connections gets Redis's -ERR, a binary one BUSY",
           "[integration][resp]") {
   ServerProcess server({"--max-connections", "2"});
