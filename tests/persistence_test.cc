@@ -6,6 +6,8 @@
 // a new one started on the same directory (on a new port: clients are made per server).
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -617,6 +621,72 @@ TEST_CASE("snapshots by write count bound the WAL; restart uses snapshot + WAL",
   CheckModel(*server, model);
 }
 
+// Waits, at most timeout, until done() holds: checked whenever the data directory changes
+// (inotify: a snapshot renamed into place, a file created or deleted) and at least every 100 ms
+// (the INFO counters move just after the files). True if it came to hold.
+bool WaitFor(const std::string& dir, std::chrono::milliseconds timeout,
+             const std::function<bool()>& done) {
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(inotify_add_watch(fd, dir.c_str(), IN_MOVED_TO | IN_CREATE | IN_DELETE) >= 0);
+  const auto deadline = Clock::now() + timeout;
+  bool ok = done();
+  while (!ok && Clock::now() < deadline) {
+    pollfd p = {fd, POLLIN, 0};
+    poll(&p, 1, std::min(100, MsLeft(deadline)));
+    char buf[4096];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    ok = done();
+  }
+  close(fd);
+  return ok;
+}
+
+TEST_CASE("timed snapshots (--snapshot-interval-s) are taken, pruned, and used by recovery",
+          "[persistence][snapshot]") {
+  const std::string dir = MakeTempDir("data");
+  // Only the timer starts snapshots: no write count, and no shutdown before the checks.
+  const auto flags = DirFlags(dir, {"--shards", "2", "--fsync", "always", "--snapshot-interval-s",
+                                    "1", "--snapshot-every-writes", "0"});
+  auto server = std::make_unique<ServerProcess>(flags);
+  Model model;
+  FillKeys(*server, &model, "", "key:", 0, 500);
+  Client c(Opts(*server));
+  const int64_t written_to = InfoInt(c, "wal_next_lsn");  // every record so far is below it
+  // A snapshot that started after the writes covers them all.
+  REQUIRE(WaitFor(dir, std::chrono::seconds(15),
+                  [&] { return InfoInt(c, "last_snapshot_lsn") >= written_to; }));
+  const int64_t lsn = InfoInt(c, "last_snapshot_lsn");
+  for (int shard = 0; shard < 2; ++shard) {
+    char want[64];
+    std::snprintf(want, sizeof(want), "snapshot-%04d-%020lld.snap", shard,
+                  static_cast<long long>(lsn));
+    const auto snaps = ShardSnapshots(dir, shard);
+    INFO("shard " << shard);
+    CHECK(std::find(snaps.begin(), snaps.end(), want) != snaps.end());
+  }
+  CHECK_THAT(server->Log(), Contains("snapshot: done at lsn " + std::to_string(lsn)));
+  // The timer keeps going without writes, and retention keeps up with it: two sets (a third
+  // may be half renamed into place), and the WAL does not grow a file per snapshot.
+  const int64_t before = InfoInt(c, "snapshots");
+  REQUIRE(WaitFor(dir, std::chrono::seconds(15),
+                  [&] { return InfoInt(c, "snapshots") >= before + 2; }));
+  CHECK(Snapshots(dir).size() <= 6);
+  CHECK(WalFiles(dir).size() <= 3);
+
+  // Writes after them, then a crash: the newest timed snapshot plus the WAL after it.
+  FillKeys(*server, &model, "", "late:", 0, 50, 100, 1);
+  Ok(c, "DEL", {S(Padded("key:", 3))});
+  model.erase({"", Padded("key:", 3)});
+  Restart(&server, Down::kKill, flags);
+  const Recovered r = RecoveredLine(*server);
+  CHECK(r.keys == static_cast<int64_t>(model.size()));
+  CHECK(r.snapshot_entries >= 500);  // the keys written before the first timed snapshot
+  CHECK_FALSE(r.damage);
+  CheckModel(*server, model);
+}
+
 TEST_CASE("SIGTERM flushes the WAL and takes a final snapshot before exiting 0",
           "[persistence][snapshot]") {
   const std::string dir = MakeTempDir("data");
@@ -704,6 +774,68 @@ TEST_CASE("SIGTERM under write load keeps every acknowledged write", "[persisten
     for (int i = 0; i <= acked[w]; ++i) lost += got.AsList()[i] == I(i) ? 0 : 1;
     CHECK(lost == 0);
   }
+}
+
+// -- Plugin writes.
+
+std::string PluginPath(const std::string& label) {
+  // Shared libraries are data files, not executables: found through the runfiles tree.
+  for (std::string p : {label, "bazel-bin/" + label}) {
+    if (access(p.c_str(), R_OK) == 0) return p;
+  }
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  if (srcdir != nullptr) return std::string(srcdir) + "/data_bridge_kv/" + label;
+  return label;
+}
+
+TEST_CASE("plugin writes (THROTTLE) survive SIGKILL and SIGTERM", "[persistence][plugin]") {
+  const std::string dir = MakeTempDir("data");
+  const auto flags = DirFlags(dir, {"--shards", "2", "--fsync", "always", "--snapshot-interval-s",
+                                    "0", "--snapshot-every-writes", "0", "--plugin",
+                                    PluginPath("plugins/examples/throttle.so")});
+  auto server = std::make_unique<ServerProcess>(flags);
+  // 5 requests per 600 s, burst 4: the 6th is limited, for 120 s (one emission interval).
+  const ValueList args = {S("user:1"), I(4), I(5), I(600)};
+  auto throttle = [&](const ValueList& a) {
+    Client c(Opts(*server));
+    const Value r = Ok(c, "THROTTLE", a);
+    REQUIRE(r.AsList().size() == 5);
+    return r.AsList();
+  };
+  for (int i = 0; i < 5; ++i) {
+    const ValueList r = throttle(args);
+    CHECK(r[0] == I(0));      // allowed
+    CHECK(r[2] == I(4 - i));  // remaining
+  }
+  CHECK(throttle(args)[0] == I(1));  // limited
+  // Another bucket, written by the plugin once.
+  CHECK(throttle({S("user:2"), I(0), I(1), I(3600)})[0] == I(0));
+  int64_t tat = 0;
+  {
+    Client c(Opts(*server));
+    tat = Ok(c, "GET", {S("user:1")}).AsInt();  // the plugin's state: an int, with a TTL
+    CHECK(Ok(c, "TTL", {S("user:1")}).AsInt() > 0);
+  }
+
+  // A crash: the plugin's writes come back from the WAL, expiry included.
+  for (Down how : {Down::kKill, Down::kTerm}) {
+    INFO(Name(how));
+    Restart(&server, how, flags);
+    Client c(Opts(*server));
+    CHECK(Ok(c, "GET", {S("user:1")}) == I(tat));
+    const int64_t ttl = Ok(c, "TTL", {S("user:1")}).AsInt();
+    CHECK(ttl > 0);
+    CHECK(ttl <= 600);
+    CHECK(Ok(c, "TTL", {S("user:2")}).AsInt() > 3000);
+    // And the limiter still limits: the bucket is as full as before the restart.
+    const ValueList r = throttle(args);
+    CHECK(r[0] == I(1));
+    CHECK(r[2] == I(0));
+    CHECK(throttle({S("user:2"), I(0), I(1), I(3600)})[0] == I(1));
+  }
+  const Recovered r = RecoveredLine(*server);
+  CHECK(r.keys == 2);
+  CHECK(r.snapshot_entries == 2);  // after SIGTERM: the final snapshot holds both
 }
 
 // -- Shard count changes.
