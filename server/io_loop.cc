@@ -15,7 +15,7 @@ namespace asio = boost::asio;
 IoLoop::IoLoop(ServerState* state, uint32_t index)
     : state_(state),
       index_(index),
-      metrics_(state->registry.commands().size()),
+      metrics_(*state->command_metrics.at(index)),
       io_(1),
       work_(asio::make_work_guard(io_)),
       open_(state->shards.size(), nullptr) {}

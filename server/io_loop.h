@@ -28,6 +28,7 @@ class Connection;
 
 class IoLoop final : public BatchCompletion {
  public:
+  // Counts its commands in state->command_metrics[index], which must exist.
   IoLoop(ServerState* state, uint32_t index);
   ~IoLoop() override;
 
@@ -69,7 +70,7 @@ class IoLoop final : public BatchCompletion {
 
   ServerState* state_;
   uint32_t index_;
-  CommandMetrics metrics_;
+  CommandMetrics& metrics_;  // owned by the ServerState (scrapes outlive the loop)
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;

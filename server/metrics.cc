@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/clock.h"
 #include "server/server_state.h"
 
 namespace dbkv {
@@ -83,7 +84,7 @@ std::string RenderMetrics(const ServerState& st) {
     uint64_t count = 0;
     for (uint32_t code = 0; code < kStatusCodes; ++code) {
       uint64_t n = 0;
-      for (const CommandMetrics* m : st.command_metrics) n += m->count(c, code);
+      for (const auto& m : st.command_metrics) n += m->count(c, code);
       if (n == 0) continue;
       count += n;
       total.metric.push_back(Counter(static_cast<double>(n),
@@ -95,14 +96,14 @@ std::string RenderMetrics(const ServerState& st) {
     uint64_t cumulative = 0;
     uint64_t sum_ns = 0;
     for (size_t b = 0; b <= kLatencyBuckets.size(); ++b) {
-      for (const CommandMetrics* m : st.command_metrics) cumulative += m->bucket(c, b);
+      for (const auto& m : st.command_metrics) cumulative += m->bucket(c, b);
       ClientMetric::Bucket bucket;
       bucket.cumulative_count = cumulative;
       bucket.upper_bound =
           b < kLatencyBuckets.size() ? kLatencyBuckets[b] : std::numeric_limits<double>::infinity();
       h.histogram.bucket.push_back(bucket);
     }
-    for (const CommandMetrics* m : st.command_metrics) sum_ns += m->sum_ns(c);
+    for (const auto& m : st.command_metrics) sum_ns += m->sum_ns(c);
     h.histogram.sample_count = cumulative;
     h.histogram.sample_sum = static_cast<double>(sum_ns) * 1e-9;
     duration.metric.push_back(std::move(h));
@@ -123,7 +124,10 @@ std::string RenderMetrics(const ServerState& st) {
     blocked += s->blocked.load(std::memory_order_relaxed);
     cold_keys += s->cold_keys.load(std::memory_order_relaxed);
   }
-  const TierSegments* tier = st.tier_segments.get();
+  // Built during recovery: read only once it is over (ServerState::recovered).
+  const bool recovered = st.recovered.load(std::memory_order_acquire);
+  const TierSegments* tier = recovered ? st.tier_segments.get() : nullptr;
+  const PersistenceState* persistence = recovered ? st.persistence : nullptr;
   auto tier_count = [tier](const std::atomic<uint64_t> TierSegments::*field) {
     return tier == nullptr ? 0.0 : static_cast<double>((tier->*field).load());
   };
@@ -148,6 +152,9 @@ std::string RenderMetrics(const ServerState& st) {
         Gauge(tier == nullptr ? 0.0 : static_cast<double>(tier->disk_bytes()), {{"tier", "disk"}}));
     out.push_back(std::move(f));
   }
+  gauge("databridge_kv_max_memory_bytes",
+        "--max-memory: the limit for the data in RAM (0: none; past it, eviction or tiering).",
+        static_cast<double>(st.options.max_memory));
   gauge("databridge_kv_cold_keys", "Keys whose value is on disk (tiered storage).",
         static_cast<double>(cold_keys));
   gauge("databridge_kv_cold_segments", "Cold segment files.",
@@ -177,17 +184,19 @@ std::string RenderMetrics(const ServerState& st) {
         static_cast<double>(blocked));
   gauge("databridge_kv_connections", "Client connections open.",
         static_cast<double>(st.connections.load()));
-  counter("databridge_kv_connections_total", "Client connections accepted.",
+  counter("databridge_kv_accepted_connections_total", "Client connections accepted.",
           static_cast<double>(st.total_connections.load()));
   counter("databridge_kv_rejected_connections_total", "Connections refused by --max-connections.",
           static_cast<double>(st.rejected_connections.load()));
   counter("databridge_kv_auth_failures_total", "AUTH or HELLO AUTH with a wrong password.",
           static_cast<double>(st.auth_failures.load()));
   gauge("databridge_kv_uptime_seconds", "Seconds since the server started.",
-        static_cast<double>(st.Info().uptime_s));
+        static_cast<double>((WallClockMs() - st.start_ms) / 1000));
+  gauge("databridge_kv_ready", "1 once recovery is done and the listener is up (as /ready).",
+        st.ready.load() && !st.shutting_down.load() ? 1 : 0);
 
-  if (st.persistence != nullptr) {
-    const PersistenceState& p = *st.persistence;
+  if (persistence != nullptr) {
+    const PersistenceState& p = *persistence;
     counter("databridge_kv_wal_bytes_total", "Bytes appended to the write-ahead log.",
             static_cast<double>(p.wal_bytes.load()));
     counter("databridge_kv_wal_records_total", "Records appended to the write-ahead log.",

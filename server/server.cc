@@ -142,6 +142,14 @@ ServerInfo ServerState::Info() const {
 
 struct Server::Impl {
   explicit Impl(ServerOptions o) { state.options = std::move(o); }
+  // Every way out of Run(), early errors too: the HTTP thread stops before the actor system
+  // and the state it reads are destroyed (members go in reverse order, the system first).
+  ~Impl() {
+    if (http) {
+      http->set_actor_system(nullptr);
+      http->Stop();
+    }
+  }
 
   ServerState state;
   std::unique_ptr<caf::actor_system_config> caf_cfg;
@@ -194,9 +202,6 @@ Status Server::Impl::StartShards() {
   caf_cfg->set("scheduler.max-throughput", size_t{kShardMessagesPerTurn});
   system = std::make_unique<caf::actor_system>(*caf_cfg);
   const ServerOptions& o = state.options;
-  for (uint32_t i = 0; i < o.shards; ++i) {
-    state.shard_metrics.push_back(std::make_unique<ShardMetrics>());
-  }
   ShardLimits limits;
   limits.max_memory = o.max_memory / o.shards;
   ParseEvictionPolicy(o.eviction, &limits.eviction);  // checked by the flag parser
@@ -589,15 +594,6 @@ int Server::Run() {
     spdlog::info("received {}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     m.Shutdown();
   });
-  // The HTTP endpoints come first: /ready says 503 and /health 200 during recovery.
-  if (m.state.options.http_bind != "none") {
-    m.http = std::make_unique<HttpServer>(&m.state);
-    Status hs = m.http->Start(m.state.options.http_bind);
-    if (!hs.ok()) {
-      spdlog::critical("{}", hs.ToString());
-      return 1;
-    }
-  }
   Status s = RegisterBuiltinFamilies(&m.state.registry);
   if (!s.ok()) {
     spdlog::critical("registering commands: {}", s.ToString());
@@ -619,7 +615,28 @@ int Server::Run() {
       return 1;
     }
   }
+  // What /metrics reads from the first scrape on exists before the HTTP thread starts: the
+  // command list (above) and every counter. Recovery fills in the rest, published through
+  // state.recovered (server_state.h).
+  const ServerOptions& o = m.state.options;
+  for (uint32_t i = 0; i < o.shards; ++i) {
+    m.state.shard_metrics.push_back(std::make_unique<ShardMetrics>());
+  }
+  for (uint32_t i = 0; i < o.io_threads; ++i) {
+    m.state.command_metrics.push_back(
+        std::make_unique<CommandMetrics>(m.state.registry.commands().size()));
+  }
+  // The HTTP endpoints before recovery: /ready says 503 and /health 200 while it runs.
+  if (o.http_bind != "none") {
+    m.http = std::make_unique<HttpServer>(&m.state);
+    Status hs = m.http->Start(o.http_bind);
+    if (!hs.ok()) {
+      spdlog::critical("{}", hs.ToString());
+      return 1;
+    }
+  }
   s = m.StartShards();
+  if (s.ok()) m.state.recovered.store(true, std::memory_order_release);
   if (m.http) m.http->set_actor_system(m.system.get());
   if (!s.ok()) {
     spdlog::critical("{}", s.ToString());
@@ -628,9 +645,8 @@ int Server::Run() {
     }
     return 1;
   }
-  for (uint32_t i = 0; i < m.state.options.io_threads; ++i) {
+  for (uint32_t i = 0; i < o.io_threads; ++i) {
     m.loops.push_back(std::make_unique<IoLoop>(&m.state, i));
-    m.state.command_metrics.push_back(&m.loops.back()->metrics());
   }
   s = m.Listen();
   if (!s.ok()) {
@@ -649,12 +665,13 @@ int Server::Run() {
   for (auto& loop : m.loops) loop->Stop();
   m.loops.clear();
   m.FinishPersistence();
-  // /health stops asking the shards before they go away.
+  // /health stops asking the shards before they go away (a request already under way times
+  // out: 503 while shutting down), and stops for good before the shard list is cleared.
   if (m.http) m.http->set_actor_system(nullptr);
   for (auto& a : m.state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  m.state.shards.clear();
   m.system->await_all_actors_done();
   if (m.http) m.http->Stop();
+  m.state.shards.clear();
   spdlog::info("bye");
   return m.exit_code;
 }

@@ -1,11 +1,14 @@
 // Operating the real server: the HTTP endpoints (/metrics in Prometheus text, /health, /ready),
-// wrong-password accounting and delay, the idle timeout, JSON logs and what the log must not
-// hold. HTTP goes over a plain socket: HTTP/1.1 GET, read to EOF.
+// the probes during recovery and with a shard that stops answering, wrong-password accounting
+// and delay, the idle timeout, JSON logs and what the log must not hold. HTTP goes over a plain
+// socket: HTTP/1.1 GET, read to EOF.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,8 +163,8 @@ bool ParseSample(const std::string& line, std::string* key, double* value) {
 using Samples = std::map<std::string, double>;
 
 // GET /metrics: every line a comment (# HELP, # TYPE) or a sample that parses.
-Samples Scrape(const ServerProcess& server) {
-  HttpResponse r = Http(server.http_port(), "GET", "/metrics");
+Samples ScrapePort(uint16_t http_port) {
+  HttpResponse r = Http(http_port, "GET", "/metrics");
   REQUIRE(r.status == 200);
   CHECK_THAT(r.head, Contains("Content-Type: text/plain; version=0.0.4"));
   Samples samples;
@@ -190,6 +193,8 @@ Samples Scrape(const ServerProcess& server) {
   CHECK(bad.empty());
   return samples;
 }
+
+Samples Scrape(const ServerProcess& server) { return ScrapePort(server.http_port()); }
 
 double Get(const Samples& samples, const std::string& key) {
   auto it = samples.find(key);
@@ -225,6 +230,107 @@ std::string WriteTempFile(const std::string& name, const std::string& text) {
 }
 
 bool ExitedZero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+// As Http(), but status 0 when nothing listens on port (yet).
+HttpResponse HttpIfUp(uint16_t port, const std::string& path) {
+  const int probe = ConnectTo(port);
+  if (probe < 0) return HttpResponse{};
+  close(probe);
+  return Http(port, "GET", path);
+}
+
+// A port on 127.0.0.1 that the kernel says is free (bound to port 0, then closed).
+uint16_t FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  socklen_t len = sizeof(addr);
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  close(fd);
+  REQUIRE(ok);
+  return ntohs(addr.sin_port);
+}
+
+// The server binary started by hand with exactly these arguments. Unlike ServerProcess, which
+// returns once the server is listening (after recovery), this returns at once. Killed on
+// destruction if still running; the log is in a temp dir.
+class StartedServer {
+ public:
+  explicit StartedServer(const std::vector<std::string>& args) {
+    dir_ = MakeTempDir("started");
+    const std::string binary = RunfilePath("server/data-bridge-kv-server");
+    std::vector<char*> argv = {const_cast<char*>(binary.c_str())};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const std::string log = log_path();
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd_ < 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      FAIL("pidfd_open failed");
+    }
+  }
+  ~StartedServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (pidfd_ >= 0) close(pidfd_);
+  }
+  StartedServer(const StartedServer&) = delete;
+  StartedServer& operator=(const StartedServer&) = delete;
+
+  // Waits up to timeout_ms for the process to exit: true (and its status) if it did.
+  bool Exited(int timeout_ms, int* status) {
+    if (pid_ <= 0) return true;
+    pollfd p = {pidfd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    waitpid(pid_, status, 0);
+    pid_ = -1;
+    return true;
+  }
+  // SIGTERM, and the exit status (-1 if it took longer than 20 s).
+  int Stop() {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    int status = -1;
+    return Exited(20000, &status) ? status : -1;
+  }
+  std::string dir() const { return dir_; }
+  std::string log_path() const { return dir_ + "/server.log"; }
+  std::string Log() const {
+    std::ifstream in(log_path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+};
+
+// A shared library built for the tests (a data file of the test), from the runfiles tree.
+std::string PluginPath(const std::string& label) {
+  for (std::string p : {label, "bazel-bin/" + label}) {
+    if (access(p.c_str(), R_OK) == 0) return p;
+  }
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  return srcdir != nullptr ? std::string(srcdir) + "/data_bridge_kv/" + label : label;
+}
 
 TEST_CASE("/metrics counts the commands sent, exactly", "[integration][ops]") {
   ServerProcess server({"--shards", "2"});
@@ -302,10 +408,10 @@ TEST_CASE("/metrics: the connections gauge follows the open clients", "[integrat
   }
   Samples m = Scrape(server);
   CHECK(Get(m, "databridge_kv_connections") == 3);
-  CHECK(Get(m, "databridge_kv_connections_total") == 3);
+  CHECK(Get(m, "databridge_kv_accepted_connections_total") == 3);
   clients.resize(1);
   CHECK(Eventually(server, "databridge_kv_connections", 1) == 1);
-  CHECK(Get(Scrape(server), "databridge_kv_connections_total") == 3);
+  CHECK(Get(Scrape(server), "databridge_kv_accepted_connections_total") == 3);
 }
 
 TEST_CASE("wrong passwords are counted and answered late; the right one still works",
@@ -409,6 +515,111 @@ TEST_CASE("/ready says 503 while the server drains at shutdown", "[integration][
   CHECK(MsSince(start) >= 1500);
   CHECK_THAT(server.Log(), Contains("closing 1 connections still busy"));
   close(fd);
+}
+
+TEST_CASE("while a big data dir is recovered: /ready 503, /health 200, /metrics parses; then 200",
+          "[integration][ops]") {
+  const std::string dir = MakeTempDir("data");
+  constexpr int kKeys = 1000000;
+  constexpr int kBatch = 1000;
+  {
+    // No snapshots, and SIGKILL at the end: the next start replays the WAL, every key of it.
+    ServerProcess writer({"--data-dir", dir, "--shards", "2", "--snapshot-interval-s", "0",
+                          "--snapshot-every-writes", "0"});
+    Client c(Opts(writer, 30.0));
+    for (int b = 0; b < kKeys / kBatch; ++b) {
+      ValueList args;
+      for (int i = 0; i < kBatch; ++i) {
+        args.push_back(S("key:" + std::to_string(b * kBatch + i)));
+        args.push_back(I(i));
+      }
+      Ok(c, "MSET", std::move(args));
+    }
+    writer.Kill();  // every MSET was answered once its WAL record was written
+  }
+
+  // The HTTP port is fixed in advance: the port file only appears once recovery is over.
+  const uint16_t http_port = FreePort();
+  const std::string port_file = MakeTempDir("ports") + "/port";
+  StartedServer server({"--bind", "127.0.0.1:0", "--http-bind",
+                        "127.0.0.1:" + std::to_string(http_port), "--port-file", port_file,
+                        "--data-dir", dir, "--shards", "2"});
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  HttpResponse ready;
+  int status = 0;
+  // Nothing listens until the server has registered its commands (milliseconds); the wait
+  // between attempts is a wait for the process to exit.
+  while ((ready = HttpIfUp(http_port, "/ready")).status == 0) {
+    INFO(server.Log());
+    REQUIRE_FALSE(server.Exited(1, &status));
+    REQUIRE(Clock::now() < deadline);
+  }
+  int recovering = 0;  // answers "recovering"
+  int checked = 0;     // rounds of /health and /metrics with /ready 503 before and after
+  while (ready.status == 503 && Clock::now() < deadline) {
+    CHECK(ready.body == "recovering\n");
+    ++recovering;
+    const HttpResponse health = Http(http_port, "GET", "/health");
+    const Samples m = ScrapePort(http_port);  // every line parses, from the first scrape on
+    ready = Http(http_port, "GET", "/ready");
+    if (ready.status != 503) break;
+    ++checked;
+    CHECK(health.status == 200);
+    CHECK(Get(m, "databridge_kv_ready") == 0);
+    CHECK(m.count("databridge_kv_keys") == 1);
+  }
+  INFO(recovering << " answers 'recovering', " << checked << " rounds within recovery\n"
+                  << server.Log());
+  CHECK(recovering >= 1);
+  CHECK(checked >= 1);
+  REQUIRE(ready.status == 200);
+  CHECK(ready.body == "ready\n");
+  CHECK(Http(http_port, "GET", "/health").status == 200);
+
+  // Listening (the port file is written before /ready turns 200), with every key back.
+  ClientOptions o;
+  {
+    std::ifstream in(port_file);
+    int data_port = 0;
+    in >> data_port;
+    REQUIRE(data_port > 0);
+    o.port = static_cast<uint16_t>(data_port);
+  }
+  Client c(o);
+  CHECK(Ok(c, "DBSIZE") == I(kKeys));
+  CHECK(Ok(c, "GET", {S("key:999999")}) == I(999));
+  const Samples m = ScrapePort(http_port);
+  CHECK(Get(m, "databridge_kv_ready") == 1);
+  CHECK(Get(m, CommandsTotal("dbsize")) == 1);
+  CHECK(Get(m, "databridge_kv_wal_failed") == 0);
+  CHECK(ExitedZero(server.Stop()));
+}
+
+TEST_CASE("/health says 503 while a shard does not answer, 200 again after", "[integration][ops]") {
+  ServerProcess server({"--shards", "1", "--plugin", PluginPath("tests/plugins/stall.so")});
+  Client c(Opts(server, 20.0));
+  REQUIRE(Http(server.http_port(), "GET", "/health").status == 200);
+  const auto start = Clock::now();
+  auto stalled = std::async(std::launch::async, [&] { return c.Call("STALL", {S("k"), I(3000)}); });
+  // /health asks every shard with one 1 s deadline: the first one asked during the stall
+  // says 503 after that second.
+  HttpResponse health;
+  do {
+    health = Http(server.http_port(), "GET", "/health");
+  } while (health.status == 200 && MsSince(start) < 2500);
+  INFO("503 after " << MsSince(start) << " ms");
+  CHECK(health.status == 503);
+  CHECK(health.body == "shards not answering\n");
+  CHECK(MsSince(start) < 2800);  // within the stall
+  // A scrape never asks a shard: it answers during the stall, at once.
+  const auto scrape_start = Clock::now();
+  CHECK(Get(Scrape(server), "databridge_kv_ready") == 1);
+  CHECK(MsSince(scrape_start) < 500);
+
+  const Reply r = stalled.get();
+  CHECK(r.ok());
+  CHECK(MsSince(start) >= 3000);
+  CHECK(Http(server.http_port(), "GET", "/health").status == 200);
 }
 
 TEST_CASE("a scrape while 8 clients hammer the server disturbs none of them",
