@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the Kubernetes manifests in deploy/k8s/ without a cluster (no kubeconform here).
+"""Checks the Kubernetes manifests in deploy/k8s/ without a cluster, against the server.
 
     python3 deploy/k8s/validate.py [--strict] [--server PATH] [--no-binary] [-q]
 
@@ -951,8 +951,8 @@ def _check_container(ctx: Context, report: Report, w: Doc, pod: Dict[str, Any],
                            ["/ready", "/readyz", "/health", "/healthz"], http_port)
     live = c.get("livenessProbe") or {}
     if live and int(live.get("timeoutSeconds", 1)) < 2:
-        report.warning(where, "livenessProbe.timeoutSeconds < 2: /health waits up to 1 s per "
-                       "shard")
+        report.warning(where, "livenessProbe.timeoutSeconds < 2: /health waits up to 1 s for "
+                       "the shards")
 
     # Mode: a data dir makes it a store.
     data_dir = value("data-dir")
