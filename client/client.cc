@@ -16,6 +16,7 @@
 #include <future>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "protocol/frame.h"
 #include "protocol/opcodes.h"
@@ -27,7 +28,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
-class AsyncClient::Impl {
+class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl> {
  public:
   Impl(ClientOptions opts, asio::io_context* io)
       : opts_(std::move(opts)), io_(io), socket_(*io), resolver_(*io), timer_(*io) {
@@ -54,10 +55,10 @@ class AsyncClient::Impl {
     pending_.push_back({id, std::move(cb)});
     if (state_ == kIdle) {
       state_ = kConnecting;
-      io_post([this] { StartConnect(); });
+      io_post([this, self = shared_from_this()] { StartConnect(); });
     } else if (state_ == kConnected && !flush_posted_) {
       flush_posted_ = true;
-      io_post([this] { Flush(); });
+      io_post([this, self = shared_from_this()] { Flush(); });
     }
   }
 
@@ -66,8 +67,51 @@ class AsyncClient::Impl {
     return pending_.size();
   }
 
+  // cb gets the reply to the connection's own handshake (HELLO): at once (OK) if that already
+  // succeeded, else once it is answered, or the error that ends the attempt. Starts connecting
+  // if idle. Sends nothing itself, so a connect costs exactly one HELLO.
+  void WhenConnected(Callback cb) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) {
+        io_post([cb = std::move(cb)] { cb(Reply::Error(Code::kIoError, "client closed")); });
+        return;
+      }
+      if (state_ != kConnected || !handshake_answered_) {
+        handshake_waiters_.push_back(std::move(cb));
+        if (state_ == kIdle) {
+          state_ = kConnecting;
+          io_post([this, self = shared_from_this()] { StartConnect(); });
+        }
+        return;
+      }
+      if (handshake_ok_) {
+        io_post([cb = std::move(cb)] { cb(Reply::Ok()); });
+        return;
+      }
+    }
+    // Connected, but the handshake was refused without closing the connection (NOAUTH: no
+    // password given). The caller may have sent AUTH since: ask again.
+    ValueList hello = HelloArgs();
+    Call("HELLO", hello.data(), hello.size(), std::move(cb));
+  }
+
+  // HELLO 1 [AUTH password] [NAMESPACE ns].
+  ValueList HelloArgs() const {
+    ValueList hello{Value::Int(1)};
+    if (!opts_.password.empty()) {
+      hello.push_back(Value::String("AUTH"));
+      hello.push_back(Value::String(opts_.password));
+    }
+    if (!opts_.ns.empty()) {
+      hello.push_back(Value::String("NAMESPACE"));
+      hello.push_back(Value::String(opts_.ns));
+    }
+    return hello;
+  }
+
   void Disconnect() {
-    io_post([this] { Fail("disconnected by the client"); });
+    io_post([this, self = shared_from_this()] { Fail("disconnected by the client"); });
   }
 
   // Stops accepting calls and fails what is in flight (the owner then stops the io_context).
@@ -76,7 +120,7 @@ class AsyncClient::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       closed_ = true;
     }
-    io_post([this] { Fail("client closed"); });
+    io_post([this, self = shared_from_this()] { Fail("client closed"); });
   }
 
  private:
@@ -95,12 +139,13 @@ class AsyncClient::Impl {
     const double t = opts_.connect_timeout_s > 0 ? opts_.connect_timeout_s : 3600;
     timer_.expires_after(std::chrono::microseconds(static_cast<int64_t>(t * 1e6)));
     const uint64_t gen = generation_;
-    timer_.async_wait([this, gen](const error_code& ec) {
+    timer_.async_wait([this, self = shared_from_this(), gen](const error_code& ec) {
       if (ec || gen != generation_) return;
       Fail("cannot connect to " + Where() + ": timed out");
     });
     resolver_.async_resolve(opts_.host, std::to_string(opts_.port),
-                            [this, gen](const error_code& ec, tcp::resolver::results_type results) {
+                            [this, self = shared_from_this(), gen](
+                                const error_code& ec, tcp::resolver::results_type results) {
                               if (gen != generation_) return;
                               if (ec) {
                                 Fail("cannot resolve " + opts_.host + ": " + ec.message());
@@ -108,7 +153,7 @@ class AsyncClient::Impl {
                               }
                               asio::async_connect(
                                   socket_, results,
-                                  [this, gen](const error_code& ec2, const tcp::endpoint&) {
+                                  [this, self, gen](const error_code& ec2, const tcp::endpoint&) {
                                     if (gen != generation_) return;
                                     if (ec2) {
                                       Fail("cannot connect to " + Where() + ": " + ec2.message());
@@ -177,30 +222,23 @@ class AsyncClient::Impl {
     const std::string& name = opts_.server_name.empty() ? opts_.host : opts_.server_name;
     SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
     tls_->set_verify_callback(asio::ssl::host_name_verification(name));
-    tls_->async_handshake(asio::ssl::stream_base::client, [this, gen](const error_code& ec) {
-      if (gen != generation_) return;
-      if (ec) {
-        Fail("TLS handshake with " + Where() + " failed: " + ec.message());
-        return;
-      }
-      OnConnected();
-    });
+    tls_->async_handshake(asio::ssl::stream_base::client,
+                          [this, self = shared_from_this(), gen](const error_code& ec) {
+                            if (gen != generation_) return;
+                            if (ec) {
+                              Fail("TLS handshake with " + Where() + " failed: " + ec.message());
+                              return;
+                            }
+                            OnConnected();
+                          });
   }
 
   void OnConnected() {
     timer_.cancel();
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
-    // The handshake goes first: HELLO 1 [AUTH password] [NAMESPACE ns].
-    ValueList hello{Value::Int(1)};
-    if (!opts_.password.empty()) {
-      hello.push_back(Value::String("AUTH"));
-      hello.push_back(Value::String(opts_.password));
-    }
-    if (!opts_.ns.empty()) {
-      hello.push_back(Value::String("NAMESPACE"));
-      hello.push_back(Value::String(opts_.ns));
-    }
+    // The handshake goes first.
+    const ValueList hello = HelloArgs();
     {
       std::lock_guard<std::mutex> lock(mu_);
       std::string frame;
@@ -213,10 +251,19 @@ class AsyncClient::Impl {
       // (Without a password, NOAUTH is expected: the client may AUTH later by hand.)
       const bool has_password = !opts_.password.empty();
       pending_.push_front({id, [this, has_password](Reply r) {
+                             std::vector<Callback> waiters;
+                             {
+                               std::lock_guard<std::mutex> lock(mu_);
+                               handshake_answered_ = true;
+                               handshake_ok_ = r.ok();
+                               waiters.swap(handshake_waiters_);
+                             }
+                             for (Callback& w : waiters) w(r);
                              if (r.ok() || (r.code == Code::kAuth && !has_password)) return;
                              handshake_error_ = std::move(r);
                            }});
       state_ = kConnected;
+      handshake_answered_ = handshake_ok_ = false;
       flush_posted_ = true;
     }
     rbuf_.resize(64 * 1024);
@@ -234,7 +281,7 @@ class AsyncClient::Impl {
     lock.unlock();
     writing_ = true;
     const uint64_t gen = generation_;
-    auto done = [this, gen](const error_code& ec, size_t) {
+    auto done = [this, self = shared_from_this(), gen](const error_code& ec, size_t) {
       if (gen != generation_) return;
       writing_ = false;
       wbuf_.clear();
@@ -261,7 +308,7 @@ class AsyncClient::Impl {
     }
     if (rbuf_.size() - rend_ < 16 * 1024) rbuf_.resize(rbuf_.size() * 2);
     const uint64_t gen = generation_;
-    auto done = [this, gen](const error_code& ec, size_t n) {
+    auto done = [this, self = shared_from_this(), gen](const error_code& ec, size_t n) {
       if (gen != generation_) return;
       if (ec) {
         Fail(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
@@ -340,14 +387,23 @@ class AsyncClient::Impl {
     writing_ = false;
     wbuf_.clear();
     std::deque<Pending> failed;
+    std::vector<Callback> waiters;
     {
       std::lock_guard<std::mutex> lock(mu_);
       failed.swap(pending_);
       out_.clear();
       state_ = kIdle;
+      handshake_answered_ = handshake_ok_ = false;
       flush_posted_ = false;
     }
+    // The handshake's own entry (in failed) answers the waiters if it was sent; the others
+    // (the connection failed before it) are answered here.
     for (Pending& p : failed) p.cb(Reply::Error(code, reason));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiters.swap(handshake_waiters_);
+    }
+    for (Callback& w : waiters) w(Reply::Error(code, reason));
     // Calls made from those callbacks saw kIdle and started a new connection.
   }
 
@@ -370,6 +426,10 @@ class AsyncClient::Impl {
   mutable std::mutex mu_;
   // Guarded by mu_.
   State state_ = kIdle;
+  // The current connection's own HELLO was answered; and with OK.
+  bool handshake_answered_ = false;
+  bool handshake_ok_ = false;
+  std::vector<Callback> handshake_waiters_;  // Connect() calls waiting for that answer
   bool closed_ = false;
   bool flush_posted_ = false;
   uint32_t next_id_ = 1;
@@ -382,7 +442,7 @@ AsyncClient::AsyncClient(ClientOptions options, asio::io_context* io) {
     own_io_ = std::make_unique<asio::io_context>(1);
     io = own_io_.get();
   }
-  impl_ = std::make_unique<Impl>(std::move(options), io);
+  impl_ = std::make_shared<Impl>(std::move(options), io);
   if (own_io_ != nullptr) {
     thread_ = std::thread([io = own_io_.get()] {
       auto work = asio::make_work_guard(*io);
@@ -402,6 +462,10 @@ AsyncClient::~AsyncClient() {
     own_io_->stop();
     thread_.join();
   }
+  // The handlers still queued or in flight own the Impl (shared_from_this): it goes with the
+  // last of them, on the I/O thread, or when the io_context is destroyed. So with an external
+  // io_context that keeps running, destroying the client never waits for it, and never leaves
+  // a handler with a dangling pointer.
   impl_.reset();
 }
 
@@ -415,19 +479,11 @@ void AsyncClient::Call(std::string_view command, const Value* args, size_t nargs
 
 Status AsyncClient::Connect() {
   const ClientOptions& o = impl_->options();
-  ValueList hello{Value::Int(1)};
-  if (!o.password.empty()) {
-    hello.push_back(Value::String("AUTH"));
-    hello.push_back(Value::String(o.password));
-  }
-  if (!o.ns.empty()) {
-    hello.push_back(Value::String("NAMESPACE"));
-    hello.push_back(Value::String(o.ns));
-  }
   auto done = std::make_shared<std::promise<Reply>>();
   auto fut = done->get_future();
-  impl_->Call("HELLO", hello.data(), hello.size(),
-              [done](Reply r) { done->set_value(std::move(r)); });
+  // Waits for the connection's own handshake rather than sending a second HELLO (which would
+  // count twice on the server, and make a wrong password fail, and be delayed, twice).
+  impl_->WhenConnected([done](Reply r) { done->set_value(std::move(r)); });
   const double t = o.connect_timeout_s + o.timeout_s;
   if (fut.wait_for(std::chrono::microseconds(static_cast<int64_t>(t * 1e6))) !=
       std::future_status::ready) {
@@ -444,7 +500,7 @@ const ClientOptions& AsyncClient::options() const { return impl_->options(); }
 
 size_t AsyncClient::inflight() const { return impl_->inflight(); }
 
-Client::Client(ClientOptions options) : async_(std::move(options)) {}
+Client::Client(ClientOptions options, asio::io_context* io) : async_(std::move(options), io) {}
 
 Client::~Client() = default;
 

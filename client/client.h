@@ -3,7 +3,9 @@
 //
 // Threading: every method is thread-safe. Callbacks run on the client's I/O thread (its own,
 // or the io_context given at construction): they must not block. With an external
-// io_context, destroy the client only once that io_context has stopped running.
+// io_context, the client may be destroyed while that io_context runs (many clients can share
+// one I/O thread): destruction closes the connection, fails the requests in flight on the
+// I/O thread, and never waits for it; the io_context must outlive the client.
 //
 // Connection: established lazily by the first call (or by Connect()), with a HELLO handshake
 // that selects the namespace and authenticates. If the connection breaks, every request in
@@ -52,13 +54,14 @@ class AsyncClient {
   class Impl;
   std::unique_ptr<boost::asio::io_context> own_io_;
   std::thread thread_;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // also owned by its pending handlers
 };
 
 // Blocking calls with a deadline.
 class Client {
  public:
-  explicit Client(ClientOptions options);
+  // io: as for AsyncClient (nullptr: an I/O thread of its own).
+  explicit Client(ClientOptions options, boost::asio::io_context* io = nullptr);
   ~Client();
 
   // Returns the reply, or a Timeout / IoError reply. timeout_s < 0: options().timeout_s.
