@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -28,9 +29,19 @@ struct ClientOptions {
 };
 
 // Accepts "host:port[/ns]", "host[/ns]" (port 7379), "databridge://[:password@]host:port[/ns]"
-// and "databridges://..." (TLS). IPv6 hosts in brackets: "[::1]:7379". The parts found
-// overwrite those fields of *out; others are left as they are.
-Status ParseUrl(std::string_view url, ClientOptions* out);
+// and "databridges://..." (TLS); "kv://" and "kvs://" are aliases. IPv6 hosts in brackets:
+// "[::1]:7379". The parts found overwrite those fields of *out; others are left as they are.
+//
+// An optional query string sets options: "?timeout=2.5&connect_timeout=1&ca_file=/ca.pem".
+// Keys (see kUrlQueryKeys): timeout and connect_timeout (seconds, > 0), ca_file, cert_file,
+// key_file and server_name (%-escapes decoded; '+' is kept as it is). An unknown key, a key
+// given twice, an empty or a bad value is an InvalidArgument error: nothing is dropped silently.
+// query_keys, if given, receives the keys the query set, in order.
+Status ParseUrl(std::string_view url, ClientOptions* out,
+                std::vector<std::string>* query_keys = nullptr);
+
+// The keys a URL's query string may set, comma-separated (for messages and documentation).
+extern const char kUrlQueryKeys[];
 
 }  // namespace dbkv::client
 

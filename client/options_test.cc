@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <string>
+#include <vector>
 
 namespace dbkv::client {
 namespace {
@@ -59,10 +60,76 @@ TEST_CASE("ParseUrl: host:port/ns", "[client][url]") {
   CHECK(ParseOk("h:1/a/b").ns == "a/b");
   // An empty path is the default namespace.
   CHECK(ParseOk("h:1/").ns.empty());
-  // Query strings are ignored.
+  // A query string after the namespace sets options (see below).
   o = ParseOk("h:1/ns?timeout=3");
   CHECK(o.ns == "ns");
   CHECK(o.port == 1);
+  CHECK(o.timeout_s == 3);
+}
+
+TEST_CASE("ParseUrl: the query string sets options", "[client][url]") {
+  std::vector<std::string> keys;
+  ClientOptions o;
+  REQUIRE(ParseUrl("databridges://:pw@h:1/ns?timeout=0.25&connect_timeout=2&ca_file=%2Fetc%2Fca.pem"
+                   "&cert_file=/c.pem&key_file=/k.pem&server_name=kv.internal",
+                   &o, &keys)
+              .ok());
+  CHECK(o.host == "h");
+  CHECK(o.ns == "ns");
+  CHECK(o.password == "pw");
+  CHECK(o.tls);
+  CHECK(o.timeout_s == 0.25);
+  CHECK(o.connect_timeout_s == 2);
+  CHECK(o.ca_file == "/etc/ca.pem");
+  CHECK(o.cert_file == "/c.pem");
+  CHECK(o.key_file == "/k.pem");
+  CHECK(o.server_name == "kv.internal");
+  CHECK(keys == std::vector<std::string>{"timeout", "connect_timeout", "ca_file", "cert_file",
+                                         "key_file", "server_name"});
+
+  // Without a path, without a scheme; empty items are skipped; '+' is not a space.
+  o = ParseOk("h:1?timeout=7");
+  CHECK(o.timeout_s == 7);
+  CHECK(o.ns.empty());
+  o = ParseOk("databridge://h?&timeout=1e-3&&ca_file=a+b&");
+  CHECK(o.timeout_s == 0.001);
+  CHECK(o.ca_file == "a+b");
+  CHECK(o.port == 7379);
+  // An empty query is no option at all; options it does not name keep their values.
+  ClientOptions base;
+  base.timeout_s = 9;
+  base.connect_timeout_s = 8;
+  o = ParseOk("h:1/ns?", base);
+  CHECK(o.timeout_s == 9);
+  o = ParseOk("h:1/ns?connect_timeout=1", base);
+  CHECK(o.timeout_s == 9);
+  CHECK(o.connect_timeout_s == 1);
+  REQUIRE(ParseUrl("h:1", &o, &keys).ok());
+  CHECK(keys.empty());
+}
+
+TEST_CASE("ParseUrl: unknown or bad query options are errors, never dropped", "[client][url]") {
+  CHECK_THAT(ParseErr("h:1/ns?timout=3").message(),
+             Contains("unknown query option 'timout' (known: timeout, connect_timeout, ca_file"));
+  CHECK_THAT(ParseErr("h:1?password=x").message(), Contains("unknown query option 'password'"));
+  CHECK_THAT(ParseErr("h:1?timeout").message(), Contains("'timeout' has no value"));
+  CHECK_THAT(ParseErr("h:1?timeout=").message(), Contains("'timeout' has an empty value"));
+  CHECK_THAT(ParseErr("h:1?timeout=1&timeout=2").message(), Contains("'timeout' given twice"));
+  for (const char* bad : {"0", "-1", "abc", "1s", "inf", "nan", " 1", "1e999"}) {
+    INFO(bad);
+    CHECK_THAT(ParseErr(std::string("h:1?timeout=") + bad).message(),
+               Contains("timeout must be a number of seconds > 0"));
+  }
+  CHECK_THAT(ParseErr("h:1?connect_timeout=0").message(),
+             Contains("connect_timeout must be a number of seconds > 0"));
+  CHECK_THAT(ParseErr("h:1?ca_file=%zz").message(), Contains("bad %-escape"));
+  CHECK_THAT(ParseErr("h:1?%zz=1").message(), Contains("bad %-escape"));
+
+  // A failed query leaves the options as they were.
+  ClientOptions o;
+  o.timeout_s = 4;
+  CHECK_FALSE(ParseUrl("h:1?timeout=2&bogus=1", &o).ok());
+  CHECK(o.timeout_s == 4);
 }
 
 TEST_CASE("ParseUrl: databridge:// with a password", "[client][url]") {
