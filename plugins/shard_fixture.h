@@ -56,12 +56,40 @@ class FakeConnection : public ConnectionContext {
   bool authenticated_ = false;
 };
 
+// A shard host that records what blocking commands ask for (ShardContext::Block) and which
+// keys are written, for the tests of blocking families: nothing is re-run, the test does that.
+class FakeHost : public ShardHost {
+ public:
+  struct Parked {
+    std::vector<std::string> keys;
+    int64_t deadline_ms = 0;
+    int64_t recheck_ms = 0;
+  };
+  void Block(BlockRequest request) override {
+    Parked p;
+    for (std::string_view k : request.keys) p.keys.emplace_back(k);
+    p.deadline_ms = request.deadline_ms;
+    p.recheck_ms = request.recheck_ms;
+    parked.push_back(std::move(p));
+  }
+  void OnWrite(std::string_view, std::string_view key, const Entry*, uint64_t,
+               const ListChange*) override {
+    written.emplace_back(key);
+  }
+  size_t blocked_count() const override { return parked.size(); }
+
+  std::vector<Parked> parked;
+  std::vector<std::string> written;
+};
+
 // One shard's partition and the registry of every built-in family.
 class Shard {
  public:
   Shard() { REQUIRE(RegisterBuiltinFamilies(&registry_).ok()); }
 
   const CommandRegistry& registry() const { return registry_; }
+  // To register more commands (a plugin's) after the built-in ones.
+  CommandRegistry& mutable_registry() { return registry_; }
   Partition& partition() { return partition_; }
 
   // Runs `name args...` as the shard would (arity checked as the connection does), on this
@@ -75,8 +103,8 @@ class Shard {
     if (n < cmd->min_args || (cmd->max_args >= 0 && n > cmd->max_args)) {
       return Reply::Error(Code::kInvalidArgument, "wrong number of arguments");
     }
-    ShardContext ctx(partition != nullptr ? partition : &partition_, 0, 1);
-    ctx.Reset(ns, now);
+    ShardContext ctx(partition != nullptr ? partition : &partition_, 0, 1, host);
+    ctx.Reset(ns, now, timed_out);
     return cmd->shard(ctx, CommandArgs(args.data(), args.size()));
   }
 
@@ -110,6 +138,10 @@ class Shard {
 
   int64_t now = kStart;
   std::string ns;
+  // Set: blocking commands may block (else Block answers an error), and Run is their last run
+  // (ShardContext::timed_out) when timed_out is.
+  ShardHost* host = nullptr;
+  bool timed_out = false;
 
  private:
   CommandRegistry registry_;

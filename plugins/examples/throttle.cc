@@ -8,9 +8,16 @@
 // The key holds the "theoretical arrival time" (TAT) of the next request, in microseconds
 // since the epoch, as an int, and expires when the bucket would be full again. Each request
 // costs quantity emission intervals (period / count); a request is allowed while the TAT stays
-// within the burst tolerance of now. retry_after_s is -1 when allowed; times round up.
-#include <cmath>
+// within the burst tolerance of now. retry_after_s is -1 when allowed, and when the request can
+// never pass (quantity > max_burst + 1); times round up.
+//
+// Arguments that no bucket can honour are errors: a negative burst or quantity, a count or
+// period <= 0, more than one request per microsecond, or a window ((max_burst + 1) emission
+// intervals) longer than kMaxWindowUs. The arithmetic is done in 128 bits, so no argument can
+// overflow it, whatever the TAT stored in the key.
+#include <algorithm>
 #include <cstdint>
+#include <string_view>
 
 #include "plugins/api/plugin.h"
 
@@ -21,7 +28,16 @@ using dbkv::Reply;
 using dbkv::ShardContext;
 using dbkv::Value;
 
-int64_t CeilSeconds(int64_t us) { return us <= 0 ? 0 : (us + 999999) / 1000000; }
+using Int128 = __int128;
+
+// The longest window a bucket may span: 2^40 ms (about 34 years), as LOCK's longest lease.
+constexpr Int128 kMaxWindowUs = (Int128{1} << 40) * 1000;
+
+int64_t CeilSeconds(Int128 us) {
+  return us <= 0 ? 0 : static_cast<int64_t>((us + 999999) / 1000000);
+}
+
+Reply Invalid(const char* why) { return Reply::Error(dbkv::Code::kInvalidArgument, why); }
 
 Reply Throttle(ShardContext& ctx, const CommandArgs& args) {
   int64_t max_burst, count, period_s, quantity = 1;
@@ -30,27 +46,36 @@ Reply Throttle(ShardContext& ctx, const CommandArgs& args) {
       (args.size() > 4 && !dbkv::ArgToInt(args[4], &quantity))) {
     return Reply::Error(dbkv::NotAnInteger());
   }
-  if (max_burst < 0 || count <= 0 || period_s <= 0 || quantity < 0 || period_s > int64_t{1} << 31 ||
-      max_burst > int64_t{1} << 31) {
-    return Reply::Error(dbkv::Code::kInvalidArgument,
-                        "max_burst >= 0, count_per_period > 0, period_s > 0, quantity >= 0");
+  if (max_burst < 0) return Invalid("max_burst must be >= 0");
+  if (count <= 0) return Invalid("count_per_period must be > 0");
+  if (period_s <= 0) return Invalid("period_s must be > 0");
+  if (quantity < 0) return Invalid("quantity must be >= 0");
+  const Int128 emission = Int128{period_s} * 1000000 / count;  // microseconds per request
+  if (emission == 0) {
+    return Invalid("count_per_period must be at most period_s * 1000000 (one per microsecond)");
   }
-  const int64_t now = ctx.now_ms() * 1000;
-  const int64_t emission = period_s * 1000000 / count;  // microseconds per request
-  const int64_t tolerance = emission * (max_burst + 1);
-  const int64_t increment = emission * quantity;
-  const int64_t limit = max_burst + 1;
+  // emission first, so that the product below stays far inside 128 bits.
+  const Int128 tolerance = emission > kMaxWindowUs ? emission : emission * (Int128{max_burst} + 1);
+  if (tolerance > kMaxWindowUs) {
+    return Invalid(
+        "(max_burst + 1) * period_s / count_per_period must be at most 2^40 ms (about 34 years)");
+  }
+  const int64_t limit = max_burst + 1;  // max_burst < 2^40 * 1000 here
+  // A quantity over the limit costs more than the tolerance: never allowed.
+  const Int128 increment = emission * std::min<Int128>(quantity, Int128{limit} + 1);
 
+  const Int128 now = Int128{ctx.now_ms()} * 1000;
   std::string_view key = args[0].AsStringView();
-  int64_t tat = now;
+  Int128 tat = now;
   if (dbkv::Entry* e = ctx.Peek(key)) {
     if (e->value.type() != dbkv::ValueType::kInt) return Reply::Error(dbkv::Status::WrongType());
-    tat = std::max(e->value.AsInt(), now);
+    tat = std::max<Int128>(e->value.AsInt(), now);
   }
-  const int64_t new_tat = tat + increment;
-  const int64_t allow_at = new_tat - tolerance;
-  const int64_t diff = now - allow_at;
-  int64_t limited, retry_after, ttl;
+  const Int128 new_tat = tat + increment;
+  const Int128 allow_at = new_tat - tolerance;
+  const Int128 diff = now - allow_at;
+  int64_t limited, retry_after;
+  Int128 ttl;
   if (diff < 0) {
     limited = 1;
     retry_after = increment > tolerance ? -1 : CeilSeconds(-diff);
@@ -58,12 +83,15 @@ Reply Throttle(ShardContext& ctx, const CommandArgs& args) {
   } else {
     limited = 0;
     retry_after = -1;
-    ttl = new_tat - now;
-    // Keep the TAT until the bucket is full again; nothing to keep for a free request.
-    if (ttl > 0) ctx.Put(key, Value::Int(new_tat), ctx.now_ms() + (ttl + 999) / 1000);
+    ttl = new_tat - now;  // <= tolerance, so new_tat fits in an int64
+    // Keep the TAT until the bucket is full again; a free request (quantity 0) changes nothing.
+    if (increment > 0) {
+      ctx.Put(key, Value::Int(static_cast<int64_t>(new_tat)),
+              ctx.now_ms() + static_cast<int64_t>((ttl + 999) / 1000));
+    }
   }
-  const int64_t next = tolerance - ttl;
-  const int64_t remaining = next > -emission ? std::max<int64_t>(0, next / emission) : 0;
+  const Int128 next = tolerance - ttl;
+  const int64_t remaining = next > 0 ? static_cast<int64_t>(next / emission) : 0;
   return Reply::Of(Value::List({Value::Int(limited), Value::Int(limit), Value::Int(remaining),
                                 Value::Int(retry_after), Value::Int(CeilSeconds(ttl))}));
 }
