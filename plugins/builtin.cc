@@ -23,6 +23,8 @@ Status RegisterBuiltinFamilies(CommandRegistry* registry) {
     Status s = family(registry);
     if (!s.ok()) return s;
   }
+  // What comes next (--plugin libraries) is called by name.
+  registry->ReserveOpcodes();
   return Status::OK();
 }
 

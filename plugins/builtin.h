@@ -1,4 +1,5 @@
-// Registers every built-in command family.
+// Registers every built-in command family, then reserves the opcodes (CommandRegistry::
+// ReserveOpcodes): commands registered after them, such as plugins', have none.
 #ifndef DATABRIDGE_PLUGINS_BUILTIN_H_
 #define DATABRIDGE_PLUGINS_BUILTIN_H_
 

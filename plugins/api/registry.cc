@@ -27,6 +27,11 @@ Status CommandRegistry::Register(CommandSpec spec) {
   if (by_name_.count(spec.name) != 0) {
     return Status::InvalidArgument("command " + spec.name + " is already registered");
   }
+  if (spec.opcode != 0 && opcodes_reserved_) {
+    return Status::InvalidArgument(spec.name + ": opcode " + std::to_string(spec.opcode) +
+                                   " is reserved for built-in commands; a plugin command has "
+                                   "opcode 0 and is called by name");
+  }
   if (spec.opcode != 0 && by_opcode_[spec.opcode] != nullptr) {
     return Status::InvalidArgument("opcode " + std::to_string(spec.opcode) + " of " + spec.name +
                                    " is already taken by " + by_opcode_[spec.opcode]->name);
