@@ -1,13 +1,21 @@
 // data-bridge-kv-cli against the real server: one-shot commands, piped stdin, options.
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "client/client.h"
 #include "tests/server_process.h"
+#include "tests/test_util.h"
 
 namespace dbkv::testing {
 namespace {
@@ -292,6 +300,150 @@ TEST_CASE("--help prints usage and exits 0; bad options exit 2", "[integration][
   r = RunProgram(Cli(), {"-p"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Contains("-p needs a value"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locks, waits, blocking pops and a plugin's command through the CLI.
+
+using Clock = std::chrono::steady_clock;
+
+// Waits (bounded) until the server reports n blocked commands.
+void AwaitBlocked(client::Client& c, int64_t n) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (InfoInt(c, "blocked") != n) {
+    REQUIRE(Clock::now() < deadline);
+    std::this_thread::yield();
+  }
+}
+
+// The CLI with args, run in the background.
+std::future<ProgramResult> CliInBackground(uint16_t port, std::vector<std::string> args) {
+  args.insert(args.begin(), {"-p", std::to_string(port)});
+  return std::async(std::launch::async, [args] { return RunProgram(Cli(), args, "", 20000); });
+}
+
+TEST_CASE("LOCK, UNLOCK and LOCKEXTEND through the CLI", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"LOCK", "job", "tok", "10000"}) == "(integer) 1\n");
+  CHECK(Out(p, {"LOCK", "job", "other", "10000"}) == "(integer) 0\n");
+  CHECK(Out(p, {"LOCKEXTEND", "job", "tok", "20000"}) == "(integer) 1\n");
+  ProgramResult r = RunCli(p, {"UNLOCK", "job", "other"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) NOTOWNER lock is held by another owner\n");
+  CHECK(Out(p, {"UNLOCK", "job", "tok"}) == "(integer) 1\n");
+  r = RunCli(p, {"UNLOCK", "job", "tok"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) NOTOWNER lock is not held\n");
+  // Locks are per namespace in the CLI too.
+  CHECK(Out(p, {"-n", "a", "LOCK", "job", "tokA", "10000"}) == "(integer) 1\n");
+  CHECK(Out(p, {"-n", "b", "LOCK", "job", "tokB", "10000"}) == "(integer) 1\n");
+  CHECK(Out(p, {"-n", "a", "GET", "job"}) == "\"tokA\"\n");
+}
+
+TEST_CASE("the CLI waits for a blocked LOCK past -t, as redis-cli does", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"LOCK", "job", "holder", "60000"}) == "(integer) 1\n");
+  client::Client c(Opts(server, 30));
+  // -t 0.2, and the lock is released only after 0.6 s: the CLI must not give up at -t.
+  auto waiting = CliInBackground(p, {"-t", "0.2", "LOCK", "job", "waiter", "10000", "0"});
+  AwaitBlocked(c, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(Ok(c, "UNLOCK", {S("job"), S("holder")}) == I(1));
+  ProgramResult r = waiting.get();
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "(integer) 1\n");
+  CHECK(Out(p, {"GET", "job"}) == "\"waiter\"\n");
+  // A LOCK timeout longer than -t: the server's 0 at the timeout, not the CLI's TIMEOUT.
+  r = RunCli(p, {"-t", "0.1", "LOCK", "job", "late", "1000", "0.4"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "(integer) 0\n");
+}
+
+TEST_CASE("WAIT through the CLI: at once, or woken by a write past -t", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"SET", "ready", "yes"}) == "OK\n");
+  CHECK(Out(p, {"WAIT", "ready", "5"}) == "\"yes\"\n");
+  client::Client c(Opts(server, 30));
+  auto waiting = CliInBackground(p, {"-t", "0.2", "WAIT", "result", "0"});
+  AwaitBlocked(c, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  Ok(c, "SET", {S("result"), I(42)});
+  ProgramResult r = waiting.get();
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "(integer) 42\n");
+  // A WAIT that times out prints (nil) after its own timeout, even past -t.
+  r = RunCli(p, {"-t", "0.1", "WAIT", "never", "0.4"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "(nil)\n");
+  // Interactive (piped) lines get the same deadlines.
+  r = RunCli(p, {"-t", "0.1"}, "WAIT never 0.3\nMWAIT 0.3 ready never\n");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "(nil)\n1) \"yes\"\n2) (nil)\n");
+  // A timeout the server refuses is answered at once.
+  r = RunCli(p, {"WAIT", "k", "soon"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) ERR timeout is not a number of seconds >= 0\n");
+}
+
+TEST_CASE("BLPOP q 0 through the CLI waits for the push", "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"RPUSH", "q", "first"}) == "(integer) 1\n");
+  CHECK(Out(p, {"BLPOP", "q", "0"}) == "1) \"q\"\n2) \"first\"\n");
+  client::Client c(Opts(server, 30));
+  auto waiting = CliInBackground(p, {"-t", "0.2", "BLPOP", "q", "0"});
+  AwaitBlocked(c, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  Ok(c, "RPUSH", {S("q"), S("job")});
+  ProgramResult r = waiting.get();
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "1) \"q\"\n2) \"job\"\n");
+  CHECK(Out(p, {"LLEN", "q"}) == "(integer) 0\n");
+  r = RunCli(p, {"-t", "0.1", "BRPOP", "q", "0.3"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "(nil)\n");
+}
+
+std::string PluginPath(const std::string& label) {
+  for (std::string path : {label, "bazel-bin/" + label}) {
+    if (access(path.c_str(), R_OK) == 0) return path;
+  }
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  if (srcdir != nullptr) return std::string(srcdir) + "/data_bridge_kv/" + label;
+  return label;
+}
+
+TEST_CASE("THROTTLE through the CLI with the plugin loaded", "[integration][cli][plugin]") {
+  ServerProcess server({"--plugin", PluginPath("plugins/examples/throttle.so")});
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"THROTTLE", "user", "1", "10", "60"}) ==
+        "1) (integer) 0\n2) (integer) 2\n3) (integer) 1\n4) (integer) -1\n5) (integer) 6\n");
+  CHECK(Out(p, {"throttle", "user", "1", "10", "60"}) ==
+        "1) (integer) 0\n2) (integer) 2\n3) (integer) 0\n4) (integer) -1\n5) (integer) 12\n");
+  const std::string limited = Out(p, {"THROTTLE", "user", "1", "10", "60"});
+  CHECK_THAT(limited, StartsWith("1) (integer) 1\n2) (integer) 2\n3) (integer) 0\n4) (integer) "));
+  // A quantity no bucket can hold is limited for good (retry_after -1), whatever its size.
+  CHECK(Out(p, {"THROTTLE", "big", "4", "10", "60", "9223372036854775807"}) ==
+        "1) (integer) 1\n2) (integer) 5\n3) (integer) 5\n4) (integer) -1\n5) (integer) 0\n");
+  ProgramResult r = RunCli(p, {"THROTTLE", "user", "1", "0", "60"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) ERR count_per_period must be > 0\n");
+  r = RunCli(p, {"THROTTLE", "user"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) ERR wrong number of arguments for 'throttle' command\n");
+}
+
+TEST_CASE("THROTTLE is an unknown command in the CLI without the plugin", "[integration][cli]") {
+  ServerProcess server;
+  ProgramResult r = RunCli(server.port(), {"THROTTLE", "user", "1", "10", "60"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == "(error) UNKNOWN unknown command 'THROTTLE'\n");
 }
 
 }  // namespace

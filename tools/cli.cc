@@ -10,6 +10,7 @@
 
 #include "client/client.h"
 #include "core/version.h"
+#include "tools/cli_blocking.h"
 #include "tools/cli_format.h"
 
 namespace {
@@ -34,7 +35,10 @@ constexpr char kUsage[] =
     "  --cert FILE   client certificate (mutual TLS); --key FILE its key\n"
     "  --sni NAME    the name the server's certificate must carry (default: HOST)\n"
     "  -s            send every argument as a string\n"
-    "  -t TIMEOUT_S  seconds to wait for a reply (default 30)\n"
+    "  -t TIMEOUT_S  seconds to wait for a reply (default 30; 0: no limit). Blocking\n"
+    "                commands (WAIT, MWAIT, WAITANY, WAITANYV, BLPOP, BRPOP, LOCK with a\n"
+    "                timeout) wait their own timeout on top, and with timeout 0 as long as\n"
+    "                the server does, as redis-cli\n"
     "  --help        this text\n"
     "  --version     print the version\n";
 
@@ -113,11 +117,15 @@ int main(int argc, char** argv) {
 
   auto run = [&](const std::vector<dbkv::cli::Word>& words) -> bool {
     dbkv::ValueList args;
+    std::vector<std::string> texts;
     for (size_t k = 1; k < words.size(); ++k) {
       args.push_back(words[k].quoted ? Value::String(words[k].text)
                                      : dbkv::cli::TypeArgument(words[k].text, strings_only));
+      texts.push_back(words[k].text);
     }
-    dbkv::Reply r = client.Call(words[0].text, std::move(args));
+    // A blocking command waits as long as it says (BLPOP q 0: until a push), not -t.
+    const double timeout_s = dbkv::cli::ReplyTimeout(words[0].text, texts, opts.timeout_s);
+    dbkv::Reply r = client.Call(words[0].text, std::move(args), timeout_s);
     if (r.code == dbkv::Code::kIoError && r.error.rfind("cannot connect", 0) == 0) {
       std::fprintf(stderr, "Could not connect to data-bridge-kv at %s: %s\n", where.c_str(),
                    r.error.c_str());
