@@ -70,7 +70,11 @@ def test_server_errors_map_to_classes_with_codes(client):
 def test_wrong_type_message(client):
     client.set("s", "text")
     with pytest.raises(KvWrongTypeError, match="wrong kind of value"):
+        client.lpop("s")
+    # INCR on text that is not a number: still WRONGTYPE, with Redis's text (since faa634b)
+    with pytest.raises(KvWrongTypeError, match="not an integer") as e:
         client.incr("s")
+    assert e.value.code == "WRONGTYPE"
 
 
 def test_unknown_server_code_is_still_kv_error(client):
@@ -168,7 +172,7 @@ def test_url_forms(server, namespace):
         f"databridge://127.0.0.1:{port}": "",
         f"databridge://127.0.0.1:{port}/{namespace}": namespace,
         f"databridge://localhost:{port}/{namespace}": namespace,
-        f"databridge://127.0.0.1:{port}/{namespace}?ignored=1": namespace,
+        f"databridge://127.0.0.1:{port}/{namespace}?timeout=5": namespace,
         f"databridge://[::ffff:127.0.0.1]:{port}/{namespace}": namespace,
     }
     with KvClient(server.url(namespace)) as writer:
