@@ -124,6 +124,38 @@ def test_options_from_transport_options_and_query(url):
     assert b2.client.namespace == b.client.namespace  # the query is not part of the namespace
 
 
+def test_query_string_every_option_and_precedence(url):
+    app = make_app(url, result_backend_transport_options={
+        "timeout": 2.5, "connect_timeout": 1.5, "wait_window": 16, "server_name": "t.example"})
+    b = DataBridgeBackend(app=app, url=url + "?connect_timeout=0.5&wait_window=8"
+                                            "&server_name=q.example&key_file=%2Fk.pem")
+    config = b.client.config
+    assert config.timeout == 2.5  # from the transport options
+    assert config.connect_timeout == 0.5  # the query wins
+    assert (config.server_name, config.key_file) == ("q.example", "/k.pem")
+    assert b.wait_window == 8
+    assert b.client.namespace == DataBridgeBackend(app=app, url=url).client.namespace
+    assert pickle.loads(pickle.dumps(b)).client.config.connect_timeout == 0.5
+
+
+def test_query_string_password(server):
+    b = DataBridgeBackend(app=make_app("memory://"),
+                          url=f"databridge://127.0.0.1:{server.port}/ns?password=p%40ss")
+    assert b.client.config.password == "p@ss"
+
+
+@pytest.mark.parametrize("query, error, message", [
+    ("timout=1", ValueError, "unknown option 'timout' in the query string"),
+    ("ignored=1", ValueError, "known: timeout, connect_timeout"),
+    ("wait_window=many", ValueError, "bad result backend option"),
+    ("timeout=abc", Exception, "timeout must be a number of seconds > 0"),
+    ("timeout=1&timeout=2", Exception, "given twice"),
+])
+def test_bad_query_string_fails_at_configuration(url, query, error, message):
+    with pytest.raises(error, match=message):
+        DataBridgeBackend(app=make_app("memory://"), url=f"{url}?{query}")
+
+
 def test_bad_url_fails_at_configuration():
     with pytest.raises(Exception):
         DataBridgeBackend(app=make_app("memory://"), url="databridge://127.0.0.1:notaport/x")

@@ -9,6 +9,13 @@ So each blocking call borrows a connection of its own. A connection whose call d
 with the server's reply (client-side timeout, cancellation, Ctrl-C) is closed rather than
 reused: the server then drops the parked command, so a ``blpop`` the caller gave up on never
 takes an element.
+
+Cost: a TCP connection per blocking call in flight (the server has no way to cancel one parked
+command of a connection while keeping the connection, so they cannot share one), plus up to
+``_MAX_IDLE`` idle ones kept for reuse. Threads do not grow with them: every such connection,
+of every client of the process, runs on one shared I/O thread (``shared_io`` in _native.cpp),
+which with Asio's resolver thread makes two threads in all, however many blocking calls run:
+100 concurrent ``await c.wait(...)`` cost 100 connections and those two threads.
 """
 from __future__ import annotations
 

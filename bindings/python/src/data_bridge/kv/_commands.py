@@ -223,8 +223,71 @@ def lock_extend(name: Key, token: str, ttl: float) -> Command:
     return Command("LOCKEXTEND", (name, token, ttl_ms(ttl)), _bool)
 
 
-def execute(command: str, *args: Any) -> Command:
-    return Command(command, args, _same)
+def mget_versioned(keys: Sequence[Key]) -> Command:
+    keys = tuple(keys)
+    if not keys:
+        return Command("PING", (), lambda r: [])
+    return Command("MGETV", keys, lambda r: [None if e is None else (e[0], e[1]) for e in r])
+
+
+def _versions(versions: Any) -> tuple:
+    """WAITANYV's ``key version`` pairs from a mapping or an iterable of (key, version)."""
+    items = versions.items() if isinstance(versions, Mapping) else versions
+    pairs: List[Any] = []
+    for key, version in items:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise ValueError(f"version must be an int >= 0, got {version!r} for key {key!r}")
+        pairs += [key, version]
+    if not pairs:
+        raise ValueError("waitany_versioned needs at least one key")
+    return tuple(pairs)
+
+
+def waitany_versioned(versions: Any, timeout: Optional[float] = None) -> Command:
+    return Command("WAITANYV", (timeout_arg(timeout), *_versions(versions)),
+                   lambda r: None if r is None else (r[0], r[1], r[2]), _wait(timeout))
+
+
+def _seconds_arg(value: Any) -> float:
+    """A blocking command's timeout argument as the server reads it (0: forever -> inf).
+    Something the server will refuse counts as 0 s of waiting: the error comes back at once."""
+    try:
+        if isinstance(value, (bytes, bytearray)):
+            value = value.decode()
+        seconds = float(value)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return 0.0
+    if seconds == 0:
+        return math.inf
+    return seconds if seconds > 0 and not math.isnan(seconds) else 0.0
+
+
+def _arg_at(i: int, min_args: int) -> Callable[[tuple], Optional[float]]:
+    return lambda args: _seconds_arg(args[i]) if len(args) >= min_args else None
+
+
+#: The built-in commands that may block, and where their timeout argument is: what
+#: ``execute()`` uses to run them like ``wait()``/``blpop()`` (on a connection of their own,
+#: allowed that long). None: this form does not block (LOCK without a timeout).
+BLOCKING_COMMANDS: Mapping[str, Callable[[tuple], Optional[float]]] = {
+    "WAIT": _arg_at(1, 2),
+    "BLPOP": _arg_at(-1, 2),
+    "BRPOP": _arg_at(-1, 2),
+    "MWAIT": _arg_at(0, 1),
+    "WAITANY": _arg_at(0, 1),
+    "WAITANYV": _arg_at(0, 1),
+    "LOCK": lambda args: _seconds_arg(args[3]) if len(args) == 4 else None,
+}
+
+
+def execute(command: str, *args: Any, timeout: Optional[float] = None) -> Command:
+    if timeout is not None:
+        if isinstance(timeout, bool) or not timeout > 0:
+            raise ValueError(f"timeout must be positive (math.inf: no limit), got {timeout!r}")
+        return Command(command, args, _same, float(timeout))
+    blocking = BLOCKING_COMMANDS.get(command.upper()) if isinstance(command, str) else None
+    wait = blocking(args) if blocking is not None else None
+    return Command(command, args, _same, wait)
 
 
 def info() -> Command:

@@ -11,11 +11,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "client/client.h"
 #include "client/options.h"
@@ -61,9 +65,9 @@ Value ToValue(py::handle obj, int depth = 0) {
     int overflow = 0;
     const long long v = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
     if (overflow != 0) {
-      RaiseKvError(Code::kOverflow,
-                   "int " + py::repr(obj).cast<std::string>() + " does not fit in 64 bits; store "
-                   "it as a Decimal or a string");
+      RaiseKvError(Code::kOverflow, "int " + py::repr(obj).cast<std::string>() +
+                                        " does not fit in 64 bits; store "
+                                        "it as a Decimal or a string");
     }
     return Value::Int(v);
   }
@@ -84,8 +88,8 @@ Value ToValue(py::handle obj, int depth = 0) {
     PyObject* b = PyBytes_FromObject(obj.ptr());
     if (b == nullptr) throw py::error_already_set();
     py::object owned = py::reinterpret_steal<py::object>(b);
-    return Value::Bytes(std::string_view(PyBytes_AS_STRING(b),
-                                         static_cast<size_t>(PyBytes_GET_SIZE(b))));
+    return Value::Bytes(
+        std::string_view(PyBytes_AS_STRING(b), static_cast<size_t>(PyBytes_GET_SIZE(b))));
   }
   if (py::isinstance(obj, DecimalType())) {
     if (!obj.attr("is_finite")().cast<bool>()) {
@@ -107,7 +111,8 @@ Value ToValue(py::handle obj, int depth = 0) {
     ValueMap items;
     py::dict d = py::reinterpret_borrow<py::dict>(obj);
     items.reserve(d.size());
-    for (auto kv : d) items.emplace_back(ToValue(kv.first, depth + 1), ToValue(kv.second, depth + 1));
+    for (auto kv : d)
+      items.emplace_back(ToValue(kv.first, depth + 1), ToValue(kv.second, depth + 1));
     return Value::Map(std::move(items));
   }
   RaiseKvError(Code::kInvalidArgument,
@@ -171,6 +176,31 @@ ValueList ToArgs(const py::tuple& args) {
   return out;
 }
 
+// One I/O thread that every "shared" NativeClient of this process runs on (the client's
+// connections for blocking commands: many connections, one thread, rather than an I/O thread
+// and a resolver thread per connection). Created on first use; never stopped (it waits for
+// work at no cost). After fork() the parent's thread does not exist in the child: the old one
+// is left alone (leaked, its locks may be held) and a new one starts.
+class SharedIo {
+ public:
+  static boost::asio::io_context* Get() {
+    static std::mutex* mu = new std::mutex();  // never destroyed: threads may outlive main
+    static SharedIo* current = nullptr;
+    const uint64_t gen = g_fork_generation.load(std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(*mu);
+    if (current == nullptr || current->fork_generation_ != gen) current = new SharedIo(gen);
+    return &current->io_;
+  }
+
+ private:
+  explicit SharedIo(uint64_t gen) : fork_generation_(gen), io_(1), work_(io_.get_executor()) {
+    std::thread([this] { io_.run(); }).detach();
+  }
+  uint64_t fork_generation_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+};
+
 // A Python object that may be released on a thread without the GIL.
 struct GilSafeObject {
   py::object obj;
@@ -192,9 +222,12 @@ class NativeClient {
  public:
   using ClientPtr = std::shared_ptr<client::Client>;
 
+  // shared_io: run on the process's shared I/O thread (SharedIo) instead of a thread of its
+  // own (the connections of blocking commands, which come and go and may be many).
   NativeClient(std::string host, int port, std::string ns, std::string password, bool tls,
                double connect_timeout, double timeout, std::string ca_file, std::string cert_file,
-               std::string key_file, std::string server_name) {
+               std::string key_file, std::string server_name, bool shared_io)
+      : shared_io_(shared_io) {
     opts_.host = std::move(host);
     opts_.port = static_cast<uint16_t>(port);
     opts_.ns = std::move(ns);
@@ -237,8 +270,8 @@ class NativeClient {
       if (st == std::future_status::ready) break;
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       if (timeout > 0 && std::chrono::steady_clock::now() >= deadline) {
-        RaiseKvError(Code::kTimeout, "no reply to " + name + " within " +
-                                         std::to_string(timeout) + " s");
+        RaiseKvError(Code::kTimeout,
+                     "no reply to " + name + " within " + std::to_string(timeout) + " s");
       }
     }
     return FromReply(fut.get());
@@ -305,7 +338,7 @@ class NativeClient {
  private:
   void Start() {
     fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
-    client_ = std::make_shared<client::Client>(opts_);
+    client_ = std::make_shared<client::Client>(opts_, shared_io_ ? SharedIo::Get() : nullptr);
   }
 
   bool ForkedSinceStart() const {
@@ -326,13 +359,17 @@ class NativeClient {
   }
 
   client::ClientOptions opts_;
+  bool shared_io_ = false;
   ClientPtr client_;
   uint64_t fork_generation_ = 0;
 };
 
+// The URL's parts; "options" holds what its query string set (key -> value), so that Python
+// can let keyword arguments win over it.
 py::dict ParseUrl(const std::string& url) {
   client::ClientOptions o;
-  Status s = client::ParseUrl(url, &o);
+  std::vector<std::string> keys;
+  Status s = client::ParseUrl(url, &o, &keys);
   if (!s.ok()) RaiseKvError(s.code(), s.message());
   py::dict d;
   d["host"] = o.host;
@@ -340,6 +377,23 @@ py::dict ParseUrl(const std::string& url) {
   d["namespace"] = o.ns;
   d["password"] = o.password.empty() ? py::object(py::none()) : py::object(py::str(o.password));
   d["tls"] = o.tls;
+  py::dict options;
+  for (const std::string& k : keys) {
+    if (k == "timeout") {
+      options[k.c_str()] = o.timeout_s;
+    } else if (k == "connect_timeout") {
+      options[k.c_str()] = o.connect_timeout_s;
+    } else if (k == "ca_file") {
+      options[k.c_str()] = o.ca_file;
+    } else if (k == "cert_file") {
+      options[k.c_str()] = o.cert_file;
+    } else if (k == "key_file") {
+      options[k.c_str()] = o.key_file;
+    } else if (k == "server_name") {
+      options[k.c_str()] = o.server_name;
+    }
+  }
+  d["options"] = options;
   return d;
 }
 
@@ -350,19 +404,17 @@ PYBIND11_MODULE(_native, m) {
   using dbkv::python::NativeClient;
   m.doc() = "data_bridge.kv native client (C++, pipelined, GIL released during I/O)";
   static std::once_flag atfork_once;
-  std::call_once(atfork_once,
-                 [] { pthread_atfork(nullptr, nullptr, dbkv::python::OnForkChild); });
+  std::call_once(atfork_once, [] { pthread_atfork(nullptr, nullptr, dbkv::python::OnForkChild); });
   m.def("set_error_factory", [](py::object f) { dbkv::python::ErrorFactory() = std::move(f); });
   m.def("parse_url", &dbkv::python::ParseUrl, py::arg("url"));
   py::class_<NativeClient>(m, "NativeClient")
       .def(py::init<std::string, int, std::string, std::string, bool, double, double, std::string,
-                    std::string, std::string, std::string>(),
+                    std::string, std::string, std::string, bool>(),
            py::arg("host"), py::arg("port"), py::arg("namespace"), py::arg("password"),
-           py::arg("tls"), py::arg("connect_timeout"), py::arg("timeout"),
-           py::arg("ca_file") = "", py::arg("cert_file") = "", py::arg("key_file") = "",
-           py::arg("server_name") = "")
-      .def("call", &NativeClient::Call, py::arg("name"), py::arg("args"),
-           py::arg("timeout") = -1.0)
+           py::arg("tls"), py::arg("connect_timeout"), py::arg("timeout"), py::arg("ca_file") = "",
+           py::arg("cert_file") = "", py::arg("key_file") = "", py::arg("server_name") = "",
+           py::arg("shared_io") = false)
+      .def("call", &NativeClient::Call, py::arg("name"), py::arg("args"), py::arg("timeout") = -1.0)
       .def("call_async", &NativeClient::CallAsync, py::arg("name"), py::arg("args"),
            py::arg("callback"))
       .def("connect", &NativeClient::Connect)

@@ -32,7 +32,8 @@ class KvClient:
     """asyncio client; see :class:`data_bridge.kv.KvClient` for the methods."""
 
     def __init__(self, url: str = "127.0.0.1:7379", *, password: Optional[str] = None,
-                 tls: bool = False, ca_file: Optional[str] = None, timeout: float = 5.0,
+                 tls: bool = False, ca_file: Optional[str] = None,
+                 timeout: Optional[float] = None,
                  connect_timeout: Optional[float] = None, cert_file: Optional[str] = None,
                  key_file: Optional[str] = None, server_name: Optional[str] = None):
         self._config = ConnectionConfig.from_url(url, password=password, tls=tls, ca_file=ca_file,
@@ -42,7 +43,7 @@ class KvClient:
         self._native = self._config.native()
         # Blocking commands each use a connection of their own (see _blocking.py): a task
         # cancelled while awaiting one must not leave the shared connection stuck behind it.
-        self._blocking = BlockingConnections(self._config.native)
+        self._blocking = BlockingConnections(self._config.blocking_native)
 
     @property
     def config(self) -> ConnectionConfig:
@@ -199,8 +200,15 @@ class KvClient:
     def lock(self, name: Key, ttl: float = 30.0) -> "Lock":
         return Lock(self, name, ttl)
 
-    async def execute(self, command: str, *args: Any) -> Any:
-        return await self._run(C.execute(command, *args))
+    async def mget_versioned(self, keys: Sequence[Key]) -> List[Optional[Tuple[Any, int]]]:
+        return await self._run(C.mget_versioned(keys))
+
+    async def waitany_versioned(self, versions: Any, timeout: Optional[float] = None
+                                ) -> Optional[Tuple[Key, Any, int]]:
+        return await self._run(C.waitany_versioned(versions, timeout))
+
+    async def execute(self, command: str, *args: Any, timeout: Optional[float] = None) -> Any:
+        return await self._run(C.execute(command, *args, timeout=timeout))
 
     async def info(self) -> Dict[str, Any]:
         return await self._run(C.info())
@@ -247,3 +255,24 @@ class KvPool(_AsyncPoolBase):
     def __init__(self, url: str = "127.0.0.1:7379", config: Optional[PoolConfig] = None,
                  **client_kwargs: Any):
         super().__init__(lambda: KvClient(url, **client_kwargs), config or PoolConfig())
+
+
+def _copy_docstrings(target: type, source: type) -> None:
+    """Each awaitable method documents itself as its blocking twin does (same arguments, same
+    result, awaited)."""
+    for name, fn in vars(target).items():
+        if name.startswith("_") or not callable(fn) or fn.__doc__:
+            continue
+        doc = getattr(getattr(source, name, None), "__doc__", None)
+        if doc:
+            fn.__doc__ = doc
+
+
+def _link_sync_docs() -> None:
+    from . import client as _sync
+
+    _copy_docstrings(KvClient, _sync.KvClient)
+    _copy_docstrings(Lock, _sync.Lock)
+
+
+_link_sync_docs()

@@ -31,13 +31,16 @@ Settings read from the Celery app:
 ``result_backend``
     ``databridge://[:password@]host:port[/namespace][?timeout=5&connect_timeout=5&ca_file=...]``
     (``databridges://`` for TLS). The query string is optional; it overrides the transport
-    options below.
+    options below. It may hold ``timeout``, ``connect_timeout``, ``ca_file``, ``cert_file``,
+    ``key_file``, ``server_name``, ``password``, ``wait_slice`` and ``wait_window``
+    (%-escaped); any other key is a ``ValueError`` when the backend is configured.
 ``result_expires``
     TTL of every stored result (default one day); ``None``/``0``: results never expire.
 ``result_backend_transport_options``
     A dict: ``timeout`` (seconds to wait for a reply, default 5), ``connect_timeout``
     (default: ``timeout``), ``password`` (instead of putting it in the URL), ``ca_file`` (the CA
-    that signed the server's certificate, TLS), ``wait_slice`` (longest single server-side wait,
+    that signed the server's certificate, TLS), ``cert_file``/``key_file`` (a client
+    certificate, mutual TLS), ``server_name`` (the name to verify), ``wait_slice`` (longest single server-side wait,
     default 30 s; see :attr:`DataBridgeBackend.wait_slice`), ``wait_window`` (most results one
     wait of a group join watches, default 64; see :meth:`DataBridgeBackend.get_many`) and
     Celery's own ``global_keyprefix``.
@@ -51,7 +54,7 @@ import threading
 import time
 from itertools import islice
 from typing import Any, Dict, Iterator, List, Optional, Tuple
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from celery import states
 from celery.backends.base import KeyValueStoreBackend
@@ -60,8 +63,7 @@ from celery.result import ResultSet
 from celery.utils.time import get_exponential_backoff_interval
 from kombu.utils.encoding import bytes_to_str, ensure_bytes
 
-from ._commands import Command
-from ._config import ConnectionConfig
+from ._config import URL_QUERY_KEYS, ConnectionConfig
 from .client import KvClient
 from .errors import KvConnectionError, KvProtocolError, KvTimeoutError
 
@@ -69,20 +71,23 @@ __all__ = ["DataBridgeBackend"]
 
 DEFAULT_URL = "databridge://127.0.0.1:7379"
 
-#: Options accepted in ``result_backend_transport_options`` and in the URL's query string,
-#: with the type each is converted to.
+#: Options of the client accepted in ``result_backend_transport_options``, with their types.
+#: In the URL's query string, the client parses its own (see KvClient); the backend takes
+#: ``password`` and its own options out of it first.
 _CLIENT_OPTIONS = {"timeout": float, "connect_timeout": float, "password": str, "ca_file": str,
-                   "wait_slice": float, "wait_window": int}
+                   "cert_file": str, "key_file": str, "server_name": str}
+
+#: The backend's own options (transport options or the URL's query string).
+_BACKEND_OPTIONS = {"wait_slice": float, "wait_window": int}
+
+#: Every key the URL's query string may hold.
+_QUERY_KEYS = tuple(URL_QUERY_KEYS) + ("password",) + tuple(_BACKEND_OPTIONS)
 
 #: Shortest server-side wait sent (seconds): the server's timers work in milliseconds.
 _MIN_WAIT = 0.001
 
 #: Most keys per MGETV.
 _MGETV_CHUNK = 1000
-
-
-def _same(reply: Any) -> Any:
-    return reply
 
 
 def _is_noop(callback: Any) -> bool:
@@ -142,18 +147,37 @@ class DataBridgeBackend(KeyValueStoreBackend):
                 configured.startswith(("databridge://", "databridges://")) else DEFAULT_URL
         self.url = url
 
-        options: Dict[str, Any] = {}
-        transport = conf.get("result_backend_transport_options") or {}
-        options.update({k: v for k, v in transport.items() if k in _CLIENT_OPTIONS})
+        # The query string wins over the transport options. The client parses (and checks)
+        # its own query options; the backend's own and ``password`` are taken out first.
         base_url, _, query = url.partition("?")
-        options.update({k: v for k, v in parse_qsl(query) if k in _CLIENT_OPTIONS})
-        options = {k: _CLIENT_OPTIONS[k](v) for k, v in options.items() if v is not None}
+        client_items: List[str] = []
+        from_query: Dict[str, Any] = {}
+        for item in filter(None, query.split("&")):
+            key, _, value = item.partition("=")
+            key = unquote(key)
+            if key not in _QUERY_KEYS:
+                raise ValueError(f"unknown option {key!r} in the query string of the result "
+                                 f"backend URL (known: {', '.join(_QUERY_KEYS)})")
+            if key in _BACKEND_OPTIONS or key == "password":
+                from_query[key] = unquote(value)
+            else:
+                client_items.append(item)
+                from_query[key] = None  # set by the URL: the transport option does not apply
+        transport = conf.get("result_backend_transport_options") or {}
+        options: Dict[str, Any] = {k: v for k, v in transport.items()
+                                   if k in _CLIENT_OPTIONS or k in _BACKEND_OPTIONS}
+        options.update(from_query)
+        types = dict(_CLIENT_OPTIONS, **_BACKEND_OPTIONS)
+        try:
+            options = {k: types[k](v) for k, v in options.items() if v is not None}
+        except ValueError as exc:
+            raise ValueError(f"bad result backend option: {exc}") from exc
         self.wait_slice = options.pop("wait_slice", self.wait_slice)
         self.wait_window = max(1, options.pop("wait_window", self.wait_window))
-        self._client_url = base_url
+        self._client_url = base_url + ("?" + "&".join(client_items) if client_items else "")
         self._client_options = options
         # Parses the URL now, so that a bad one fails at configuration time (no connection).
-        ConnectionConfig.from_url(base_url, **self._client_options)
+        ConnectionConfig.from_url(self._client_url, **self._client_options)
         self._client: Optional[KvClient] = None
         self._client_lock = threading.Lock()
 
@@ -238,22 +262,21 @@ class DataBridgeBackend(KeyValueStoreBackend):
 
     # -- waiting without polling
 
-    def _waitanyv(self, timeout: float, pairs: List[Any]) -> Optional[List[Any]]:
-        """``WAITANYV timeout key version [key version ...]``: [key, value, version] of the
-        first key that exists with a version other than the given one (0: any), or None when
-        ``timeout`` seconds pass. Runs on a connection of its own (the client's blocking
-        connections), so it never holds back other threads' commands."""
-        timeout = max(timeout, _MIN_WAIT)
-        return self.client._run(Command("WAITANYV", (timeout, *pairs), _same, timeout))
+    def _waitanyv(self, timeout: float, pairs: List[Any]) -> Optional[Tuple[Any, Any, int]]:
+        """``WAITANYV`` over ``[key, version, key, version, ...]``: (key, value, version) of
+        the first key that exists with a version other than the given one (0: any), or None
+        when ``timeout`` seconds pass (:meth:`KvClient.waitany_versioned`, which runs on a
+        connection of its own, so it never holds back other threads' commands)."""
+        return self.client.waitany_versioned(list(zip(pairs[::2], pairs[1::2])),
+                                             max(timeout, _MIN_WAIT))
 
     def _mgetv(self, keys: List[bytes]) -> List[Any]:
-        """[value, version] or None for each key, in order: one round trip per
-        ``_MGETV_CHUNK`` keys (bounded frames, whatever the size of a group)."""
-        if len(keys) <= _MGETV_CHUNK:
-            return self.client.execute("MGETV", *keys)
+        """(value, version) or None for each key, in order (:meth:`KvClient.mget_versioned`):
+        one round trip per ``_MGETV_CHUNK`` keys (bounded frames, whatever the size of a
+        group)."""
         out: List[Any] = []
         for i in range(0, len(keys), _MGETV_CHUNK):
-            out += self.client.execute("MGETV", *keys[i:i + _MGETV_CHUNK])
+            out += self.client.mget_versioned(keys[i:i + _MGETV_CHUNK])
         return out
 
     def _next_wait(self, deadline: Optional[float], interval: Optional[float],

@@ -17,10 +17,17 @@ class KvClient:
     """A connection to a data-bridge-kv server.
 
     ``url`` is ``host:port[/namespace]`` or ``databridge://[:password@]host:port[/namespace]``
-    (``databridges://`` for TLS). Thread-safe: calls from many threads share one pipelined
-    connection, and each releases the GIL while it waits. Blocking commands (``wait``,
-    ``blpop``, ``lock(...).acquire()`` with blocking...) each borrow a connection of their own,
-    so that they never hold back other calls. Safe across ``fork()``: in a child
+    (``databridges://`` for TLS), optionally followed by a query string setting options:
+    ``?timeout=2&connect_timeout=1&ca_file=/etc/ca.pem`` (also ``cert_file``, ``key_file``,
+    ``server_name``). An unknown query option is an error. Keyword arguments win over the
+    URL; ``timeout`` (seconds to wait for a reply) defaults to 5, ``connect_timeout`` to
+    ``timeout``.
+
+    Thread-safe: calls from many threads share one pipelined connection, and each releases the
+    GIL while it waits. Blocking commands (``wait``, ``blpop``, ``waitany_versioned``,
+    ``lock(...).acquire()`` with blocking, ``execute`` of a blocking command...) each borrow a
+    connection of their own, so that they never hold back other calls; all of those
+    connections share one I/O thread. Safe across ``fork()``: in a child
     process the client reconnects on first use. Values keep their Python type exactly: None,
     bool, int (64-bit), float, Decimal, str, bytes, and lists/dicts of them.
 
@@ -28,7 +35,8 @@ class KvClient:
     """
 
     def __init__(self, url: str = "127.0.0.1:7379", *, password: Optional[str] = None,
-                 tls: bool = False, ca_file: Optional[str] = None, timeout: float = 5.0,
+                 tls: bool = False, ca_file: Optional[str] = None,
+                 timeout: Optional[float] = None,
                  connect_timeout: Optional[float] = None, cert_file: Optional[str] = None,
                  key_file: Optional[str] = None, server_name: Optional[str] = None):
         self._config = ConnectionConfig.from_url(url, password=password, tls=tls, ca_file=ca_file,
@@ -38,7 +46,7 @@ class KvClient:
         self._native = self._config.native()
         # Blocking commands (wait, blpop, lock with a timeout...) each use a connection of
         # their own, so that they never hold back other calls' replies (see _blocking.py).
-        self._blocking = BlockingConnections(self._config.native)
+        self._blocking = BlockingConnections(self._config.blocking_native)
 
     # -- plumbing
 
@@ -104,6 +112,7 @@ class KvClient:
     # -- commands
 
     def ping(self) -> bool:
+        """True if the server answers PONG."""
         return self._run(C.ping())
 
     def get(self, key: Key, default: Any = None) -> Any:
@@ -124,6 +133,7 @@ class KvClient:
         return self._run(C.delete(*keys))
 
     def exists(self, key: Key) -> bool:
+        """True if key exists (and has not expired)."""
         return self._run(C.exists(key))
 
     def incr(self, key: Key, by: Any = 1) -> Any:
@@ -131,6 +141,7 @@ class KvClient:
         return self._run(C.incr(key, by))
 
     def decr(self, key: Key, by: Any = 1) -> Any:
+        """Subtracts ``by`` (int or Decimal) exactly; a missing key counts as 0."""
         return self._run(C.decr(key, by))
 
     def ttl(self, key: Key) -> Optional[float]:
@@ -154,9 +165,11 @@ class KvClient:
         self._run(C.mset(mapping, ttl))
 
     def mdel(self, keys: Sequence[Key]) -> int:
+        """Deletes keys (on every shard); returns how many existed."""
         return self._run(C.mdel(keys))
 
     def mexists(self, keys: Sequence[Key]) -> List[bool]:
+        """For each key in order, whether it exists."""
         return self._run(C.mexists(keys))
 
     def get_versioned(self, key: Key) -> Optional[Tuple[Any, int]]:
@@ -168,21 +181,28 @@ class KvClient:
         return self._run(C.cas(key, value, version, ttl))
 
     def rpush(self, key: Key, *values: Any) -> int:
+        """Appends values to the list at key (created if missing); returns its length."""
         return self._run(C.rpush(key, *values))
 
     def lpush(self, key: Key, *values: Any) -> int:
+        """Prepends values (each in turn, so the last ends up first); returns the length."""
         return self._run(C.lpush(key, *values))
 
     def lpop(self, key: Key, count: Optional[int] = None) -> Any:
+        """Removes and returns the first element (None if empty); with ``count``, a list of
+        up to that many."""
         return self._run(C.lpop(key, count))
 
     def rpop(self, key: Key, count: Optional[int] = None) -> Any:
+        """Removes and returns the last element (None if empty); with ``count``, a list."""
         return self._run(C.rpop(key, count))
 
     def lrange(self, key: Key, start: int, stop: int) -> List[Any]:
+        """Elements ``start`` to ``stop`` inclusive (negative counts from the end)."""
         return self._run(C.lrange(key, start, stop))
 
     def llen(self, key: Key) -> int:
+        """Length of the list at key (0 if missing)."""
         return self._run(C.llen(key))
 
     def blpop(self, keys: Any, timeout: Optional[float] = None) -> Optional[Tuple[Key, Any]]:
@@ -191,6 +211,7 @@ class KvClient:
         return self._run(C.blpop(keys, timeout))
 
     def brpop(self, keys: Any, timeout: Optional[float] = None) -> Optional[Tuple[Key, Any]]:
+        """As :meth:`blpop`, popping from the end of the list."""
         return self._run(C.brpop(keys, timeout))
 
     def wait(self, key: Key, timeout: Optional[float] = None) -> Any:
@@ -211,11 +232,38 @@ class KvClient:
         """A lock named ``name`` whose lease lasts ``ttl`` seconds (see :class:`Lock`)."""
         return Lock(self, name, ttl)
 
-    def execute(self, command: str, *args: Any) -> Any:
-        """Runs any command by name, plugins' included: ``execute("THROTTLE", "k", 5, 10, 60)``."""
-        return self._run(C.execute(command, *args))
+    def mget_versioned(self, keys: Sequence[Key]) -> List[Optional[Tuple[Any, int]]]:
+        """(value, version) of each key in order, or None for a missing key (``MGETV``), in
+        one round trip. A version read here is what :meth:`waitany_versioned` waits to see
+        change."""
+        return self._run(C.mget_versioned(keys))
+
+    def waitany_versioned(self, versions: Any,
+                          timeout: Optional[float] = None) -> Optional[Tuple[Key, Any, int]]:
+        """Blocks until one of the keys exists with a version other than the one given
+        (``WAITANYV``): ``versions`` maps each key to the version last seen (0: any, i.e. "as
+        soon as it exists"), as a dict or (key, version) pairs, in the order keys are checked.
+        Returns (key, value, version), or None after ``timeout`` seconds (None: wait forever).
+        The server wakes the caller; a write made since the versions were read is never
+        missed. Runs on a connection of its own, like :meth:`wait`."""
+        return self._run(C.waitany_versioned(versions, timeout))
+
+    def execute(self, command: str, *args: Any, timeout: Optional[float] = None) -> Any:
+        """Runs any command by name, plugins' included: ``execute("THROTTLE", "k", 5, 10, 60)``.
+
+        Blocking commands work too. The built-in ones (``WAIT``, ``MWAIT``, ``WAITANY``,
+        ``WAITANYV``, ``BLPOP``, ``BRPOP``, ``LOCK`` with a timeout) are recognised: their own
+        timeout argument says how long the server may hold them, so ``execute("WAIT", key,
+        30)`` behaves like ``wait(key, 30)``. For any other command that may block (a plugin's),
+        pass ``timeout``: the longest the server may hold it, in seconds (``math.inf``: no
+        limit). A blocking command runs on a connection of its own, so it never holds back
+        other calls, and the reply may take up to ``timeout`` plus the client's timeout (the
+        ``timeout`` given to the client). Without either, the command shares the pipelined
+        connection and must be answered within the client's timeout."""
+        return self._run(C.execute(command, *args, timeout=timeout))
 
     def info(self) -> Dict[str, Any]:
+        """The server's INFO: a dict (``version``, ``keys``, ``blocked``, ``connections``...)."""
         return self._run(C.info())
 
 

@@ -96,6 +96,7 @@ class KvPool:
             return c
 
     def release(self, client: Any) -> None:
+        """Gives back a connection from :meth:`acquire` (a closed one is dropped)."""
         with self._cond:
             self._in_use -= 1
             if self._closed or client.closed:
@@ -108,6 +109,7 @@ class KvPool:
 
     @contextlib.contextmanager
     def client(self, timeout: Optional[float] = None) -> Iterator[Any]:
+        """``with pool.client() as c:`` acquires a connection and releases it after."""
         c = self.acquire(timeout)
         try:
             yield c
@@ -130,6 +132,8 @@ class KvPool:
             }
 
     def close(self) -> None:
+        """Closes the idle connections, and those in use as they are released; acquiring
+        then fails with KvConnectionError."""
         with self._cond:
             self._closed = True
             for c in self._idle:
