@@ -239,6 +239,50 @@ HttpResponse HttpIfUp(uint16_t port, const std::string& path) {
   return Http(port, "GET", path);
 }
 
+// GET path, never failing the test: status 0 unless a whole response (Content-Length bytes of
+// body) arrived, e.g. when the port closes in between.
+HttpResponse TryGet(uint16_t port, const std::string& path) {
+  HttpResponse r;
+  const int fd = ConnectTo(port);
+  if (fd < 0) return r;
+  std::string raw;
+  if (SendAll(fd, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      pollfd p = {fd, POLLIN, 0};
+      if (poll(&p, 1, MsLeft(deadline)) <= 0) break;
+      char buf[65536];
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      raw.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t end = raw.find("\r\n\r\n");
+  const size_t length = raw.find("Content-Length: ");
+  if (raw.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos || length > end) return r;
+  if (raw.size() - end - 4 != std::stoul(raw.substr(length + 16))) return r;
+  r.head = raw.substr(0, end);
+  r.body = raw.substr(end + 4);
+  r.status = std::atoi(raw.c_str() + 9);
+  return r;
+}
+
+// Lines of an exposition that are neither a comment nor a databridge_kv_ sample that parses.
+std::vector<std::string> BadLines(const std::string& body) {
+  std::vector<std::string> bad;
+  std::istringstream in(body);
+  std::string line, key;
+  double value = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (!ParseSample(line, &key, &value) || key.rfind("databridge_kv_", 0) != 0) {
+      bad.push_back(line);
+    }
+  }
+  return bad;
+}
+
 // A port on 127.0.0.1 that the kernel says is free (bound to port 0, then closed).
 uint16_t FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -308,6 +352,7 @@ class StartedServer {
     int status = -1;
     return Exited(20000, &status) ? status : -1;
   }
+  pid_t pid() const { return pid_; }
   std::string dir() const { return dir_; }
   std::string log_path() const { return dir_ + "/server.log"; }
   std::string Log() const {
@@ -593,6 +638,60 @@ TEST_CASE("while a big data dir is recovered: /ready 503, /health 200, /metrics 
   CHECK(Get(m, CommandsTotal("dbsize")) == 1);
   CHECK(Get(m, "databridge_kv_wal_failed") == 0);
   CHECK(ExitedZero(server.Stop()));
+}
+
+TEST_CASE("scrapes through a shutdown parse until the HTTP port closes; exit 0",
+          "[integration][ops]") {
+  const uint16_t http_port = FreePort();
+  const std::string port_file = MakeTempDir("ports") + "/port";
+  StartedServer server({"--bind", "127.0.0.1:0", "--http-bind",
+                        "127.0.0.1:" + std::to_string(http_port), "--port-file", port_file,
+                        "--data-dir", MakeTempDir("data"), "--shards", "2", "--io-threads", "2"});
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  int status = 0;
+  while (HttpIfUp(http_port, "/ready").status != 200) {
+    REQUIRE_FALSE(server.Exited(1, &status));
+    REQUIRE(Clock::now() < deadline);
+  }
+  ClientOptions o;
+  {
+    std::ifstream in(port_file);
+    int data_port = 0;
+    in >> data_port;
+    o.port = static_cast<uint16_t>(data_port);
+  }
+  {
+    Client c(o);
+    for (int i = 0; i < 200; ++i) {
+      ValueList args;
+      for (int k = 0; k < 100; ++k) {
+        args.push_back(S("k" + std::to_string(i * 100 + k)));
+        args.push_back(Value::Bytes(std::string(100, 'x')));
+      }
+      Ok(c, "MSET", std::move(args));
+    }
+  }
+  // SIGTERM: the loops stop, the final snapshot is taken, the shards go; /metrics answers (and
+  // parses) throughout, /ready says 503, until the HTTP thread stops last.
+  REQUIRE(kill(server.pid(), SIGTERM) == 0);
+  int scrapes = 0;
+  int not_ready = 0;
+  for (;;) {
+    const HttpResponse ready = TryGet(http_port, "/ready");
+    const HttpResponse metrics = TryGet(http_port, "/metrics");
+    if (ready.status == 0 || metrics.status == 0) break;  // closed: the server is exiting
+    not_ready += ready.status == 503 ? 1 : 0;
+    ++scrapes;
+    CHECK(metrics.status == 200);
+    CHECK(BadLines(metrics.body).empty());
+    CHECK_THAT(metrics.body, Contains("databridge_kv_keys "));
+    REQUIRE(Clock::now() < deadline);
+  }
+  INFO(scrapes << " scrapes during the shutdown, " << not_ready << " said not ready\n"
+               << server.Log());
+  CHECK(not_ready >= 1);
+  REQUIRE(server.Exited(20000, &status));
+  CHECK(ExitedZero(status));
 }
 
 TEST_CASE("/health says 503 while a shard does not answer, 200 again after", "[integration][ops]") {

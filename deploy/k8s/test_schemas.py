@@ -25,8 +25,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 
-# The oldest Kubernetes release still maintained when this was written, one in the middle, and
-# the newest the package knows: an API removed or a field renamed in any of them shows up.
+# An older Kubernetes release, one in the middle, and the newest the package knows: an API
+# removed or a field renamed in any of them shows up.
 VERSIONS = ["1.31", "1.34", kubernetes_validate.latest_version()]
 # Custom resources: no schema in Kubernetes' OpenAPI.
 CUSTOM_GROUPS = ("monitoring.coreos.com/",)
