@@ -188,3 +188,29 @@ def test_threads_in_parent_during_forks(client):
     assert codes == [0] * 5
     assert not errors
     assert client.get("forked") == 5
+
+
+def test_blocking_connections_on_the_shared_io_thread_across_fork(client, url):
+    """Blocking calls run on one shared I/O thread per process: a child gets a new one (the
+    parent's does not exist there), for the inherited client and for new ones alike, and the
+    parent's keeps serving."""
+    import asyncio
+
+    from data_bridge.kv import aio
+
+    assert client.wait("missing", timeout=0.05) is None  # an idle blocking connection is kept
+    client.set("k", 1)
+
+    def child():
+        assert client.wait("k", timeout=1) == 1
+
+        async def many():
+            async with aio.KvClient(url) as c:
+                return await asyncio.gather(*[c.wait("k", timeout=1) for _ in range(10)])
+
+        assert asyncio.run(many()) == [1] * 10
+        return True
+
+    assert fork_and_run(child) == 0
+    assert client.wait("k", timeout=1) == 1
+    assert client.blpop("nothing", timeout=0.05) is None
