@@ -214,3 +214,29 @@ def test_blocking_connections_on_the_shared_io_thread_across_fork(client, url):
     assert fork_and_run(child) == 0
     assert client.wait("k", timeout=1) == 1
     assert client.blpop("nothing", timeout=0.05) is None
+
+
+def test_pool_whose_lock_a_parent_thread_holds_works_in_child(url):
+    """KvPool's lock is renewed in a child: a parent thread holding it at the fork (it never
+    releases it in the child) does not hang the child's pool."""
+    from data_bridge.kv import KvPool, PoolConfig
+
+    pool = KvPool(url, PoolConfig(max_size=2))
+    pool.set("p", 1)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold():
+        with pool._cond:
+            holding.set()
+            done.wait(LONG)
+
+    t = threading.Thread(target=hold, daemon=True)
+    t.start()
+    holding.wait(LONG)
+    try:
+        assert fork_and_run(lambda: pool.get("p") == 1 and pool.stats()["waiting"] == 0) == 0
+    finally:
+        done.set()
+        t.join()
+    assert pool.get("p") == 1
+    pool.close()

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Deque, Dict, Iterator, List, Optional
 
 from .errors import KvConnectionError, KvPoolTimeoutError
+
+_sync_pools: "weakref.WeakSet[KvPool]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held a pool's lock at the fork: it never releases it
+    # here. The pool's clients reconnect on their own (see KvClient).
+    for pool in list(_sync_pools):
+        pool._cond = threading.Condition()
+        pool._stats.waiting = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class KvPool:
         self._in_use = 0
         self._closed = False
         self._stats = _Stats()
+        _sync_pools.add(self)
         for _ in range(self.config.min_size):
             self._idle.append(self._create())
 
