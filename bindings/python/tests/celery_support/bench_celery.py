@@ -19,6 +19,9 @@ Run from the repository root, after ``make python`` (or pip install ./bindings/p
 
     .venv/bin/python bindings/python/tests/celery_support/bench_celery.py \\
         --tasks 2000 --latency-tasks 200 --concurrency 2
+
+``--rounds N`` runs the two backends N times, alternating which goes first (fresh workers each
+time), and reports the median over the rounds with the min-max.
 """
 from __future__ import annotations
 
@@ -145,6 +148,9 @@ def main() -> int:
     parser.add_argument("--track-started", action="store_true",
                         help="task_track_started=True (a STARTED write before each result); "
                              "off by default, as in Celery")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate the backends this many times (fresh workers each "
+                             "time) and report the median and min-max over the rounds")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
 
@@ -153,22 +159,37 @@ def main() -> int:
     broker = RedisServer()
     redis_backend = RedisServer()
     kv = KvServer()
-    results = {}
+    rounds: dict = {}
     try:
-        results["databridge"] = run_backend(
-            "databridge", broker.url(0), kv.url("bench"), args, log_dir)
-        results["redis"] = run_backend(
-            "redis", broker.url(1), redis_backend.url(0), args, log_dir)
-        if not args.skip_polling:
-            results["databridge-polling"] = run_backend(
-                "dbpoll", broker.url(2), kv.url("bench-polling"), args, log_dir, polling=True)
+        for i in range(max(1, args.rounds)):
+            # alternate which backend goes first, so that neither always runs on a warmer or
+            # a busier machine
+            order = ["databridge", "redis"] if i % 2 == 0 else ["redis", "databridge"]
+            for name in order:
+                if name == "databridge":
+                    r = run_backend("databridge", broker.url(0), kv.url(f"bench{i}"), args,
+                                    log_dir)
+                else:
+                    r = run_backend("redis", broker.url(1), redis_backend.url(0), args, log_dir)
+                rounds.setdefault(name, []).append(r)
+            if not args.skip_polling and i == 0:
+                rounds["databridge-polling"] = [run_backend(
+                    "dbpoll", broker.url(2), kv.url("bench-polling"), args, log_dir,
+                    polling=True)]
     finally:
         kv.stop()
         redis_backend.stop()
         broker.stop()
 
+    # per backend: the median over the rounds of each figure, and its min and max
+    results = {}
+    spread = {}
+    for name, runs in rounds.items():
+        results[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        spread[name] = {k: (min(r[k] for r in runs), max(r[k] for r in runs)) for k in runs[0]}
+
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"summary": results, "rounds": rounds}, indent=2))
         return 0
     print(f"Celery {celery.__version__}, prefork --concurrency={args.concurrency}, "
           f"task_track_started={args.track_started}, broker redis-server (Debian), "
@@ -179,8 +200,17 @@ def main() -> int:
     for name, r in results.items():
         tput = f"{r['tasks_per_s']:9.0f}" if "tasks_per_s" in r else f"{'-':>9}"
         send = f"{r['send_s']:6.2f} s" if "send_s" in r else f"{'-':>8}"
+        n = len(rounds[name])
         print(f"{name:<20} {r['latency_median_ms']:10.2f} ms {r['latency_p90_ms']:7.2f} ms "
-              f"{tput} {send}  (n={r['latency_n']})")
+              f"{tput} {send}  (n={r['latency_n']}"
+              + (f", median of {n} rounds" if n > 1 else "") + ")")
+        if n > 1:
+            lo, hi = spread[name]["latency_median_ms"]
+            line = f"{'':<20} get() median {lo:.2f}-{hi:.2f} ms"
+            if "tasks_per_s" in r:
+                lo, hi = spread[name]["tasks_per_s"]
+                line += f", tasks/s {lo:.0f}-{hi:.0f}"
+            print(line + " (min-max over the rounds)")
     if "redis" in results:
         d, r = results["databridge"], results["redis"]
         print(f"databridge / redis: latency x{d['latency_median_ms'] / r['latency_median_ms']:.2f}"
