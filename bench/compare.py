@@ -29,7 +29,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, proc, timeout=20):
+def wait_port(port, proc, timeout=20, poll=0.05):
+    """Returns once port accepts connections; raises if proc exits first or after timeout s."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -38,7 +39,7 @@ def wait_port(port, proc, timeout=20):
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
-            time.sleep(0.05)
+            time.sleep(poll)
     raise RuntimeError(f"port {port} not open after {timeout}s")
 
 

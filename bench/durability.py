@@ -47,6 +47,10 @@ import tempfile
 import time
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
+from compare import free_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bazel-bin")
 SERVER = os.path.join(BIN, "server/data-bridge-kv-server")
@@ -58,23 +62,9 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=600):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.005)
-    raise RuntimeError(f"port {port} not open after {timeout}s")
+def wait_port(port, proc):
+    # Recovery of a big data dir can take minutes; poll often, since its time is measured.
+    compare.wait_port(port, proc, timeout=600, poll=0.005)
 
 
 def loadavg():
