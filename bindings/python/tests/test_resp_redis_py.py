@@ -7,6 +7,7 @@ which selects that namespace, the same one ``server.url(namespace)`` gives the t
 """
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from decimal import Decimal
@@ -323,3 +324,31 @@ def test_tls(server_factory, pki):  # noqa: F811
     plain = redis.Redis(host="127.0.0.1", port=s.port, socket_timeout=2)
     with pytest.raises(rexc.ConnectionError):
         plain.ping()
+
+
+def test_every_command_but_ping_hello_auth_needs_auth(auth_server):
+    # Issue 7: until a connection authenticates, every command but PING, HELLO and AUTH (and
+    # QUIT, which only closes) gets an auth error. As in Redis 7, a call with the wrong number of
+    # arguments is told so first (the command table is public); with a right number, NOAUTH.
+    ok = connect(auth_server, password="s3cret")
+    names = sorted(n.decode().upper() if isinstance(n, bytes) else n.upper()
+                   for n in ok.command_list())
+    ok.close()
+    assert len(names) > 40 and "GET" in names and "FLUSHDB" in names
+    allowed = {"PING", "HELLO", "AUTH", "QUIT"}
+    with socket.create_connection(("127.0.0.1", auth_server.port), timeout=LONG) as s:
+        f = s.makefile("rb")
+        for name in names:
+            if name in allowed:
+                continue
+            replies = []
+            for n in range(6):
+                parts = [name] + ["1"] * n
+                s.sendall(("*%d\r\n" % len(parts)
+                           + "".join("$%d\r\n%s\r\n" % (len(p), p) for p in parts)).encode())
+                replies.append(f.readline())
+            assert all(r.startswith(b"-NOAUTH") or b"wrong number of arguments" in r
+                       for r in replies), (name, replies)
+            assert any(r.startswith(b"-NOAUTH") for r in replies), (name, replies)
+        s.sendall(b"*1\r\n$4\r\nPING\r\n")
+        assert f.readline() == b"+PONG\r\n"
