@@ -416,11 +416,12 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
     for (size_t k = 0; k < take && freed < bytes_to_free; ++k) {
       const KeyTable::Slot* slot = candidates_[k].second;
       const std::string key = slot->first;  // the slot goes with the erase
-      freed += EntryCharge(slot->first, slot->second);
+      const size_t charge = EntryCharge(slot->first, slot->second);
+      freed += charge;
       ++stats_.evicted_keys;
       on_evict(ns, key, ++version_);
       DropValue(slot->second.value);
-      stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
+      stats_.memory_bytes -= charge;
       --stats_.keys;
       t->Erase(key);
     }
