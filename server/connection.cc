@@ -188,6 +188,7 @@ void Connection::ReadTls() {
 void Connection::DrainSocket() {
   may_have_input_ = false;
   bool got = false;
+  bool more = false;
   for (;;) {
     if (read_closed_ || closed_) break;
     if (ShouldPauseReading() || input_pending_) {
@@ -215,11 +216,21 @@ void Connection::DrainSocket() {
     got = true;
     last_activity_ms_ = loop_->now_ms();
     if (n < space) break;  // drained
-    // More may be waiting: decode what we have before reading on, so the buffer stays small.
-    ProcessInput();
+    // A full buffer: more is waiting. What this read completed is answered first, and the
+    // rest is read after this pass has written those replies (as Redis reads a bounded chunk
+    // per event): the client gets replies sooner and sends more meanwhile, the buffer stays
+    // small, and one busy client cannot hold up the loop's other connections.
+    may_have_input_ = true;
+    more = true;
+    break;
   }
   if (got) ProcessInput();
   Flush();
+  if (more) {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->may_have_input_) self->Read();
+    });
+  }
 }
 
 void Connection::OnReadEnd() {
@@ -590,6 +601,11 @@ void Connection::Flush() {
     RecyclePipeline(std::move(p));
   }
   if (replies > 0) AdjustWindow(obuf_.size() - before, replies);
+  if (write_deferred_) return;
+  if (!writing_ && !obuf_.empty() && loop_->DeferWrite(shared_from_this())) {
+    write_deferred_ = true;
+    return;
+  }
   Write();
 }
 
@@ -759,9 +775,9 @@ void Connection::CancelBlocked() {
   // answer them now.
   if (!used_blocking_ || blocking_cancelled_) return;
   blocking_cancelled_ = true;
-  for (const caf::actor& shard : loop_->state()->shards) {
-    caf::anon_send(shard, cancel_atom::value, id_, uint64_t{0});
-  }
+  const uint32_t nshards = static_cast<uint32_t>(loop_->state()->shards.size());
+  for (uint32_t s = 0; s < nshards; ++s)
+    loop_->SendToShard(s, cancel_atom::value, id_, uint64_t{0});
 }
 
 void Connection::Close() {

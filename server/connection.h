@@ -67,6 +67,11 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
 
   // A pipeline's last op completed (loop thread).
   void OnPipelineDone();
+  // The write IoLoop::DeferWrite held back.
+  void WriteDeferred() {
+    write_deferred_ = false;
+    Write();
+  }
   uint64_t id() const { return id_; }
   // For --idle-timeout-s: no request since cutoff and nothing in flight.
   bool IdleSince(int64_t cutoff_ms) const;
@@ -156,7 +161,8 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   int64_t hold_output_until_ms_ = 0;  // replies wait until then (after a wrong password)
   std::unique_ptr<boost::asio::steady_timer> hold_timer_;
   bool writing_ = false;
-  bool read_closed_ = false;  // EOF or protocol error: no more input
+  bool write_deferred_ = false;  // IoLoop::DeferWrite holds a write for the end of its round
+  bool read_closed_ = false;     // EOF or protocol error: no more input
   bool close_after_write_ = false;
   bool closed_ = false;
   bool quit_requested_ = false;

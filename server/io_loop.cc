@@ -12,13 +12,26 @@ namespace dbkv {
 
 namespace asio = boost::asio;
 
-IoLoop::IoLoop(ServerState* state, uint32_t index)
-    : state_(state),
+namespace {
+
+// The loop whose thread this is (null on other threads).
+thread_local IoLoop* t_current_loop = nullptr;
+
+}  // namespace
+
+IoLoop::IoLoop(ServerState* state, uint32_t index, caf::actor_system* system)
+    : caf::execution_unit(system),
+      state_(state),
       index_(index),
       metrics_(*state->command_metrics.at(index)),
       io_(1),
       work_(asio::make_work_guard(io_)),
-      open_(state->shards.size(), nullptr) {}
+      open_(state->shards.size(), nullptr) {
+  for (const caf::actor& shard : state->shards) {
+    auto* job = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(shard));
+    if (job != nullptr) shard_jobs_.insert(job);
+  }
+}
 
 IoLoop::~IoLoop() {
   Stop();
@@ -52,7 +65,9 @@ void IoLoop::Start() {
   }
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("dbkv-io-" + std::to_string(index_)).c_str());
+    t_current_loop = this;
     io_.run();
+    t_current_loop = nullptr;
   });
 }
 
@@ -80,6 +95,12 @@ void IoLoop::BeginDrain() {
     std::vector<Connection*> open(conns_.begin(), conns_.end());
     for (Connection* c : open) c->Drain();
   });
+}
+
+bool IoLoop::DeferWrite(const std::shared_ptr<Connection>& c) {
+  if (!running_) return false;
+  writes_.push_back(c);
+  return true;
 }
 
 void IoLoop::Register(Connection* c) { conns_.insert(c); }
@@ -118,14 +139,96 @@ void IoLoop::AddOp(uint32_t shard, const ShardOp& op) {
 
 void IoLoop::Flush() {
   flush_posted_ = false;
-  for (uint32_t s = 0; s < open_.size(); ++s) {
-    if (open_[s] == nullptr) continue;
-    caf::anon_send(state_->shards[s], run_atom::value, BatchPtr{open_[s]});
-    open_[s] = nullptr;
+  for (uint32_t s = 0; s < open_.size(); ++s) SendBatch(s);
+  // The shards that were idle are now in ready_: run them here and now.
+  RunReady();
+}
+
+void IoLoop::SendBatch(uint32_t shard) {
+  ShardBatch* b = open_[shard];
+  if (b == nullptr) return;
+  open_[shard] = nullptr;
+  Enqueue(shard, caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, run_atom::value,
+                                           BatchPtr{b}));
+}
+
+void IoLoop::Enqueue(uint32_t shard, caf::mailbox_element_ptr msg) {
+  // As this execution unit: if the shard was idle, CAF hands it to exec_later below.
+  state_->shards[shard]->enqueue(std::move(msg), this);
+}
+
+void IoLoop::exec_later(caf::resumable* job) {
+  if (shard_jobs_.count(job) == 0) {
+    system().scheduler().enqueue(job);
+    return;
+  }
+  if (t_current_loop != this) {
+    // CAF calls this only from the unit's own thread; should another call it, the job still
+    // runs here, by a post.
+    asio::post(io_, [this, job] {
+      ready_.push_back(job);
+      RunReady();
+    });
+    return;
+  }
+  ready_.push_back(job);
+  if (!running_) PostRunReady();
+}
+
+void IoLoop::PostRunReady() {
+  if (run_posted_) return;
+  run_posted_ = true;
+  asio::post(io_, [this] {
+    run_posted_ = false;
+    RunReady();
+  });
+}
+
+void IoLoop::RunReady() {
+  if (running_) return;  // the outer call goes on until nothing is left
+  running_ = true;
+  std::vector<caf::resumable*> again;
+  std::vector<ShardBatch*> finished;
+  std::vector<std::shared_ptr<Connection>> writes;
+  while (!ready_.empty() || !done_.empty() || !writes_.empty()) {
+    std::vector<caf::resumable*> jobs;
+    jobs.swap(ready_);
+    for (caf::resumable* job : jobs) {
+      switch (job->resume(this, kShardMessagesPerTurn)) {
+        case caf::resumable::resume_later:
+          again.push_back(job);  // keeps the scheduling reference
+          break;
+        case caf::resumable::shutdown_execution_unit:
+          break;  // not an actor's answer
+        default:  // done, or waiting for its next message: the scheduling reference goes
+          caf::intrusive_ptr_release(job);
+      }
+    }
+    // Replies of what just ran: the connections write them (and may send more, which the
+    // next round runs).
+    finished.swap(done_);
+    for (ShardBatch* b : finished) Complete(b);
+    finished.clear();
+    // Then their sockets, once each.
+    writes.swap(writes_);
+    for (const std::shared_ptr<Connection>& c : writes) c->WriteDeferred();
+    writes.clear();
+  }
+  running_ = false;
+  if (!again.empty()) {
+    // A shard with more work than a turn: after the socket handlers already queued.
+    ready_.swap(again);
+    PostRunReady();
   }
 }
 
 void IoLoop::OnBatchDone(ShardBatch* batch) {
+  if (t_current_loop == this) {
+    // From a shard running on this thread (RunReady): completed once it returns.
+    done_.push_back(batch);
+    if (!running_) PostRunReady();
+    return;
+  }
   asio::post(io_, [this, batch] { Complete(batch); });
 }
 
@@ -141,7 +244,7 @@ void IoLoop::Complete(ShardBatch* batch) {
         split.cancel_sent = true;
         for (uint32_t s : split.part_shards) {
           if (s != batch->shard) {
-            caf::anon_send(state_->shards[s], cancel_atom::value, op.conn_id, op.seq);
+            SendToShard(s, cancel_atom::value, op.conn_id, op.seq);
           }
         }
       }

@@ -43,9 +43,6 @@ using boost::system::error_code;
 
 namespace {
 
-// Messages a shard (any actor) handles before its worker turns to the next actor in line.
-constexpr size_t kShardMessagesPerTurn = 8;
-
 // Refusing a connection over --max-connections (Server::Impl::Refuse): how long the server
 // waits for its first bytes (which say its protocol), how long it then waits for the client to
 // close, and how many it refuses that way at once (beyond that, at once, with the binary frame).
@@ -646,7 +643,7 @@ int Server::Run() {
     return 1;
   }
   for (uint32_t i = 0; i < o.io_threads; ++i) {
-    m.loops.push_back(std::make_unique<IoLoop>(&m.state, i));
+    m.loops.push_back(std::make_unique<IoLoop>(&m.state, i, m.system.get()));
   }
   s = m.Listen();
   if (!s.ok()) {
