@@ -208,6 +208,74 @@ def test_missing_resources_are_an_error(loaded):
     assert "no resources.requests.cpu" in e and "no resources.limits.memory" in e
 
 
+@pytest.mark.parametrize("kind,name", [CACHE, STORE])
+def test_event_loops_follow_the_cpu_request(loaded, kind, name):
+    w = loaded.find(kind, name)
+    c = container(w.obj)
+    s = v.settings(loaded, w, c, v.Report())
+    cpu = v.parse_quantity(c["resources"]["requests"]["cpu"])
+    assert s["io-threads"].origin == "resourceFieldRef requests.cpu"
+    assert s["io-threads"].value == str(int(cpu.to_integral_value(rounding="ROUND_CEILING")))
+    assert s["workers"].value == "1"
+    assert "shards" not in s  # 0: one per event loop
+    r = run(loaded, v.check_workloads)
+    assert not [f for f in r.warnings if "KV_IO_THREADS" in f.message
+                or "KV_WORKERS" in f.message]
+
+
+@pytest.mark.parametrize("kind,name", [CACHE, STORE])
+def test_unset_io_threads_is_a_warning(loaded, kind, name):
+    def drop(obj):
+        container(obj)["env"] = [e for e in container(obj)["env"] if e["name"] != "KV_IO_THREADS"]
+    r = run(mutated(loaded, kind, name, drop), v.check_workloads)
+    assert not r.errors
+    assert [f.where for f in r.warnings if "KV_IO_THREADS unset" in f.message] == [
+        f"{loaded.find(kind, name).where} container server"]
+
+
+def test_io_threads_zero_is_a_warning(loaded):
+    def auto(obj):
+        for e in container(obj)["env"]:
+            if e["name"] == "KV_IO_THREADS":
+                e.pop("valueFrom")
+                e["value"] = "0"
+    r = run(mutated(loaded, *CACHE, auto), v.check_workloads)
+    assert not r.errors
+    assert any("KV_IO_THREADS 0" in f.message for f in r.warnings)
+
+
+def test_unset_workers_is_a_warning(loaded):
+    def drop(obj):
+        del obj["data"]["KV_WORKERS"]
+    r = run(mutated(loaded, "ConfigMap", "data-bridge-kv-config", drop), v.check_workloads)
+    assert not r.errors
+    hits = [f for f in r.warnings if "KV_WORKERS unset" in f.message]
+    assert len(hits) == 2  # both workloads load the shared ConfigMap
+
+
+def test_cpu_request_above_the_event_loop_limit_is_an_error(loaded):
+    def big(obj):
+        container(obj)["resources"]["requests"]["cpu"] = "64500m"  # rounded up: 65
+    assert "65 is outside" in errors(run(mutated(loaded, *STORE, big), v.check_workloads))
+
+
+@pytest.mark.parametrize("resources,ref,expected", [
+    ({"requests": {"cpu": "2"}}, {"resource": "requests.cpu", "divisor": "1"}, "2"),
+    ({"requests": {"cpu": "500m"}}, {"resource": "requests.cpu"}, "1"),
+    ({"requests": {"cpu": "1500m"}}, {"resource": "requests.cpu", "divisor": "1m"}, "1500"),
+    ({"limits": {"cpu": "3"}}, {"resource": "requests.cpu"}, "3"),  # requests default to limits
+    ({"requests": {"cpu": "2"}}, {"resource": "limits.cpu"}, None),  # the node's allocatable
+    ({"limits": {"memory": "1536Mi"}}, {"resource": "limits.memory", "divisor": "1Mi"}, "1536"),
+])
+def test_resource_field_value(resources, ref, expected):
+    c = {"name": "server", "resources": resources}
+    doc = v.Doc(HERE / "x.yaml", 0, {"kind": "Deployment", "metadata": {"name": "x"},
+                                     "spec": {"template": {"spec": {"containers": [c]}}}})
+    assert v.resource_field_value(doc, c, ref) == expected
+    assert v.resource_field_value(doc, {"name": "other"}, dict(ref, containerName="server")) \
+        == expected
+
+
 def test_localhost_bind_is_an_error(loaded):
     def local(obj):
         container(obj)["env"].append({"name": "KV_HTTP_BIND", "value": "127.0.0.1:7380"})
@@ -338,13 +406,13 @@ def test_flags_from_help_and_source():
   --bind TEXT=127.0.0.1:7379 (Env:KV_BIND)
                                   host:port
   --fsync TEXT:{always,periodic,never}=periodic (Env:KV_FSYNC)
-  --io-threads UINT:INT in [1 - 64]=1 (Env:KV_IO_THREADS)
+  --io-threads UINT:INT in [0 - 64]=0 (Env:KV_IO_THREADS)
   --plugin TEXT ... (Env:KV_PLUGIN)
 """
     flags = {f.name: f for f in v.flags_from_help(help_text)}
     assert set(flags) == {"bind", "fsync", "io-threads", "plugin"}
     assert flags["fsync"].choices == {"always", "periodic", "never"}
-    assert flags["io-threads"].integer == (1, 64)
+    assert flags["io-threads"].integer == (0, 64)
     assert flags["bind"].default == "127.0.0.1:7379"
 
     source = '''

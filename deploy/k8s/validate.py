@@ -21,7 +21,9 @@ Needs PyYAML only. What it checks (each finding says file, object and why):
   container ports; a password comes from a Secret (a mounted --password-file, or KV_PASSWORD
   from secretKeyRef, never a literal); the memory limit is >= --max-memory (warning under
   1.25x); a data dir is on a PersistentVolumeClaim of a StatefulSet; the grace period covers
-  preStop + drain + final snapshot (2 x --shutdown-timeout-ms with a data dir);
+  preStop + drain + final snapshot (2 x --shutdown-timeout-ms with a data dir); KV_IO_THREADS
+  and KV_WORKERS are set (unset or 0, the server sizes its threads by the node's cores, not the
+  pod's; a value from the Downward API's resourceFieldRef is checked like a literal);
 * StatefulSet: serviceName is a headless Service selecting its pods; claim templates request
   storage and are mounted;
 * Services select pods and target existing container ports; the ServiceMonitor selects the
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import re
 import shutil
@@ -634,9 +637,32 @@ def effective_env(ctx: Context, doc: Doc, c: Dict[str, Any], report: Report) -> 
                 report.error(where, f"{name}: Secret key {ref.get('name')}/{ref.get('key')} "
                              "is not defined")
             env[name] = EnvVar(name, None, f"Secret {ref.get('name')}", True)
+        elif "resourceFieldRef" in vf:
+            ref = vf["resourceFieldRef"]
+            env[name] = EnvVar(name, resource_field_value(doc, c, ref),
+                               f"resourceFieldRef {ref.get('resource')}")
         else:
             env[name] = EnvVar(name, None, "valueFrom")
     return env
+
+
+def resource_field_value(doc: Doc, c: Dict[str, Any], ref: Dict[str, Any]) -> Optional[str]:
+    """What the Downward API puts in the variable: the container's request or limit divided by
+    the divisor, rounded up. None when not known statically (an unset limit is the node's
+    allocatable amount)."""
+    name = ref.get("containerName")
+    target = c if not name else next((x for x in containers(doc) if x.get("name") == name), None)
+    kind, _, resource = str(ref.get("resource", "")).partition(".")
+    if target is None or kind not in ("requests", "limits") or not resource:
+        return None
+    res = target.get("resources") or {}
+    q = (res.get(kind) or {}).get(resource)
+    if q is None and kind == "requests":
+        q = (res.get("limits") or {}).get(resource)  # the API server defaults requests to limits
+    amount, divisor = parse_quantity(q), parse_quantity(ref.get("divisor", "1"))
+    if amount is None or not divisor:
+        return None
+    return str(math.ceil(amount / divisor))
 
 
 def cli_flags(c: Dict[str, Any]) -> List[Tuple[str, Optional[str]]]:
@@ -1040,10 +1066,17 @@ def _check_container(ctx: Context, report: Report, w: Doc, pod: Dict[str, Any],
                      f"shutdown-timeout {timeout_s:g} s + {GRACE_MARGIN_S} s): SIGKILL would cut "
                      "the shutdown flush")
 
-    # Threads: the server counts the node's cores unless told.
-    if "workers" not in s:
-        report.warning(where, "KV_WORKERS unset: the server starts one shard thread per node "
-                       "core, not per core of the pod")
+    # Threads: unset or 0, the server counts the node's cores, not the pod's.
+    io = s.get("io-threads")
+    if io is None or io.value == "0":
+        report.warning(where, f"KV_IO_THREADS {'unset' if io is None else '0'}: the server "
+                       "starts one event loop per node core minus one, not one per core of the "
+                       "pod (set it from requests.cpu with the Downward API)")
+    workers = s.get("workers")
+    if workers is None or workers.value == "0":
+        report.warning(where, f"KV_WORKERS {'unset' if workers is None else '0'}: the server "
+                       "starts node cores - io-threads scheduler threads for timers and "
+                       "housekeeping (one is enough), and as many shards with KV_SHARDS 0")
 
 
 def _check_statefulset(ctx: Context, report: Report, w: Doc) -> None:
