@@ -84,16 +84,20 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
                  "host:port for /metrics (Prometheus), /health and /ready; \"none\" to disable")
       ->envname("KV_HTTP_BIND")
       ->capture_default_str();
-  app.add_option("--shards", o->shards, "number of shard actors (0: one per worker)")
+  app.add_option("--shards", o->shards,
+                 "number of shard actors (0: one per I/O thread or worker, whichever is more)")
       ->envname("KV_SHARDS")
       ->capture_default_str();
   app.add_option("--workers", o->workers,
-                 "CAF scheduler threads running the shards (0: cores - io-threads, min 1)")
+                 "CAF scheduler threads for timers, housekeeping and background work "
+                 "(0: cores - io-threads, min 1)")
       ->envname("KV_WORKERS")
       ->capture_default_str();
-  app.add_option("--io-threads", o->io_threads, "Asio threads serving connections")
+  app.add_option("--io-threads", o->io_threads,
+                 "event-loop threads: each serves its share of the connections and runs the "
+                 "shards their requests wake (0: cores - 1, min 1)")
       ->envname("KV_IO_THREADS")
-      ->check(CLI::Range(1, 64))
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   app.add_option("--max-frame-bytes", max_frame,
                  "largest request frame accepted (KiB/MiB/GiB suffixes); larger frames get an "
@@ -234,8 +238,9 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
     }
   }
   const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  if (o->io_threads == 0) o->io_threads = cores > 1 ? cores - 1 : 1;
   if (o->workers == 0) o->workers = cores > o->io_threads ? cores - o->io_threads : 1;
-  if (o->shards == 0) o->shards = o->workers;
+  if (o->shards == 0) o->shards = std::max(o->io_threads, o->workers);
   if (o->shards > 1024) return Status::InvalidArgument("--shards: at most 1024");
   return Status::OK();
 }

@@ -15,9 +15,9 @@ namespace dbkv {
 struct ServerOptions {
   std::string bind = "127.0.0.1:7379";
   std::string http_bind = "127.0.0.1:7380";  // "none": no HTTP endpoints
-  uint32_t shards = 0;                       // 0: one per CAF worker
+  uint32_t shards = 0;                       // 0: one per I/O thread or worker, whichever is more
   uint32_t workers = 0;     // CAF scheduler threads; 0: cores - io_threads, at least 1
-  uint32_t io_threads = 1;  // Asio threads serving connections
+  uint32_t io_threads = 0;  // event loops (connections and the shards they wake); 0: cores - 1
   uint64_t max_frame_bytes = 64ull << 20;
   uint32_t max_connections = 10000;
   uint32_t idle_timeout_s = 0;  // 0: connections may stay idle forever

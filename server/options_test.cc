@@ -172,7 +172,6 @@ TEST_CASE("ParseServerOptions defaults", "[options]") {
   CleanEnv env;
   ServerOptions o = ParseOk({});
   CHECK(o.bind == "127.0.0.1:7379");
-  CHECK(o.io_threads == 1);
   CHECK(o.max_frame_bytes == uint64_t{64} << 20);
   CHECK(o.max_connections == 10000);
   CHECK(o.password.empty());
@@ -180,10 +179,12 @@ TEST_CASE("ParseServerOptions defaults", "[options]") {
   CHECK(o.log_level == "info");
   CHECK(o.port_file.empty());
   CHECK(o.shutdown_timeout_ms == 10000);
-  // Workers default to the cores left after the I/O threads (at least one); one shard each.
+  // One event loop per core but one (at least one); the workers take the cores left (at
+  // least one); one shard per loop or worker, whichever is more.
   const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
-  CHECK(o.workers == (cores > 1 ? cores - 1 : 1));
-  CHECK(o.shards == o.workers);
+  CHECK(o.io_threads == (cores > 1 ? cores - 1 : 1));
+  CHECK(o.workers == (cores > o.io_threads ? cores - o.io_threads : 1));
+  CHECK(o.shards == std::max(o.io_threads, o.workers));
 }
 
 TEST_CASE("ParseServerOptions reads every flag", "[options]") {
@@ -203,13 +204,18 @@ TEST_CASE("ParseServerOptions reads every flag", "[options]") {
   CHECK(o.shutdown_timeout_ms == 250);
 }
 
-TEST_CASE("ParseServerOptions: shards default to the workers given", "[options]") {
+TEST_CASE("ParseServerOptions: shards default to the loops or workers given", "[options]") {
   CleanEnv env;
-  ServerOptions o = ParseOk({"--workers", "5"});
+  ServerOptions o = ParseOk({"--workers", "5", "--io-threads", "1"});
   CHECK(o.workers == 5);
   CHECK(o.shards == 5);
+  o = ParseOk({"--io-threads", "6", "--workers", "1"});
+  CHECK(o.shards == 6);
   o = ParseOk({"--io-threads", "64"});
   CHECK(o.workers >= 1);
+  CHECK(o.shards == 64);
+  o = ParseOk({"--io-threads", "0"});  // auto
+  CHECK(o.io_threads >= 1);
 }
 
 TEST_CASE("ParseServerOptions reads KV_ environment variables", "[options]") {
@@ -286,7 +292,6 @@ TEST_CASE("ParseServerOptions: values the flag parser refuses exit with an error
   const std::vector<std::vector<std::string>> cases = {
       {"--shards", "abc"},
       {"--shards", "-1"},
-      {"--io-threads", "0"},
       {"--io-threads", "65"},
       {"--max-connections", "0"},
       {"--log-level", "loud"},
