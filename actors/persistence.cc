@@ -421,12 +421,14 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
         st.snapshot_running = false;
         st.shared->snapshot_running = false;
         if (st.snapshot_ok) {
-          st.shared->snapshots.fetch_add(1, std::memory_order_relaxed);
-          st.shared->last_snapshot_lsn.store(lsn, std::memory_order_relaxed);
-          st.shared->last_snapshot_ms.store(WallClockMs(), std::memory_order_relaxed);
           PruneAfterSnapshot(st.options, lsn);
           DeleteDeadSegments(st);
           spdlog::info("snapshot: done at lsn {}", lsn);
+          // Published last: whoever sees the new count (INFO, /metrics) also finds the older
+          // files pruned and the log line written.
+          st.shared->snapshots.fetch_add(1, std::memory_order_relaxed);
+          st.shared->last_snapshot_lsn.store(lsn, std::memory_order_relaxed);
+          st.shared->last_snapshot_ms.store(WallClockMs(), std::memory_order_relaxed);
         }
         for (auto& rp : st.finish_waiters) rp.deliver(st.snapshot_ok);
         st.finish_waiters.clear();
@@ -535,8 +537,16 @@ caf::behavior WriterBehavior(caf::stateful_actor<WriterState>* self, storage::En
 caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions options,
                             PersistenceState* state, std::vector<caf::actor> shards,
                             uint64_t next_lsn) {
-  return system.spawn<caf::detached>(WalBehavior, std::move(options), state, std::move(shards),
-                                     next_lsn);
+  if (options.fsync == FsyncMode::kAlways) {
+    // An fdatasync per group commit: on a thread of its own, so that it holds up only the
+    // replies that wait for it.
+    return system.spawn<caf::detached>(WalBehavior, std::move(options), state, std::move(shards),
+                                       next_lsn);
+  }
+  // Only write(2)s (periodic syncs run on the syncer): scheduled like the shards, so that the
+  // I/O loop that ran a shard's batch runs its WAL write too, and the replies leave in the same
+  // pass (IoLoop).
+  return system.spawn(WalBehavior, std::move(options), state, std::move(shards), next_lsn);
 }
 
 caf::actor SpawnSnapshotWriter(caf::actor_system& system, storage::Env* env, std::string dir) {

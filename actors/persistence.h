@@ -1,5 +1,7 @@
-// Persistence: the write-ahead log (group commit) and snapshot coordination, as a detached CAF
-// actor (its blocking file I/O never holds a shard), plus the snapshot writer actor.
+// Persistence: the write-ahead log (group commit) and snapshot coordination, as a CAF actor,
+// plus the snapshot writer actor. With --fsync always the WAL actor is detached (its fdatasyncs
+// never hold a shard or an I/O loop); otherwise it only writes (to the page cache) and is
+// scheduled like a shard: the I/O loop whose batch it logs runs it (server/io_loop.h).
 //
 // Shards encode the mutations of each batch (WalBuffer) and send them here in one message,
 // with the batches whose replies wait for them: in every mode a reply goes out only once its
@@ -103,8 +105,8 @@ using snapblock_atom = caf::atom_constant<caf::atom("snapblock")>;
 using snapend_atom = caf::atom_constant<caf::atom("snapend")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 
-// Spawns the persistence actor (detached). The WAL continues at next_lsn (after recovery) in a
-// new file. shards are sent (snapshot_atom, L, writer, coordinator) to snapshot.
+// Spawns the persistence actor (detached with --fsync always). The WAL continues at next_lsn (after
+// recovery) in a new file. shards are sent (snapshot_atom, L, writer, coordinator) to snapshot.
 // (finish_atom) -> bool: flush, sync, snapshot every shard, and answer when done (SIGTERM).
 caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions options,
                             PersistenceState* state, std::vector<caf::actor> shards,

@@ -27,9 +27,13 @@ IoLoop::IoLoop(ServerState* state, uint32_t index, caf::actor_system* system)
       io_(1),
       work_(asio::make_work_guard(io_)),
       open_(state->shards.size(), nullptr) {
-  for (const caf::actor& shard : state->shards) {
-    auto* job = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(shard));
-    if (job != nullptr) shard_jobs_.insert(job);
+  // The actors this loop runs when it wakes them: the shards, and the WAL writer (when it is
+  // not detached: CAF never schedules a detached actor through an execution unit).
+  std::vector<caf::actor> local = state->shards;
+  if (state->wal) local.push_back(state->wal);
+  for (const caf::actor& a : local) {
+    auto* job = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(a));
+    if (job != nullptr) local_jobs_.insert(job);
   }
 }
 
@@ -158,7 +162,7 @@ void IoLoop::Enqueue(uint32_t shard, caf::mailbox_element_ptr msg) {
 }
 
 void IoLoop::exec_later(caf::resumable* job) {
-  if (shard_jobs_.count(job) == 0) {
+  if (local_jobs_.count(job) == 0) {
     system().scheduler().enqueue(job);
     return;
   }

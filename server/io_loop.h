@@ -75,8 +75,8 @@ class IoLoop final : public BatchCompletion, public caf::execution_unit {
   // BatchCompletion: any (shard) thread.
   void OnBatchDone(ShardBatch* batch) override;
 
-  // caf::execution_unit: a shard actor this loop's thread woke runs here; anything else goes to
-  // CAF's scheduler.
+  // caf::execution_unit: a shard (or the WAL writer, when not detached) that this loop's thread
+  // woke runs here; any other actor goes to CAF's scheduler.
   void exec_later(caf::resumable* job) override;
 
   // A coarse clock for the loop's connections (updated by the idle sweep, or read fresh).
@@ -116,7 +116,7 @@ class IoLoop final : public BatchCompletion, public caf::execution_unit {
   std::vector<ShardBatch*> open_;  // per shard: the batch being filled, or null
   std::vector<ShardBatch*> pool_;  // finished batches, for reuse
   bool flush_posted_ = false;
-  std::unordered_set<caf::resumable*> shard_jobs_;   // the shard actors, as CAF jobs
+  std::unordered_set<caf::resumable*> local_jobs_;   // the shard actors, as CAF jobs
   std::vector<caf::resumable*> ready_;               // shard actors to run on this thread
   std::vector<ShardBatch*> done_;                    // batches finished on this thread
   std::vector<std::shared_ptr<Connection>> writes_;  // connections to write at the round's end

@@ -298,6 +298,7 @@ Status Server::Impl::StartShards() {
   for (const caf::actor& shard : state.shards)
     caf::anon_send(shard, attach_atom::value, persistence);
   state.persistence = persistence_state.get();
+  state.wal = persistence;
   return Status::OK();
 }
 
@@ -669,6 +670,7 @@ int Server::Run() {
   m.system->await_all_actors_done();
   if (m.http) m.http->Stop();
   m.state.shards.clear();
+  m.state.wal = caf::actor();
   spdlog::info("bye");
   return m.exit_code;
 }

@@ -36,6 +36,7 @@ struct ServerState {
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> next_connection_id{1};
   PersistenceState* persistence = nullptr;  // null: memory only
+  caf::actor wal;                           // the persistence actor (null: memory only)
   // TLS for client connections (--tls-cert/--tls-key), or null.
   std::unique_ptr<boost::asio::ssl::context> tls;
   // Set (release) once the shards, tier_segments and persistence exist; never cleared. The HTTP
