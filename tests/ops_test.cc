@@ -694,6 +694,47 @@ TEST_CASE("scrapes through a shutdown parse until the HTTP port closes; exit 0",
   CHECK(ExitedZero(status));
 }
 
+TEST_CASE("a shard runs on the I/O loop whose request woke it", "[integration][ops]") {
+  // Two shards, one loop: both run on the loop's thread, not on the CAF worker.
+  {
+    ServerProcess server({"--io-threads", "1", "--workers", "1", "--shards", "2", "--plugin",
+                          PluginPath("tests/plugins/thread_name.so")});
+    Client c(Opts(server));
+    for (const char* key : {"a", "b", "c", "d", "e", "f"}) {  // both shards among them
+      const Reply r = c.Call("THREAD", {S(key)});
+      REQUIRE(r.ok());
+      CHECK(r.value == S("dbkv-io-0"));
+    }
+  }
+  // Two loops (connections are dealt out in turn): each connection's requests run its shards
+  // on its own loop, the same shard on one loop and then on the other.
+  ServerProcess server({"--io-threads", "2", "--workers", "1", "--shards", "1", "--plugin",
+                        PluginPath("tests/plugins/thread_name.so")});
+  Client c1(Opts(server));
+  Client c2(Opts(server));
+  const Reply r1 = c1.Call("THREAD", {S("k")});
+  const Reply r2 = c2.Call("THREAD", {S("k")});
+  REQUIRE(r1.ok());
+  REQUIRE(r2.ok());
+  CHECK_THAT(r1.value.AsStringView().data(), StartsWith("dbkv-io-"));
+  CHECK_THAT(r2.value.AsStringView().data(), StartsWith("dbkv-io-"));
+  CHECK(r1.value != r2.value);
+  // Interleaved and pipelined from both: every answer is right whichever loop ran the shard.
+  std::atomic<int> answered{0}, failed{0};
+  std::promise<void> all;
+  auto cb = [&](Reply r) {
+    if (!r.ok()) ++failed;
+    if (++answered == 400) all.set_value();
+  };
+  for (int i = 0; i < 200; ++i) {
+    c1.async().Call("INCR", {S("n")}, cb);
+    c2.async().Call("INCR", {S("n")}, cb);
+  }
+  REQUIRE(all.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK(failed == 0);
+  CHECK(c1.Call("GET", {S("n")}).value == I(400));
+}
+
 TEST_CASE("/health says 503 while a shard does not answer, 200 again after", "[integration][ops]") {
   ServerProcess server({"--shards", "1", "--plugin", PluginPath("tests/plugins/stall.so")});
   Client c(Opts(server, 20.0));
