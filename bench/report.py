@@ -685,16 +685,46 @@ def write_report(path, ctx):
         L.append("Not run here (`--no-durability`): `bench/durability.py` (about 10 minutes; "
                  "`--writers 1,16 --runs 1 --duration 3 --skip-recovery` for a 1-minute look).")
     L.append("")
-    L.append("Celery: `AsyncResult.get()` latency and tasks per second with this backend vs "
-             "Celery's Redis backend (issue 4) have no benchmark script yet; the end-to-end "
-             "tests are in `bindings/python/tests/test_celery_e2e.py`. Tiered storage against "
-             "Redis on Celery-shaped data: `bench/tiering.py`; redis-benchmark against both: "
-             "`bench/resp_compare.py`.")
+    # The comparisons that run on their own (minutes each, other tools): their latest results,
+    # as their scripts wrote them beside this report, with the command and date they carry.
+    for name, title, how in COMPANIONS:
+        L.append(f"## {title}")
+        L.append("")
+        text = companion_text(os.path.join(os.path.dirname(path), name))
+        if text is None:
+            L.append(f"Not measured yet: {how}")
+        else:
+            L.append(f"From `bench/results/{name}` ({how}):")
+            L.append("")
+            L.append(text)
+        L.append("")
+    L.append("Tiered storage against Redis on Celery-shaped data (RSS with 10x more data than "
+             "`--max-memory`, mass expiry): `bench/results/tiering.md`, from `bench/tiering.py` "
+             "and `bench/expiry.py`. The full durability comparison (1/16/64 writers, recovery "
+             "of 1 M keys): `bench/results/durability.md`, from `bench/durability.py`.")
     L.append("")
     L.append("Every run is in `runs.json` beside this report.")
     L.append("")
     with open(path, "w") as f:
         f.write("\n".join(L))
+
+
+# Results files of the separate comparisons, included in the report when present.
+COMPANIONS = [
+    ("celery.md", "Celery: AsyncResult.get() and tasks/s, this backend vs Celery's Redis backend",
+     "`bindings/python/tests/celery_support/bench_celery.py`, a real prefork worker and broker"),
+    ("resp.md", "RESP: redis-benchmark against both servers", "`bench/resp_compare.py`"),
+]
+
+
+def companion_text(path):
+    """A results file's Markdown with its headings nested under the report's, or None."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return re.sub(r"^(#+) ", r"##\1 ", text, flags=re.M)
 
 
 def write_chart(path, summary, rss_rows):
