@@ -324,7 +324,8 @@ TEST_CASE("hash tags put keys on one shard", "[integration][blocking]") {
 }
 
 TEST_CASE("BLPOP pops at once from a non-empty list", "[integration][blocking][list]") {
-  ServerProcess server;
+  // One shard: "empty" and "q" in one BLPOP (the default shard count follows the cores).
+  ServerProcess server({"--shards", "1"});
   Client c(Opts(server, kTimeoutS));
   Ok(c, "RPUSH", {S("q"), S("a"), S("b")});
   CHECK(Ok(c, "BLPOP", {S("empty"), S("q"), I(1)}) == Value::List({S("q"), S("a")}));
