@@ -191,16 +191,13 @@ void IoLoop::PostRunReady() {
 void IoLoop::RunReady() {
   if (running_) return;  // the outer call goes on until nothing is left
   running_ = true;
-  std::vector<caf::resumable*> again;
-  std::vector<ShardBatch*> finished;
-  std::vector<std::shared_ptr<Connection>> writes;
+  // The scratch vectors are members, so that their buffers are reused from pass to pass.
   while (!ready_.empty() || !done_.empty() || !writes_.empty()) {
-    std::vector<caf::resumable*> jobs;
-    jobs.swap(ready_);
-    for (caf::resumable* job : jobs) {
+    running_jobs_.swap(ready_);
+    for (caf::resumable* job : running_jobs_) {
       switch (job->resume(this, kShardMessagesPerTurn)) {
         case caf::resumable::resume_later:
-          again.push_back(job);  // keeps the scheduling reference
+          again_.push_back(job);  // keeps the scheduling reference
           break;
         case caf::resumable::shutdown_execution_unit:
           break;  // not an actor's answer
@@ -208,20 +205,21 @@ void IoLoop::RunReady() {
           caf::intrusive_ptr_release(job);
       }
     }
+    running_jobs_.clear();
     // Replies of what just ran: the connections write them (and may send more, which the
     // next round runs).
-    finished.swap(done_);
-    for (ShardBatch* b : finished) Complete(b);
-    finished.clear();
+    finished_.swap(done_);
+    for (ShardBatch* b : finished_) Complete(b);
+    finished_.clear();
     // Then their sockets, once each.
-    writes.swap(writes_);
-    for (const std::shared_ptr<Connection>& c : writes) c->WriteDeferred();
-    writes.clear();
+    writing_now_.swap(writes_);
+    for (const std::shared_ptr<Connection>& c : writing_now_) c->WriteDeferred();
+    writing_now_.clear();
   }
   running_ = false;
-  if (!again.empty()) {
+  if (!again_.empty()) {
     // A shard with more work than a turn: after the socket handlers already queued.
-    ready_.swap(again);
+    ready_.swap(again_);
     PostRunReady();
   }
 }

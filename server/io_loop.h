@@ -122,6 +122,11 @@ class IoLoop final : public BatchCompletion, public caf::execution_unit {
   std::vector<std::shared_ptr<Connection>> writes_;  // connections to write at the round's end
   bool running_ = false;                             // inside RunReady
   bool run_posted_ = false;
+  // RunReady's scratch: the jobs of this round, those to run again, the batches and the
+  // connections it is completing.
+  std::vector<caf::resumable*> running_jobs_, again_;
+  std::vector<ShardBatch*> finished_;
+  std::vector<std::shared_ptr<Connection>> writing_now_;
   std::unordered_set<Connection*> conns_;
   std::unique_ptr<boost::asio::steady_timer> idle_timer_;
   std::atomic<size_t> conn_count_{0};
