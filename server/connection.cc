@@ -67,6 +67,8 @@ Connection::~Connection() = default;
 void Connection::Start() {
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  const asio::ip::tcp::endpoint peer = socket_.remote_endpoint(ec);
+  peer_ = ec ? std::string("unknown") : peer.address().to_string();
   loop_->Register(this);
   socket_.non_blocking(true, ec);
   last_activity_ms_ = loop_->now_ms();
@@ -102,16 +104,19 @@ bool Connection::Authenticate(std::string_view password) {
   const std::string& expected = loop_->state()->options.password;
   if (expected.empty()) return false;
   authenticated_ = ConstantTimeEquals(password, expected);
+  AuthThrottle& throttle = loop_->state()->auth_throttle;
   if (authenticated_) {
-    auth_failures_ = 0;
+    throttle.OnSuccess(peer_);
   } else {
-    // Counted, and answered late: each failure in a row doubles the delay (up to 4 s), which
-    // makes guessing slow without holding anything but this connection.
+    // Counted, and answered late: each failure in a row from this address (on any of its
+    // connections) doubles the delay, up to 4 s, which makes guessing slow without holding
+    // anything but this connection.
     loop_->state()->auth_failures.fetch_add(1, std::memory_order_relaxed);
-    const int64_t delay_ms = std::min<int64_t>(kAuthDelayMs << std::min(auth_failures_, 4), 4000);
-    ++auth_failures_;
-    hold_output_until_ms_ = WallClockMs() + delay_ms;
-    spdlog::warn("connection {}: wrong password ({} in a row)", id_, auth_failures_);
+    const int64_t now = WallClockMs();
+    const AuthThrottle::Penalty p = throttle.OnFailure(peer_, now);
+    hold_output_until_ms_ = now + p.delay_ms;
+    spdlog::warn("connection {} from {}: wrong password ({} in a row from that address)", id_,
+                 peer_, p.failures);
   }
   return authenticated_;
 }

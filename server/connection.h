@@ -48,8 +48,6 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   static constexpr int kLingerMs = 2000;
   // A TLS client must finish its handshake within this.
   static constexpr int kTlsHandshakeTimeoutMs = 10000;
-  // A wrong password's reply is delayed this long, doubled per failure in a row (max 4 s).
-  static constexpr int64_t kAuthDelayMs = 250;
   // Finished pipelines kept for reuse.
   static constexpr size_t kSparePipelines = 4;
 
@@ -157,7 +155,7 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   bool closing_ = false;        // half-closed, discarding input until the client closes
   std::unique_ptr<boost::asio::steady_timer> linger_;
   int64_t last_activity_ms_ = 0;      // last time a request arrived
-  int auth_failures_ = 0;             // wrong passwords in a row
+  std::string peer_;                  // the client's address (for AuthThrottle and logs)
   int64_t hold_output_until_ms_ = 0;  // replies wait until then (after a wrong password)
   std::unique_ptr<boost::asio::steady_timer> hold_timer_;
   bool writing_ = false;

@@ -20,6 +20,7 @@
 #include "actors/tier_io.h"
 #include "plugins/api/contexts.h"
 #include "plugins/api/registry.h"
+#include "server/auth_throttle.h"
 #include "server/metrics.h"
 #include "server/options.h"
 
@@ -44,6 +45,7 @@ struct ServerState {
   std::atomic<bool> recovered{false};
   std::atomic<bool> ready{false};  // recovered and listening (for /ready)
   std::atomic<uint64_t> auth_failures{0};
+  AuthThrottle auth_throttle;  // wrong passwords per client address
   // Tiered storage's cold segments (with a data dir and a memory limit), or null.
   std::unique_ptr<TierSegments> tier_segments;
   // Metrics sources: one per I/O loop, one per shard. Both are built before the HTTP thread

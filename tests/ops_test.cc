@@ -487,6 +487,42 @@ TEST_CASE("wrong passwords are counted and answered late; the right one still wo
   CHECK(Get(Scrape(server), "databridge_kv_auth_failures_total") == 3);
 }
 
+TEST_CASE("reconnecting does not reset the wrong-password delay", "[integration][ops]") {
+  const std::string password_file = WriteTempFile("password", "the-right-one\n");
+  ServerProcess server({"--password-file", password_file});
+  // A guess per connection, as a client that reconnects after each one.
+  auto guess = [&](const std::string& password) {
+    Client c(Opts(server));
+    const auto start = Clock::now();
+    const Reply r = c.Call("AUTH", {S(password)});
+    const int64_t ms = MsSince(start);
+    return std::make_pair(r, ms);
+  };
+  const auto [r1, first_ms] = guess("guess-1");
+  const auto [r2, second_ms] = guess("guess-2");
+  const auto [r3, third_ms] = guess("guess-3");
+  INFO("wrong AUTH on fresh connections answered after " << first_ms << ", " << second_ms << ", "
+                                                         << third_ms << " ms");
+  CHECK(r1.code == Code::kAuth);
+  CHECK(r2.code == Code::kAuth);
+  CHECK(r3.code == Code::kAuth);
+  CHECK(first_ms >= 200);
+  CHECK(second_ms >= 450);
+  CHECK(third_ms >= 950);
+  // Another connection of the same address that does not guess is served at once meanwhile.
+  Client bystander(Opts(server));
+  CHECK(bystander.Call("PING").ok());
+  // The right password starts the count over.
+  Client right(Opts(server));
+  CHECK(Ok(right, "AUTH", {S("the-right-one")}) == S("OK"));
+  const auto [r4, after_ms] = guess("guess-4");
+  CHECK(r4.code == Code::kAuth);
+  CHECK(after_ms >= 200);
+  CHECK(after_ms < 950);
+  CHECK(Get(Scrape(server), "databridge_kv_auth_failures_total") == 4);
+  CHECK_THAT(server.Log(), Contains("wrong password (3 in a row from that address)"));
+}
+
 TEST_CASE("/metrics: the WAL families with --data-dir", "[integration][ops]") {
   const std::string dir = MakeTempDir("data");
   ServerProcess server({"--data-dir", dir, "--fsync", "always", "--shards", "2"});
