@@ -9,8 +9,9 @@
 // here rather than on a CAF worker, and runs on this thread right after the Flush; the batches
 // it finishes come back without a post, and their replies are written in the same pass. No
 // thread is woken for a request; the actor model is unchanged (a shard still runs one message
-// at a time, on whichever thread scheduled it: a shard that is already running, or that a
-// timer woke, runs on a CAF worker as before, and hands batches back with a post).
+// at a time, on whichever thread scheduled it: a shard that is already running, on a CAF worker
+// that a timer woke it on or on another loop, takes the batch there and hands it back with a
+// post).
 #ifndef DATABRIDGE_SERVER_IO_LOOP_H_
 #define DATABRIDGE_SERVER_IO_LOOP_H_
 
@@ -116,7 +117,7 @@ class IoLoop final : public BatchCompletion, public caf::execution_unit {
   std::vector<ShardBatch*> open_;  // per shard: the batch being filled, or null
   std::vector<ShardBatch*> pool_;  // finished batches, for reuse
   bool flush_posted_ = false;
-  std::unordered_set<caf::resumable*> local_jobs_;   // the shard actors, as CAF jobs
+  std::unordered_set<caf::resumable*> local_jobs_;   // shards and WAL writer, as CAF jobs
   std::vector<caf::resumable*> ready_;               // shard actors to run on this thread
   std::vector<ShardBatch*> done_;                    // batches finished on this thread
   std::vector<std::shared_ptr<Connection>> writes_;  // connections to write at the round's end
