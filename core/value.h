@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/decimal.h"
+#include "core/value_list.h"
 
 namespace dbkv {
 
@@ -52,7 +53,6 @@ struct ColdRef {
 std::string_view ValueTypeName(ValueType t);
 
 class Value;
-using ValueList = std::vector<Value>;
 using ValueMap = std::vector<std::pair<Value, Value>>;
 
 class Value {
@@ -159,6 +159,42 @@ class Value {
 };
 
 static_assert(sizeof(Value) == 16, "Value must stay 16 bytes: it is stored once per key");
+
+// ValueList's members that need Value complete.
+
+inline ValueList::iterator ValueList::begin() noexcept { return buf_ + head_; }
+inline ValueList::iterator ValueList::end() noexcept { return buf_ + head_ + size_; }
+inline ValueList::const_iterator ValueList::begin() const noexcept { return buf_ + head_; }
+inline ValueList::const_iterator ValueList::end() const noexcept { return buf_ + head_ + size_; }
+inline Value& ValueList::operator[](size_t i) noexcept { return buf_[head_ + i]; }
+inline const Value& ValueList::operator[](size_t i) const noexcept { return buf_[head_ + i]; }
+inline Value& ValueList::back() noexcept { return buf_[head_ + size_ - 1]; }
+inline const Value& ValueList::back() const noexcept { return buf_[head_ + size_ - 1]; }
+inline ValueList::iterator ValueList::erase(const_iterator pos) noexcept {
+  return erase(pos, pos + 1);
+}
+
+template <class It, class>
+ValueList::ValueList(It first, It last) {
+  insert(end(), first, last);
+}
+
+template <class It, class>
+ValueList::iterator ValueList::insert(const_iterator pos, It first, It last) {
+  const size_t at = static_cast<size_t>(pos - begin());
+  const auto n = static_cast<size_t>(std::distance(first, last));
+  if (n == 0) return begin() + at;
+  Value* slot = OpenGap(at, n);  // nulls: a copy that throws leaves a valid list
+  for (; first != last; ++first, ++slot) *slot = *first;
+  return begin() + at;
+}
+
+template <class... Args>
+Value& ValueList::emplace_back(Args&&... args) {
+  Value* slot = OpenGap(size_, 1);
+  *slot = Value(std::forward<Args>(args)...);
+  return *slot;
+}
 
 }  // namespace dbkv
 

@@ -39,7 +39,7 @@ std::string Frame(uint8_t code, uint32_t id, std::string_view payload) {
 }
 
 std::string EncodeRequest(uint32_t id, uint8_t opcode, std::string_view name,
-                          const std::vector<Value>& args) {
+                          const ValueList& args) {
   std::string out;
   AppendRequest(&out, id, opcode, name, args.data(), args.size());
   return out;
@@ -117,15 +117,15 @@ TEST_CASE("the header is big-endian: length, version, code, flags, request id", 
 TEST_CASE("requests round trip by name and by opcode", "[frame]") {
   ValueMap m;
   m.emplace_back(Value::String("a"), Value::List({Value::Int(1), Value::Bytes("x")}));
-  const std::vector<Value> args = {Value::String("key"),
-                                   Value(),
-                                   Value::Bool(true),
-                                   Value::Int(std::numeric_limits<int64_t>::min()),
-                                   Value::Double(2.5),
-                                   Value::Dec(D("1.10")),
-                                   Value::Bytes(std::string("\0\1", 2)),
-                                   Value::List({}),
-                                   Value::Map(m)};
+  const ValueList args = {Value::String("key"),
+                          Value(),
+                          Value::Bool(true),
+                          Value::Int(std::numeric_limits<int64_t>::min()),
+                          Value::Double(2.5),
+                          Value::Dec(D("1.10")),
+                          Value::Bytes(std::string("\0\1", 2)),
+                          Value::List({}),
+                          Value::Map(m)};
 
   SECTION("by opcode") {
     Request req;
@@ -141,14 +141,14 @@ TEST_CASE("requests round trip by name and by opcode", "[frame]") {
     CHECK(req.opcode == kOpByName);
     REQUIRE(req.argv.size() == args.size() + 1);
     CHECK(req.argv[0] == Value::String("sEt"));  // the decoder keeps the case; lookup ignores it
-    CHECK(std::vector<Value>(req.argv.begin() + 1, req.argv.end()) == args);
+    CHECK(ValueList(req.argv.begin() + 1, req.argv.end()) == args);
   }
   SECTION("no arguments") {
     Request req;
     REQUIRE(DecodeRequestBytes(EncodeRequest(1, op::kPing, "", {}), &req).ok());
     CHECK(req.argv.empty());
     REQUIRE(DecodeRequestBytes(EncodeRequest(1, kOpByName, "PING", {}), &req).ok());
-    CHECK(req.argv == std::vector<Value>{Value::String("PING")});
+    CHECK(req.argv == ValueList{Value::String("PING")});
   }
   SECTION("a command name may be bin as well as str") {
     Request req;
@@ -206,7 +206,7 @@ TEST_CASE("responses round trip: values, simple statuses, nil, errors", "[frame]
 
 TEST_CASE("frames appended to one buffer split back in order", "[frame]") {
   std::string stream;
-  std::vector<Value> args = {Value::String("k")};
+  ValueList args = {Value::String("k")};
   AppendRequest(&stream, 1, op::kGet, "", args.data(), args.size());
   AppendRequest(&stream, 2, kOpByName, "EXISTS", args.data(), args.size());
   AppendResponse(&stream, 3, Reply::Ok());
@@ -393,10 +393,10 @@ TEST_CASE("request arguments may nest 63 deep: the argument array is the 64th le
     return v;
   };
   Request req;
-  std::vector<Value> ok = {Value::String("k"), nested(kMaxNestingDepth - 1)};
+  ValueList ok = {Value::String("k"), nested(kMaxNestingDepth - 1)};
   REQUIRE(DecodeRequestBytes(EncodeRequest(1, op::kSet, "", ok), &req).ok());
   CHECK(req.argv == ok);
-  std::vector<Value> deep = {Value::String("k"), nested(kMaxNestingDepth)};
+  ValueList deep = {Value::String("k"), nested(kMaxNestingDepth)};
   Status s = DecodeRequestBytes(EncodeRequest(1, op::kSet, "", deep), &req);
   CHECK(s.code() == Code::kProtocol);
   CHECK(s.message() == "values nested deeper than 64");

@@ -27,6 +27,7 @@ CPP_SOURCES = [
     "core/numeric.cc",
     "core/status.cc",
     "core/value.cc",
+    "core/value_list.cc",
 ]
 
 
