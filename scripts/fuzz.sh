@@ -28,9 +28,11 @@ COMMON_SOURCES=(
   core/status.cc
   core/decimal.cc
   core/value.cc
+  core/value_list.cc
   core/numeric.cc
 )
-HEADERS=(protocol/*.h core/status.h core/decimal.h core/value.h core/reply.h core/numeric.h)
+HEADERS=(protocol/*.h core/status.h core/decimal.h core/value.h core/value_list.h core/reply.h
+  core/numeric.h)
 
 if ! command -v "$CXX" >/dev/null 2>&1; then
   echo "fuzz: $CXX not found; run scripts/setup.sh (clang-14, libfuzzer-14-dev)" >&2
