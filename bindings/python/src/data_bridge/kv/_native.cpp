@@ -248,33 +248,51 @@ class NativeClient {
   // released, in slices, so that Ctrl-C (a pending signal) interrupts it.
   py::object Call(const std::string& name, const py::tuple& args, double timeout) {
     ValueList argv = ToArgs(args);
-    ClientPtr c = Current();
-    if (timeout < 0) timeout = opts_.timeout_s;
     auto done = std::make_shared<std::promise<Reply>>();
     std::future<Reply> fut = done->get_future();
+    ClientPtr c = Current();
     {
       py::gil_scoped_release release;
       c->async().Call(name, std::move(argv), [done](Reply r) { done->set_value(std::move(r)); });
       c.reset();  // may be the last reference (a concurrent close): joins the I/O thread
     }
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::microseconds(static_cast<int64_t>(timeout * 1e6));
-    for (;;) {
-      std::future_status st;
-      {
-        py::gil_scoped_release release;
-        auto slice = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-        if (timeout > 0 && deadline < slice) slice = deadline;
-        st = fut.wait_until(slice);
-      }
-      if (st == std::future_status::ready) break;
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      if (timeout > 0 && std::chrono::steady_clock::now() >= deadline) {
-        RaiseKvError(Code::kTimeout,
-                     "no reply to " + name + " within " + std::to_string(timeout) + " s");
-      }
-    }
+    WaitFor(fut, timeout, name);
     return FromReply(fut.get());
+  }
+
+  // Several commands pipelined on the connection (sent together, one round trip): a list of
+  // (name, args) in, their replies in the same order out. Every reply is awaited; then the
+  // first error (in order) is raised. timeout as for Call, for the whole batch.
+  py::list CallMany(const py::list& calls, double timeout) {
+    std::vector<std::pair<std::string, ValueList>> requests;
+    requests.reserve(calls.size());
+    for (py::handle call : calls) {
+      auto pair = call.cast<py::tuple>();
+      if (pair.size() != 2) RaiseKvError(Code::kInvalidArgument, "call_many takes (name, args)");
+      requests.emplace_back(pair[0].cast<std::string>(), ToArgs(pair[1].cast<py::tuple>()));
+    }
+    if (requests.empty()) return py::list();
+    auto replies = std::make_shared<std::vector<Reply>>(requests.size());
+    auto left = std::make_shared<std::atomic<size_t>>(requests.size());
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> fut = done->get_future();
+    ClientPtr c = Current();
+    {
+      py::gil_scoped_release release;
+      for (size_t i = 0; i < requests.size(); ++i) {
+        c->async().Call(requests[i].first, std::move(requests[i].second),
+                        [replies, left, done, i](Reply r) {
+                          (*replies)[i] = std::move(r);
+                          if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) done->set_value();
+                        });
+      }
+      c.reset();
+    }
+    WaitFor(fut, timeout, requests.size() == 1 ? requests[0].first : "a pipeline");
+    fut.get();
+    py::list out(replies->size());
+    for (size_t i = 0; i < replies->size(); ++i) out[i] = FromReply((*replies)[i]);
+    return out;
   }
 
   // callback(result, exception) runs on the I/O thread, with the GIL.
@@ -336,6 +354,31 @@ class NativeClient {
   }
 
  private:
+  // Waits for fut with the GIL released, in slices of 100 ms so that a pending signal
+  // (Ctrl-C, an alarm) runs its handler and may interrupt the wait; timeout < 0: the client's
+  // default, 0: no limit.
+  template <typename Future>
+  void WaitFor(Future& fut, double timeout, const std::string& what) {
+    if (timeout < 0) timeout = opts_.timeout_s;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::microseconds(static_cast<int64_t>(timeout * 1e6));
+    for (;;) {
+      std::future_status st;
+      {
+        py::gil_scoped_release release;
+        auto slice = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        if (timeout > 0 && deadline < slice) slice = deadline;
+        st = fut.wait_until(slice);
+      }
+      if (st == std::future_status::ready) return;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (timeout > 0 && std::chrono::steady_clock::now() >= deadline) {
+        RaiseKvError(Code::kTimeout,
+                     "no reply to " + what + " within " + std::to_string(timeout) + " s");
+      }
+    }
+  }
+
   void Start() {
     fork_generation_ = g_fork_generation.load(std::memory_order_relaxed);
     client_ = std::make_shared<client::Client>(opts_, shared_io_ ? SharedIo::Get() : nullptr);
@@ -415,6 +458,7 @@ PYBIND11_MODULE(_native, m) {
            py::arg("cert_file") = "", py::arg("key_file") = "", py::arg("server_name") = "",
            py::arg("shared_io") = false)
       .def("call", &NativeClient::Call, py::arg("name"), py::arg("args"), py::arg("timeout") = -1.0)
+      .def("call_many", &NativeClient::CallMany, py::arg("calls"), py::arg("timeout") = -1.0)
       .def("call_async", &NativeClient::CallAsync, py::arg("name"), py::arg("args"),
            py::arg("callback"))
       .def("connect", &NativeClient::Connect)

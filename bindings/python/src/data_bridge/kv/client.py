@@ -86,6 +86,12 @@ class KvClient:
             self._blocking.give_back(conn, reusable)
         return cmd.convert(result)
 
+    def _run_many(self, cmds: Sequence[Command]) -> List[Any]:
+        """Runs non-blocking commands pipelined (one round trip) and returns their converted
+        replies in order; the first error reply is raised once every reply is in."""
+        replies = self._native.call_many([(c.name, c.args) for c in cmds], self._config.timeout)
+        return [c.convert(r) for c, r in zip(cmds, replies)]
+
     def connect(self) -> "KvClient":
         """Connects now (otherwise the first command does), raising if that fails."""
         self._native.connect()
