@@ -797,3 +797,18 @@ def test_call_while_server_down_fails_with_connection_error(server_factory, name
             c.wait("k", timeout=1)
     finally:
         c.close()
+
+
+def test_run_many_pipelines_and_raises_the_first_error(client):
+    """KvClient._run_many (the Celery backend's chord step): every command runs, in order on
+    one round trip; replies come back converted, and the first error reply is raised after
+    all have been answered."""
+    from data_bridge.kv import _commands as C
+
+    assert client._run_many([C.rpush("l", 1), C.rpush("l", 2), C.mget(["l", "x"]),
+                         C.expire("l", 60)]) == [1, 2, [[1, 2], None], True]
+    assert client._run_many([]) == []
+    client.set("s", "text")
+    with pytest.raises(KvWrongTypeError):
+        client._run_many([C.rpush("s", 1), C.set_("after", 1)])
+    assert client.get("after") == 1  # sent with the failing one, and run
