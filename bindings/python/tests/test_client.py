@@ -460,8 +460,10 @@ def test_wait_immediate_and_timeout(kv):
     t0 = time.monotonic()
     assert kv.wait("missing", timeout=0.2) is None
     assert 0.15 <= time.monotonic() - t0 < 5
+    assert kv.wait("k", timeout=0) == Decimal("1.10")  # 0: look once
+    assert kv.wait("missing", timeout=0) is None
     with pytest.raises(ValueError):
-        kv.wait("missing", timeout=0)
+        kv.wait("missing", timeout=-1)
 
 
 def test_wait_woken_by_write(kv, other):

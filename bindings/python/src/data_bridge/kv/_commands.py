@@ -40,17 +40,27 @@ def ttl_ms(ttl: float) -> int:
     return max(1, math.ceil(float(ttl) * 1000))
 
 
+#: The shortest wait sent to the server (seconds; its timers count milliseconds). A method's
+#: ``timeout=0`` sends this: the server looks once, and answers "nothing" 1 ms later.
+POLL = 0.001
+
+
 def timeout_arg(timeout: Optional[float]) -> Any:
-    """A blocking command's timeout argument: seconds, 0 meaning forever (None)."""
+    """A blocking method's timeout as the command's argument: None (wait forever) is the
+    server's 0; 0 (look once, do not wait) is :data:`POLL`; otherwise seconds."""
     if timeout is None:
         return 0
-    if not timeout > 0:
-        raise ValueError(f"timeout must be positive or None, got {timeout!r}")
-    return float(timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, Decimal)):
+        raise TypeError(f"timeout must be a number of seconds or None, not "
+                        f"{type(timeout).__name__}")
+    if not timeout >= 0:  # negative or NaN
+        raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
+    return max(float(timeout), POLL)
 
 
 def _wait(timeout: Optional[float]) -> float:
-    return math.inf if timeout is None else float(timeout)
+    """How long the server may hold the command (added to the client's reply timeout)."""
+    return math.inf if timeout is None else timeout_arg(timeout)
 
 
 def ping() -> Command:
@@ -209,7 +219,7 @@ def waitany(keys: Sequence[Key], timeout: Optional[float] = None) -> Command:
 
 def lock_acquire(name: Key, token: str, ttl: float, blocking: bool,
                  timeout: Optional[float]) -> Command:
-    if not blocking:
+    if not blocking or timeout == 0:  # timeout=0: one try, as threading.Lock.acquire(True, 0)
         return Command("LOCK", (name, token, ttl_ms(ttl)), _bool)
     return Command("LOCK", (name, token, ttl_ms(ttl), timeout_arg(timeout)), _bool,
                    _wait(timeout))
