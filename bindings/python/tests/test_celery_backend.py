@@ -98,9 +98,9 @@ def test_app_builds_the_backend_from_the_url(url, server, namespace):
     assert b.as_uri() == url
     assert b.client.namespace == namespace
     assert (b.client.config.host, b.client.config.port) == ("127.0.0.1", server.port)
-    assert b.supports_autoexpire and b.supports_native_join and b.implements_incr
-    # implements_incr: chords count through INCR, never through celery.chord_unlock
-    assert b.apply_chord == b._apply_chord_incr
+    assert b.supports_autoexpire and b.supports_native_join
+    # chords complete in on_chord_part_return, never through celery.chord_unlock
+    assert not b.implements_incr and b.apply_chord.__func__ is DataBridgeBackend.apply_chord
 
 
 def test_password_is_hidden_from_as_uri(server):
@@ -570,55 +570,114 @@ def test_group_result_get_uses_native_join(app, backend):
 # -- chords (the worker side, driven by hand)
 
 
-def test_chord_counts_through_incr(app, backend, client):
-    from celery.app.task import Context
-
-    @app.task(shared=False)
-    def body(results):
-        return sum(results)
-
-    sent = []
-    body.apply_async = lambda *a, **kw: sent.append((a, kw))  # callback.delay(...)
-    body.delay = lambda *a, **kw: sent.append((a, kw))
-    header_ids = [uuid() for _ in range(3)]
-    gid = uuid()
-    backend.apply_chord((gid, [app.AsyncResult(t) for t in header_ids]), body.s())
-    sig = body.s()
-    sig.freeze()
-    counter = backend.get_key_for_chord(gid)
-    for i, tid in enumerate(header_ids):
-        request = Context(id=tid, group=gid, chord=dict(sig, chord_size=3), delivery_info={})
-        backend.mark_as_done(tid, i + 1, request=request)
-        if i < 2:
-            assert client.get(counter) == i + 1
-            assert client.ttl(counter) is not None  # expired like the results
-    assert not client.exists(counter)  # deleted once the callback was sent
-    assert not client.exists(backend.get_key_for_group(gid))
-    assert len(sent) == 1 and sent[0][0][0] == ([1, 2, 3],)  # callback.apply_async(args)
-
-
-def test_chord_with_failed_header_fails_the_callback(app, backend):
-    from celery.app.task import Context
-
+def _chord_body(app, sent):
+    """A chord body whose sending is recorded instead of published."""
     @app.task(shared=False)
     def body(results):
         return results
 
+    body.apply_async = lambda *a, **kw: sent.append(a[0][0] if a else kw["args"][0])
+    body.delay = lambda *a, **kw: sent.append(a[0])
     sig = body.s()
     sig.freeze()
+    return sig
+
+
+def _part(backend, tid, gid, index, sig, value=None, exc=None):
+    """What the worker does when a header task ends (store, then on_chord_part_return)."""
+    from celery.app.task import Context
+
+    request = Context(id=tid, group=gid, group_index=index, chord=dict(sig), errbacks=None,
+                      delivery_info={})
+    if exc is not None:
+        backend.mark_as_failure(tid, exc, request=request)
+    else:
+        backend.mark_as_done(tid, value, request=request)
+
+
+def test_chord_counts_parts_in_a_list(app, backend, client):
+    """Each part is appended to <group>.j (with its index) and the part that brings the count
+    to <group>.s + <group>.t sends the body, with the results in header order; the chord's
+    keys expire like results until then and are deleted after."""
+    sent = []
+    sig = _chord_body(app, sent)
+    gid = uuid()
+    header_ids = [uuid() for _ in range(3)]
+    backend.apply_chord((gid, [app.AsyncResult(t) for t in header_ids]), sig)
+    jkey, tkey, skey = (backend.get_key_for_group(gid, s) for s in (".j", ".t", ".s"))
+    # Celery writes the size before it sends the last header task; a part may come first.
+    _part(backend, header_ids[2], gid, 2, sig, value=30)
+    backend.set_chord_size(gid, 3)
+    _part(backend, header_ids[0], gid, 0, sig, value=10)
+    assert client.llen(jkey) == 2 and client.get(skey) == 3
+    assert all(client.ttl(k) is not None for k in (jkey, skey))  # expire like the results
+    assert sent == []
+    _part(backend, header_ids[1], gid, 1, sig, value=20)
+    assert sent == [[10, 20, 30]]  # header order, not completion order
+    assert not any(client.exists(k) for k in (jkey, tkey, skey))
+    assert not client.exists(backend.get_key_for_group(gid))  # flat header: nothing saved
+
+
+def test_chord_results_in_completion_order_when_unordered(app, url):
+    app.conf.result_backend_transport_options = {"result_chord_ordered": False}
+    b = DataBridgeBackend(app=app, url=url)
+    assert b.result_chord_ordered is False
+    assert DataBridgeBackend(app=app, url=url + "?result_chord_ordered=true").result_chord_ordered
+    sent = []
+    sig = _chord_body(app, sent)
+    gid = uuid()
+    b.set_chord_size(gid, 2)
+    _part(b, uuid(), gid, 1, sig, value="second")
+    _part(b, uuid(), gid, 0, sig, value="first")
+    assert sent == [["second", "first"]]
+    b.close()
+
+
+def test_add_to_chord_waits_for_the_added_task(app, backend, client):
+    sent = []
+    sig = _chord_body(app, sent)
+    gid = uuid()
+    backend.set_chord_size(gid, 1)
+    backend.add_to_chord(gid, app.AsyncResult(uuid()))  # as Task.add_to_chord does
+    _part(backend, uuid(), gid, 0, sig, value=1)
+    assert sent == []
+    _part(backend, uuid(), gid, None, sig, value=2)  # the added task: no group index
+    assert sent == [[1, 2]]
+
+
+def test_chord_with_failed_header_fails_the_callback(app, backend):
+    sent = []
+    sig = _chord_body(app, sent)
     header_ids = [uuid(), uuid()]
     gid = uuid()
     backend.apply_chord((gid, [app.AsyncResult(t) for t in header_ids]), sig)
-    chord = dict(sig, chord_size=2)
-    backend.mark_as_failure(header_ids[0], ValueError("header broke"),
-                            request=Context(id=header_ids[0], group=gid, chord=chord,
-                                            errbacks=None, delivery_info={}))
-    backend.mark_as_done(header_ids[1], 1, request=Context(id=header_ids[1], group=gid,
-                                                           chord=chord, delivery_info={}))
+    backend.set_chord_size(gid, 2)
+    _part(backend, header_ids[0], gid, 0, sig, exc=ValueError("header broke"))
+    _part(backend, header_ids[1], gid, 1, sig, value=1)
+    assert sent == []
     meta = backend.get_task_meta(sig.id, cache=False)
     assert meta["status"] == states.FAILURE
     assert isinstance(meta["result"], ChordError)
-    assert "header broke" in str(meta["result"])
+    assert str(meta["result"]) == f"Dependency {header_ids[0]} raised ValueError('header broke')"
+
+
+def test_chord_with_nested_header_saves_and_joins_it(app, backend, client):
+    """A header holding a group is saved by apply_chord and joined when the count completes,
+    so that the body gets the nested shape."""
+    sent = []
+    sig = _chord_body(app, sent)
+    gid, inner_gid = uuid(), uuid()
+    first, inner = uuid(), [uuid(), uuid()]
+    header = [app.AsyncResult(first),
+              app.GroupResult(inner_gid, [app.AsyncResult(t) for t in inner])]
+    backend.apply_chord((gid, header), sig)
+    assert client.exists(backend.get_key_for_group(gid))
+    backend.set_chord_size(gid, 3)  # the nested group's tasks count one by one
+    _part(backend, first, gid, 0, sig, value=1)
+    _part(backend, inner[0], gid, 1, sig, value=2)
+    assert sent == []
+    _part(backend, inner[1], gid, 1, sig, value=3)
+    assert sent == [[1, [2, 3]]]
 
 
 # -- processes

@@ -119,21 +119,27 @@ def _live_class(url: str):
 
 
 # Tests of the dict-backed KVBackend that assert what our backend deliberately does otherwise.
+_INCR_CHORD = ("tests Celery's generic INCR-then-join chord algorithm (with a mocked client and "
+               "GroupResult); ours counts chord parts as Celery's Redis backend does, which "
+               "tests/test_celery_canvas.py compares with that backend on real workers")
 _DICT_BACKEND_ONLY = {
-    "test_on_chord_part_return":
-        "asserts `not implements_incr` (the dict KVBackend has no INCR; ours counts chord "
-        "parts through the server's INCR)",
     "test_chord_apply_fallback":
-        "sets implements_incr = False after construction and expects the chord_unlock "
-        "fallback; Celery binds apply_chord to the INCR path when the backend is built, and "
-        "ours always implements INCR",
+        "sets implements_incr = False and expects the chord_unlock fallback task; ours never "
+        "sends chord_unlock (chords complete in on_chord_part_return)",
+    "test_chord_part_return_restore_raises": _INCR_CHORD,
+    "test_chord_part_return_restore_empty": _INCR_CHORD,
+    "test_chord_part_return_timeout": _INCR_CHORD,
+    "test_chord_part_return_propagate_set": _INCR_CHORD,
+    "test_chord_part_return_propagate_default": _INCR_CHORD,
+    "test_chord_part_return_join_raises_internal": _INCR_CHORD,
+    "test_chord_part_return_join_raises_task": _INCR_CHORD,
 }
 
 
 class TestUpstreamKeyValueStoreBackend(upstream.test_KeyValueStoreBackend):
     """Celery's test_KeyValueStoreBackend with ``self.b`` a DataBridgeBackend on the live
-    server. Skipped (see _DICT_BACKEND_ONLY): test_on_chord_part_return and
-    test_chord_apply_fallback, which assert properties of the dict backend."""
+    server. Skipped (see _DICT_BACKEND_ONLY): the unit tests of the generic INCR chord
+    algorithm, and test_chord_apply_fallback."""
 
     def setup_method(self):
         pass  # the fixture below builds self.b (it needs the server fixture)

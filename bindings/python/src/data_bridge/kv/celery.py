@@ -20,8 +20,13 @@ for the details):
   metadata) carries ``result_expires`` as its TTL (``supports_autoexpire``: Celery beat does not
   schedule ``celery.backend_cleanup``). ``result_expires=None`` or ``0`` means "never expire"
   (no ``EXPIRE 0`` that would delete the key, as Celery issue #5237 describes for Redis).
-* **Chords complete through an atomic ``INCR``** (``implements_incr``): the last header task
-  to finish runs the callback; no ``celery.chord_unlock`` task polls every second.
+* **Chords count their header the way Celery's Redis backend does**: each header task's result
+  is appended to a per-chord list (``RPUSH``, whose reply is the count, atomically) together
+  with the chord's size (written by Celery before the last header task is sent) and the tasks
+  added with ``add_to_chord``; the task whose result completes the count runs the body, in one
+  round trip per header task. No ``celery.chord_unlock`` task polls every second, nested
+  groups and chains in the header count as Celery counts them, and a failed header task fails
+  the body with ``ChordError`` (its errbacks run).
 * **Connection errors are retryable** (``exception_safe_to_retry``), so
   ``result_backend_always_retry = True`` with ``result_backend_max_retries`` and the
   ``result_backend_*_sleep_between_retries_ms`` settings rides through a server restart.
@@ -32,8 +37,9 @@ Settings read from the Celery app:
     ``databridge://[:password@]host:port[/namespace][?timeout=5&connect_timeout=5&ca_file=...]``
     (``databridges://`` for TLS). The query string is optional; it overrides the transport
     options below. It may hold ``timeout``, ``connect_timeout``, ``ca_file``, ``cert_file``,
-    ``key_file``, ``server_name``, ``password``, ``wait_slice`` and ``wait_window``
-    (%-escaped); any other key is a ``ValueError`` when the backend is configured.
+    ``key_file``, ``server_name``, ``password``,
+    ``wait_slice``, ``wait_window`` and ``result_chord_ordered`` (%-escaped); any other key is
+    a ``ValueError`` when the backend is configured.
 ``result_expires``
     TTL of every stored result (default one day); ``None``/``0``: results never expire.
 ``result_backend_transport_options``
@@ -43,7 +49,9 @@ Settings read from the Celery app:
     certificate, mutual TLS), ``server_name`` (the name to verify), ``wait_slice`` (longest single server-side wait,
     default 30 s; see :attr:`DataBridgeBackend.wait_slice`), ``wait_window`` (most results one
     wait of a group join watches, default 64; see :meth:`DataBridgeBackend.get_many`) and
-    Celery's own ``global_keyprefix``.
+    ``result_chord_ordered`` (default true: a chord's body gets its header's results in header
+    order; false: in the order they finished; as for Celery's Redis backend) and Celery's own
+    ``global_keyprefix``.
 ``result_backend_always_retry``, ``result_backend_max_retries``,
 ``result_backend_base_sleep_between_retries_ms``, ``result_backend_max_sleep_between_retries_ms``
     Celery's retry settings, applied to connection errors and timeouts (also while waiting).
@@ -58,16 +66,22 @@ from urllib.parse import unquote
 
 from celery import states
 from celery.backends.base import KeyValueStoreBackend
-from celery.exceptions import BackendGetMetaError, BackendStoreError, TimeoutError
-from celery.result import ResultSet
+from celery.canvas import maybe_signature
+from celery.exceptions import BackendGetMetaError, BackendStoreError, ChordError, TimeoutError
+from celery.result import GroupResult, ResultSet, allow_join_result
+from celery.utils.functional import _regen
+from celery.utils.log import get_logger
 from celery.utils.time import get_exponential_backoff_interval
 from kombu.utils.encoding import bytes_to_str, ensure_bytes
 
+from . import _commands as C
 from ._config import URL_QUERY_KEYS, ConnectionConfig
 from .client import KvClient
 from .errors import KvConnectionError, KvProtocolError, KvTimeoutError
 
 __all__ = ["DataBridgeBackend"]
+
+logger = get_logger(__name__)
 
 DEFAULT_URL = "databridge://127.0.0.1:7379"
 
@@ -78,7 +92,19 @@ _CLIENT_OPTIONS = {"timeout": float, "connect_timeout": float, "password": str, 
                    "cert_file": str, "key_file": str, "server_name": str}
 
 #: The backend's own options (transport options or the URL's query string).
-_BACKEND_OPTIONS = {"wait_slice": float, "wait_window": int}
+def _flag(value: Any) -> bool:
+    """A yes/no option: a bool, or its text in the URL's query string."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    return bool(value)
+
+
+_BACKEND_OPTIONS = {"wait_slice": float, "wait_window": int, "result_chord_ordered": _flag}
 
 #: Every key the URL's query string may hold.
 _QUERY_KEYS = tuple(URL_QUERY_KEYS) + ("password",) + tuple(_BACKEND_OPTIONS)
@@ -124,9 +150,12 @@ class DataBridgeBackend(KeyValueStoreBackend):
     supports_autoexpire = True
     #: ``get_many`` waits on the server, so ``GroupResult.get()`` uses ``join_native``.
     supports_native_join = True
-    #: ``incr`` is the server's atomic INCR: chords count finished header tasks with it and the
-    #: last one runs the callback (``celery.chord_unlock`` is never sent).
-    implements_incr = True
+    #: Chords are counted as Celery's Redis backend counts them (see
+    #: :meth:`on_chord_part_return`), not by Celery's generic INCR-then-join: that one takes
+    #: the number of direct header results as the chord's size, so a header holding a group
+    #: (or a chain ending in one) runs the body too early and joins inside the worker.
+    #: ``celery.chord_unlock`` is never sent either way.
+    implements_incr = False
     persistent = True
 
     #: Longest single server-side wait, in seconds, when nothing asks for a callback between
@@ -137,6 +166,11 @@ class DataBridgeBackend(KeyValueStoreBackend):
 
     #: Most keys one wait of :meth:`get_many` watches (see there).
     wait_window = 64
+
+    #: The chord body gets its header's results in header order (``True``, as Celery's Redis
+    #: backend by default) or in the order they finished (``False``): the transport option
+    #: ``result_chord_ordered``, as for Celery's Redis backend.
+    result_chord_ordered = True
 
     def __init__(self, app=None, url: Optional[str] = None, **kwargs: Any):
         super().__init__(app=app, url=url, **kwargs)
@@ -167,13 +201,15 @@ class DataBridgeBackend(KeyValueStoreBackend):
         options: Dict[str, Any] = {k: v for k, v in transport.items()
                                    if k in _CLIENT_OPTIONS or k in _BACKEND_OPTIONS}
         options.update(from_query)
-        types = dict(_CLIENT_OPTIONS, **_BACKEND_OPTIONS)
+        types: Dict[str, Any] = dict(_CLIENT_OPTIONS, **_BACKEND_OPTIONS)
         try:
             options = {k: types[k](v) for k, v in options.items() if v is not None}
         except ValueError as exc:
             raise ValueError(f"bad result backend option: {exc}") from exc
         self.wait_slice = options.pop("wait_slice", self.wait_slice)
         self.wait_window = max(1, options.pop("wait_window", self.wait_window))
+        self.result_chord_ordered = options.pop("result_chord_ordered",
+                                                self.result_chord_ordered)
         self._client_url = base_url + ("?" + "&".join(client_items) if client_items else "")
         self._client_options = options
         # Parses the URL now, so that a bad one fails at configuration time (no connection).
@@ -260,6 +296,114 @@ class DataBridgeBackend(KeyValueStoreBackend):
         if seconds > 0:
             self.client.expire(key, seconds)
 
+    # -- chords, counted as Celery's Redis backend counts them
+
+    def _chord_keys(self, group_id: str) -> Tuple[bytes, bytes, bytes]:
+        """The header's results (a list), the count of tasks added with ``add_to_chord``, and
+        the chord's size: Celery's Redis backend's ``<group key>.j``, ``.t`` and ``.s``."""
+        return (self.get_key_for_group(group_id, ".j"), self.get_key_for_group(group_id, ".t"),
+                self.get_key_for_group(group_id, ".s"))
+
+    def apply_chord(self, header_result_args: Any, body: Any, **kwargs: Any) -> None:
+        """Called by Celery before the header is sent. As the Redis backend: a header with
+        nested results (groups) is saved, so that the body gets them in their nested shape
+        (see :meth:`on_chord_part_return`); flat headers need nothing stored."""
+        if not isinstance(header_result_args[1], _regen):
+            header_result = self.app.GroupResult(*header_result_args)
+            if any(isinstance(nr, GroupResult) for nr in header_result.results):
+                header_result.save(backend=self)
+
+    def set_chord_size(self, group_id: str, chord_size: int) -> None:
+        """Called by Celery before it sends the last header task: the number of results
+        (``on_chord_part_return`` calls) that complete the chord, nested groups counted."""
+        self.set(self._chord_keys(group_id)[2], chord_size)
+
+    def add_to_chord(self, group_id: str, result: Any) -> None:
+        """``Task.add_to_chord``: one more result to wait for (counted before the adding task
+        returns its own)."""
+        self.client.incr(self._chord_keys(group_id)[1])
+
+    def on_chord_part_return(self, request: Any, state: str, result: Any,
+                             propagate: Any = None, **kwargs: Any) -> None:
+        """A header task (or the last task of a chain in the header) finished.
+
+        Its result goes to the chord's list with its index in the header; the reply of that
+        ``RPUSH`` is the number of results in, atomically, and the same round trip reads the
+        chord's size and added count. The task that brings the count to size + added runs the
+        body: with the results decoded from the list (header order unless
+        ``result_chord_ordered`` is off), or, for a header with nested groups, with the saved
+        header joined (every task of it has finished by then). A failed header task fails the
+        body with ``ChordError`` ("Dependency <id> raised ..."), and the body's errbacks run.
+        Until Celery has written the size (it does so before sending the last header task), no
+        count completes the chord.
+        """
+        tid = getattr(request, "id", None)
+        gid = getattr(request, "group", None)
+        if not gid or not tid:
+            return
+        group_index = getattr(request, "group_index", None)
+        jkey, tkey, skey = self._chord_keys(gid)
+        encoded = self.encode([1, tid, state, self.encode_result(result, state)])
+        cmds = [C.rpush(jkey, [group_index, encoded]), C.mget([tkey, skey])]
+        ttl = self._ttl()
+        if ttl:
+            cmds += [C.expire(k, ttl) for k in (jkey, tkey, skey)]
+        replies = self.client._run_many(cmds)
+        readycount, (added, size) = replies[0], replies[1]
+        if size is None:
+            return
+        callback = maybe_signature(request.chord, app=self.app)
+        try:
+            total = int(size) + int(added or 0)
+            if readycount != total:
+                return
+            header_result = GroupResult.restore(gid, backend=self)
+            if header_result is not None:
+                # Saved by apply_chord: nested results, to be given to the body nested.
+                header_result.on_ready()
+                with allow_join_result():
+                    resl = header_result.join_native(
+                        timeout=self.app.conf.result_chord_join_timeout, propagate=True)
+            else:
+                resl = [self._unpack_chord_result(entry[1])
+                        for entry in self._chord_results(jkey, total)]
+            try:
+                callback.delay(resl)
+            except Exception as exc:  # noqa: BLE001 - as Celery's Redis backend reports it
+                logger.exception("Chord callback for %r raised: %r", gid, exc)
+                return self.chord_error_from_stack(callback,
+                                                   ChordError(f"Callback error: {exc!r}"))
+            finally:
+                self.client.delete(jkey, tkey, skey)
+        except ChordError as exc:
+            logger.exception("Chord %r raised: %r", gid, exc)
+            return self.chord_error_from_stack(callback, exc)
+        except Exception as exc:  # noqa: BLE001 - as Celery's Redis backend reports it
+            logger.exception("Chord %r raised: %r", gid, exc)
+            return self.chord_error_from_stack(callback, ChordError(f"Join error: {exc!r}"))
+
+    def _chord_results(self, jkey: bytes, total: int) -> List[Any]:
+        """The header's ``[group_index, encoded]`` entries: in header order (as the Redis
+        backend's sorted set scores them: by index, a task without one last, ties by their
+        encoding), or as they came in when ``result_chord_ordered`` is off."""
+        entries = self.client.lrange(jkey, 0, total)
+        if not self.result_chord_ordered:
+            return entries
+
+        def rank(entry: Any) -> Tuple[float, bytes]:
+            index, encoded = entry
+            return (float("inf") if index is None else float(index), ensure_bytes(encoded))
+        return sorted(entries, key=rank)
+
+    def _unpack_chord_result(self, encoded: Any) -> Any:
+        """A header result as the body gets it; raises ChordError for a failed task."""
+        _, tid, state, retval = self.decode(encoded)
+        if state in states.EXCEPTION_STATES:
+            retval = self.exception_to_python(retval)
+        if state in states.PROPAGATE_STATES:
+            raise ChordError(f"Dependency {tid} raised {retval!r}")
+        return retval
+
     # -- waiting without polling
 
     def _waitanyv(self, timeout: float, pairs: List[Any]) -> Optional[Tuple[Any, Any, int]]:
@@ -340,12 +484,14 @@ class DataBridgeBackend(KeyValueStoreBackend):
                     if meta["status"] in states.READY_STATES:
                         if meta["status"] == states.SUCCESS:
                             self._cache[task_id] = meta
-                        return meta
+                        if sliced:
+                            on_interval()  # last, as Celery's Redis backend: a failed parent
+                        return meta        # raises its own error (AsyncResult.get)
                     version = reply[2]
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError("The operation timed out.")
             if sliced:
                 on_interval()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError("The operation timed out.")
 
     def iter_native(self, result, timeout=None, interval=0.5, no_ack=True,
                     on_message=None, on_interval=None):
@@ -443,7 +589,7 @@ class DataBridgeBackend(KeyValueStoreBackend):
                 retries = self._retry_or_raise(exc, retries, next(iter(pending)))
                 versions = None  # after a reconnect, read everything again
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError(f"Operation timed out ({timeout})") from exc
+                    raise TimeoutError("The operation timed out.") from exc
                 continue
             retries = 0
             for task_id, entry in changed:
@@ -465,9 +611,9 @@ class DataBridgeBackend(KeyValueStoreBackend):
                 else:
                     versions[task_id] = version
             iterations += 1
+            if on_interval:
+                on_interval()  # after every round, the last too (as Celery's Redis backend)
             if not pending or (max_iterations and iterations >= max_iterations):
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"Operation timed out ({timeout})")
-            if on_interval:
-                on_interval()
+                raise TimeoutError("The operation timed out.")
