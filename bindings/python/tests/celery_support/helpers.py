@@ -135,7 +135,8 @@ class RedisServer:
 
 
 class CeleryWorker:
-    """``celery -A celery_support.tasks worker --pool=prefork`` as a subprocess.
+    """``celery -A celery_support.tasks worker --pool=prefork`` as a subprocess (``app``: another
+    tasks module).
 
     The tasks module reads its broker and backend from the environment (see tasks.py). The
     worker runs in a session of its own, so that stopping it can also reach its pool children
@@ -145,7 +146,8 @@ class CeleryWorker:
     def __init__(self, broker: str, backend: str, *, name: str = "w1",
                  concurrency: int = 2, expires: Optional[str] = None,
                  loglevel: str = "INFO", extra_args: Optional[List[str]] = None,
-                 log_dir: Optional[str] = None, env: Optional[Dict[str, str]] = None) -> None:
+                 log_dir: Optional[str] = None, env: Optional[Dict[str, str]] = None,
+                 app: str = "celery_support.tasks") -> None:
         self.dir = log_dir or tempfile.mkdtemp(prefix="dbkv-celery-")
         self.name = name
         self.log_path = os.path.join(self.dir, f"worker-{name}-{int(time.time() * 1000)}.log")
@@ -161,7 +163,7 @@ class CeleryWorker:
         env.setdefault("PYTHONUNBUFFERED", "1")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_support.tasks", "worker",
+            [sys.executable, "-m", "celery", "-A", app, "worker",
              "--pool=prefork", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
              "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"{name}@%h"] + (extra_args or []),
