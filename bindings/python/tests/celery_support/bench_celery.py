@@ -11,8 +11,11 @@ concurrency, same tasks module and settings), same client code; only ``result_ba
   every ``interval`` = 0.5 s), to show what the server-side wait buys.
 
 For each: ``--latency-tasks`` single tasks one after the other (``add.delay(i, 1).get()``:
-median and p90 of the round trip), then ``--tasks`` tasks sent at once and collected with
-``ResultSet.get()`` (tasks per second, from the first send to the last result).
+median and p90 of the round trip); ``--canvas-runs`` groups and then chords of
+``--canvas-size`` tasks one after the other (``group(add.s(i, i) ...)().get()`` and
+``chord(add.s(i, i) ...)(tsum.s()).get()``: median round trip); then ``--tasks`` tasks sent at
+once and collected with ``ResultSet.get()`` (tasks per second, from the first send to the last
+result).
 
 Run from the repository root, after ``make python`` (or pip install ./bindings/python) and
 ``bazel build //server:data-bridge-kv-server``::
@@ -39,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the tests folder: celery_support is importable
 
 import celery  # noqa: E402
-from celery import Celery  # noqa: E402
+from celery import Celery, chord, group  # noqa: E402
 from celery.backends.base import BaseKeyValueStoreBackend, SyncBackendMixin  # noqa: E402
 from celery.result import AsyncResult, ResultSet  # noqa: E402
 
@@ -60,7 +63,26 @@ def percentile(values, p):
     return values[k]
 
 
-def measure(app: Celery, n_latency: int, n_tasks: int, polling_backend=None) -> dict:
+def canvas_latency(app: Celery, kind: str, size: int, runs: int) -> float:
+    """Median seconds from sending a group (or a chord with a tsum body) of ``size`` add
+    tasks to its ``get()`` returning."""
+    add, tsum = "celery_support.tasks.add", "celery_support.tasks.tsum"
+    times = []
+    for _ in range(runs):
+        header = [app.signature(add, args=(i, i)) for i in range(size)]
+        start = time.perf_counter()
+        if kind == "group":
+            got = group(header, app=app)().get(timeout=120)
+            assert got == [i + i for i in range(size)]
+        else:
+            got = chord(header, app.signature(tsum), app=app)().get(timeout=120)
+            assert got == sum(i + i for i in range(size))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(app: Celery, n_latency: int, n_tasks: int, polling_backend=None,
+            canvas_size: int = 0, canvas_runs: int = 0) -> dict:
     add_name = "celery_support.tasks.add"
     # warm-up: connections, pool processes, first imports
     for i in range(20):
@@ -79,6 +101,9 @@ def measure(app: Celery, n_latency: int, n_tasks: int, polling_backend=None) -> 
         "latency_p90_ms": percentile(latencies, 90) * 1000,
         "latency_n": n_latency,
     }
+    if canvas_runs:
+        out["group_ms"] = canvas_latency(app, "group", canvas_size, canvas_runs) * 1000
+        out["chord_ms"] = canvas_latency(app, "chord", canvas_size, canvas_runs) * 1000
     if n_tasks:
         start = time.perf_counter()
         results = [app.send_task(add_name, (i, i)) for i in range(n_tasks)]
@@ -105,7 +130,7 @@ def run_backend(name: str, broker_url: str, backend_url: str, args, log_dir: str
         polling_backend = PollingDataBridgeBackend(app=app, url=backend_url) if polling else None
         result = measure(app, args.latency_tasks if not polling else args.polling_latency_tasks,
                          0 if polling and not args.polling_throughput else args.tasks,
-                         polling_backend)
+                         polling_backend, args.canvas_size, 0 if polling else args.canvas_runs)
         if polling_backend is not None:
             polling_backend.close()
         return result
@@ -144,6 +169,10 @@ def main() -> int:
     parser.add_argument("--polling-throughput", action="store_true",
                         help="also run the throughput part with the polling client")
     parser.add_argument("--skip-polling", action="store_true")
+    parser.add_argument("--canvas-size", type=int, default=100,
+                        help="tasks in each group and chord of the canvas latency run")
+    parser.add_argument("--canvas-runs", type=int, default=10,
+                        help="groups, then chords, one after the other (0: skip)")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork processes")
     parser.add_argument("--track-started", action="store_true",
                         help="task_track_started=True (a STARTED write before each result); "
@@ -194,15 +223,19 @@ def main() -> int:
     print(f"Celery {celery.__version__}, prefork --concurrency={args.concurrency}, "
           f"task_track_started={args.track_started}, broker redis-server (Debian), "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs")
-    print(f"{'backend':<20} {'get() median':>13} {'get() p90':>10} {'tasks/s':>9} "
-          f"{'send':>8}  (latency: n sequential tasks; throughput: {args.tasks} tasks sent "
-          "at once, then ResultSet.get(); send: time to send them)")
+    print(f"{'backend':<20} {'get() median':>13} {'get() p90':>10} "
+          f"{'group' + str(args.canvas_size):>10} {'chord' + str(args.canvas_size):>10} "
+          f"{'tasks/s':>9} {'send':>8}  (latency: n sequential tasks; groupN/chordN: median "
+          f"get() of {args.canvas_runs} groups/chords of N tasks; throughput: {args.tasks} "
+          "tasks sent at once, then ResultSet.get(); send: time to send them)")
     for name, r in results.items():
         tput = f"{r['tasks_per_s']:9.0f}" if "tasks_per_s" in r else f"{'-':>9}"
         send = f"{r['send_s']:6.2f} s" if "send_s" in r else f"{'-':>8}"
+        canvas = "".join(f"{r[k]:7.1f} ms" if k in r else f"{'-':>10}" for k in
+                         ("group_ms", "chord_ms"))
         n = len(rounds[name])
         print(f"{name:<20} {r['latency_median_ms']:10.2f} ms {r['latency_p90_ms']:7.2f} ms "
-              f"{tput} {send}  (n={r['latency_n']}"
+              f"{canvas} {tput} {send}  (n={r['latency_n']}"
               + (f", median of {n} rounds" if n > 1 else "") + ")")
         if n > 1:
             lo, hi = spread[name]["latency_median_ms"]
@@ -213,8 +246,11 @@ def main() -> int:
             print(line + " (min-max over the rounds)")
     if "redis" in results:
         d, r = results["databridge"], results["redis"]
-        print(f"databridge / redis: latency x{d['latency_median_ms'] / r['latency_median_ms']:.2f}"
-              f", throughput x{d['tasks_per_s'] / r['tasks_per_s']:.2f}")
+        line = f"databridge / redis: latency x{d['latency_median_ms'] / r['latency_median_ms']:.2f}"
+        for k in ("group_ms", "chord_ms"):
+            if k in d:
+                line += f", {k[:-3]}{args.canvas_size} x{d[k] / r[k]:.2f}"
+        print(line + f", throughput x{d['tasks_per_s'] / r['tasks_per_s']:.2f}")
     return 0
 
 
