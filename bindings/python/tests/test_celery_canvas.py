@@ -290,7 +290,7 @@ def _chord_empty(t):
     return [settle(chord([], t.tsum.s())())]
 
 
-@shape("group | task (a chord)", [("value", 12)])
+@shape("group piped into a task (a chord)", [("value", 12)])
 def _group_pipe_task(t):
     """group(add.si(i, i) for i in range(4)) | tsum.s()"""
     return [settle((group(t.add.si(i, i) for i in range(4)) | t.tsum.s())())]
