@@ -416,6 +416,12 @@ void AppendRespValue(std::string* out, const Value& v, RespStyle style) {
       }
       return;
     }
+    case ValueType::kCold:
+      // Never reaches the wire: a shard loads a cold value before any command reads it. Should
+      // a bug let one through, the client reads an error in its place (as the binary codec
+      // sends), never a reply with a value missing, which would shift every later reply.
+      out->append("-INTERNAL value not loaded from disk\r\n");
+      return;
   }
 }
 

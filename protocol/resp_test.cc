@@ -249,6 +249,20 @@ TEST_CASE("replies: every value type in RESP2 and RESP3", "[resp]") {
   }
 }
 
+TEST_CASE("a cold value that leaks to the encoder is an error in its place", "[resp]") {
+  ColdRef ref;
+  ref.segment = 1;
+  ref.length = 10;
+  ref.type = ValueType::kString;
+  const Value cold = Value::Cold(ref);
+  for (int version : {2, 3}) {
+    CHECK(Encode(Reply::Of(cold), version) == "-INTERNAL value not loaded from disk\r\n");
+    // Inside a list it takes exactly its element's place: the reply stays parseable.
+    CHECK(Encode(Reply::Of(L({I(1), cold})), version) ==
+          "*2\r\n:1\r\n-INTERNAL value not loaded from disk\r\n");
+  }
+}
+
 TEST_CASE("stored data goes out as bulk strings, as Redis shows it", "[resp]") {
   CHECK(Encode(Reply::Of(I(10)), 2, true) == "$2\r\n10\r\n");
   CHECK(Encode(Reply::Of(I(10)), 3, true) == "$2\r\n10\r\n");

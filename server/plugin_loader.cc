@@ -1,9 +1,7 @@
 #include "server/plugin_loader.h"
 
 #include <dlfcn.h>
-
-#include <cinttypes>
-#include <cstdio>
+#include <fmt/format.h>
 
 #include "plugins/api/plugin.h"
 
@@ -32,13 +30,10 @@ Status LoadPlugin(const std::string& path, CommandRegistry* registry, std::strin
   }
   const uint64_t theirs = abi();
   if (theirs != PluginAbiFingerprint()) {
-    char buf[160];
-    std::snprintf(buf, sizeof(buf),
-                  "ABI mismatch: plugin built for API version %" PRIu64 " (fingerprint %016" PRIx64
-                  "), server has version %u (fingerprint %016" PRIx64
-                  "); rebuild the plugin against this server's headers",
-                  theirs >> 48, theirs, kPluginApiVersion, PluginAbiFingerprint());
-    return fail(buf);
+    return fail(fmt::format(
+        "ABI mismatch: plugin built for API version {} (fingerprint {:016x}), server has "
+        "version {} (fingerprint {:016x}); rebuild the plugin against this server's headers",
+        theirs >> 48, theirs, kPluginApiVersion, PluginAbiFingerprint()));
   }
   *name = plugin_name();
   if (const char* err = reg(registry)) return fail(std::string("registration failed: ") + err);

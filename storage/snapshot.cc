@@ -154,8 +154,8 @@ Status ReadSnapshot(
       std::string body = buf.substr(4) + rest;
       if (body.size() != kSnapshotFooterSize - 4) return corrupt("truncated footer");
       std::string_view b(body);
-      uint64_t f_entries, f_max_version, f_blocks;
-      uint32_t f_crc;
+      uint64_t f_entries = 0, f_max_version = 0, f_blocks = 0;
+      uint32_t f_crc = 0;
       GetFixed64(&b, &f_entries);
       GetFixed64(&b, &f_max_version);
       GetFixed64(&b, &f_blocks);

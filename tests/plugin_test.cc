@@ -128,9 +128,10 @@ TEST_CASE("plugins that cannot load stop the server at start-up", "[integration]
   CHECK_THAT(StartupError({"--plugin", Plugin("tests/plugins/no_entry.so")}),
              Contains("missing entry point"));
   // Same API version, other headers: refused.
+  // The whole message (a fixed buffer once cut its end off: -Wformat-truncation).
   CHECK_THAT(StartupError({"--plugin", Plugin("tests/plugins/bad_abi.so")}),
              Contains("ABI mismatch") && Contains("built for API version 2") &&
-                 Contains("rebuild the plugin"));
+                 Contains("); rebuild the plugin against this server's headers"));
   CHECK_THAT(StartupError({"--plugin", Plugin("tests/plugins/clash.so")}),
              Contains("GET is already registered"));
   // Plugin commands are called by name: the binary protocol's opcodes are the built-ins'.
