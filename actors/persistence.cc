@@ -146,7 +146,8 @@ struct WalState {
       }
       for (ShardBatch* b : held) b->completion->OnBatchDone(b);
       held.clear();
-      if (file->Size() >= options.wal_file_bytes) Rotate();
+      // A failed rotation marks the WAL failed itself (SetFailed): nothing more to do here.
+      if (file->Size() >= options.wal_file_bytes) Rotate().IgnoreError();
     } else {
       SetFailed(s);
       for (ShardBatch* b : held) {
@@ -240,8 +241,13 @@ void PruneAfterSnapshot(const PersistenceOptions& options, uint64_t lsn) {
                   options.dir);
     return;
   }
-  for (const std::string& path : plan.deletions) options.env->DeleteFile(path);
-  options.env->SyncDir(options.dir);
+  // A file that could not be deleted is only space: the next snapshot's plan deletes it again.
+  for (const std::string& path : plan.deletions) {
+    Status d = options.env->DeleteFile(path);
+    if (!d.ok()) spdlog::warn("snapshot: deleting {}: {}", path, d.ToString());
+  }
+  s = options.env->SyncDir(options.dir);
+  if (!s.ok()) spdlog::warn("snapshot: syncing {}: {}", options.dir, s.ToString());
   if (plan.kept.size() > 1) {
     spdlog::info("snapshot: keeping the sets at lsn {} and {} and the WAL from lsn {}", lsn,
                  plan.kept[1], plan.wal_from);
@@ -274,7 +280,10 @@ void DeleteDeadSegments(WalState& st) {
     segments->deleted_segments.fetch_add(1, std::memory_order_relaxed);
   }
   if (!ids.empty()) {
-    st.options.env->SyncDir(st.options.dir);
+    // Unsynced, a deleted segment may come back after a crash: recovery ignores segments no
+    // entry refers to, so that costs space only.
+    Status s = st.options.env->SyncDir(st.options.dir);
+    if (!s.ok()) spdlog::warn("tier: syncing {}: {}", st.options.dir, s.ToString());
     spdlog::info("tier: deleted {} cold segments without live values", ids.size());
   }
 }

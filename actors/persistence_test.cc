@@ -541,7 +541,7 @@ class WrittenAtCompletion final : public BatchCompletion {
   void OnBatchDone(ShardBatch*) override {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t size = 0;
-    env_->GetFileSize(path_, &size);
+    CHECK(env_->GetFileSize(path_, &size).ok());
     sizes_.push_back(size);
     cv_.notify_all();
   }

@@ -33,8 +33,10 @@ void TierWriterFiles::Append(TierAppend* a) {
   if (a->status.ok() && a->seal) a->status = f->Sync();
   a->file_bytes = f->Size();
   if (a->seal || !a->status.ok()) {
-    // Sealed, or failed: nothing more goes into this segment.
-    f->Close();
+    // Sealed, or failed: nothing more goes into this segment. A failed close of a segment
+    // that was written and synced fails the append like any other write error.
+    Status closed = f->Close();
+    if (a->status.ok()) a->status = closed;
     open_.erase(it);
   }
   a->data.clear();

@@ -40,8 +40,8 @@ int64_t KvCodec::ParseReply(std::string_view data, ReplyKind* kind, std::string*
   *kind = frame.header.code == 0 ? ReplyKind::kOk : ReplyKind::kError;
   if (*kind == ReplyKind::kError) {
     Reply r;
-    protocol::DecodeResponse(frame, &r);
-    *error = r.error;
+    Status s = protocol::DecodeResponse(frame, &r);
+    *error = s.ok() ? r.error : "undecodable error reply: " + s.ToString();
   }
   return static_cast<int64_t>(frame.size());
 }

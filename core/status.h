@@ -36,7 +36,9 @@ enum class Code : uint8_t {
 // Short upper-case name of a code, used as the first word of error texts ("WRONGTYPE ...").
 std::string_view CodeName(Code code);
 
-class Status {
+// [[nodiscard]]: a Status (or StatusOr) that is returned must be looked at, or dropped on
+// purpose with IgnoreError().
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -62,6 +64,10 @@ class Status {
   // "WRONGTYPE Operation against ..." — the text a client shows.
   std::string ToString() const;
 
+  // Drops the status on purpose (the class is [[nodiscard]]): where a failure changes nothing
+  // for the caller, say why at the call.
+  void IgnoreError() const {}
+
   bool operator==(const Status& o) const { return code_ == o.code_ && message_ == o.message_; }
 
  private:
@@ -72,7 +78,7 @@ class Status {
 // A value or the Status explaining why there is none. Accessing value() of a failed StatusOr
 // is a bug (checked in debug builds).
 template <class T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design

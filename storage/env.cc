@@ -21,7 +21,7 @@ class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixWritableFile() override {
-    if (fd_ >= 0) Close();
+    if (fd_ >= 0) Close().IgnoreError();  // nobody left to tell: callers Close() to know
   }
 
   Status Append(std::string_view data) override {

@@ -196,7 +196,7 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
     if (i + 1 < wal.size() && wal[i + 1].first_lsn <= from_lsn) {
       if (report) {
         uint64_t size = 0;
-        env->GetFileSize(wal[i].path, &size);
+        env->GetFileSize(wal[i].path, &size).IgnoreError();  // progress figures only
         progress->Skip(size);
       }
       continue;
@@ -257,7 +257,7 @@ Status ReplayWal(Env* env, const std::vector<WalFile>& wal, uint64_t from_lsn, u
     }
     if (!reader.status().ok()) return reader.status();
     uint64_t size = 0;
-    env->GetFileSize(wal[i].path, &size);
+    env->GetFileSize(wal[i].path, &size).IgnoreError();  // progress figures only
     progress->Add(report ? size - std::min(size, file_bytes_reported) : 0, entries_unreported);
     const bool last_file = i + 1 == wal.size();
     if (truncate_tail && last_file && (reader.truncated_tail() || damage_after_last_record) &&
@@ -287,8 +287,10 @@ Status Recover(Env* env, const std::string& dir, const RecoveryOptions& o, Recov
   Status s = ListDataDir(env, dir, &listing);
   if (!s.ok()) return s;
   for (const std::string& t : listing.temp) {
-    // A snapshot whose writing was interrupted: never complete, never used.
-    env->DeleteFile(t);
+    // A snapshot whose writing was interrupted: never complete, never used. Left there, it
+    // is only space (the next start-up tries again).
+    Status d = env->DeleteFile(t);
+    if (!d.ok()) Warn(o, "deleting " + t + ": " + d.ToString());
   }
 
   // The snapshot sets, newest first (headers only), and what recovery will read.
@@ -296,14 +298,14 @@ Status Recover(Env* env, const std::string& dir, const RecoveryOptions& o, Recov
   uint64_t total_bytes = 0;
   for (const auto& f : listing.wal) {
     uint64_t size = 0;
-    env->GetFileSize(f.path, &size);
+    env->GetFileSize(f.path, &size).IgnoreError();  // progress figures only
     total_bytes += size;
   }
   for (const SnapshotSet& set : sets) {
     if (!set.complete()) continue;
     for (const auto& f : set.files) {
       uint64_t size = 0;
-      env->GetFileSize(f.path, &size);
+      env->GetFileSize(f.path, &size).IgnoreError();  // progress figures only
       total_bytes += size;
     }
     break;  // normally the newest complete set is the one loaded
