@@ -74,9 +74,20 @@ bench-test: setup $(BENCH_STAMP)
 	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //bench:data-bridge-kv-bench
 	$(VENV)/bin/python bench/bench_test.py
 
-lint: setup
-	@files=$$(git ls-files '*.cc' '*.h'); \
+# Static checks: clang-format on every C++ file; ruff and mypy --strict on the Python package
+# (bindings/python/pyproject.toml says which rules).
+LINT_STAMP := $(VENV)/.lint-deps-done
+
+$(LINT_STAMP): bindings/python/requirements-lint.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r bindings/python/requirements-lint.txt
+	@touch $@
+
+lint: setup $(LINT_STAMP)
+	@files=$$(git ls-files '*.cc' '*.h' '*.cpp'); \
 	clang-format --dry-run -Werror $$files && echo "lint: clang-format clean"
+	cd bindings/python && ../../$(VENV)/bin/ruff check src && echo "lint: ruff clean"
+	cd bindings/python && ../../$(VENV)/bin/mypy src/data_bridge
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -12,9 +12,20 @@
 from . import _native
 from . import errors as _errors
 from .client import KvClient, Lock
-from .errors import (KvAuthError, KvConnectionError, KvError, KvOutOfMemoryError,
-                     KvOverflowError, KvPoolTimeoutError, KvProtocolError, KvResponseError,
-                     KvTimeoutError, KvUnknownCommandError, KvWrongTypeError, LockNotOwnedError)
+from .errors import (
+    KvAuthError,
+    KvConnectionError,
+    KvError,
+    KvOutOfMemoryError,
+    KvOverflowError,
+    KvPoolTimeoutError,
+    KvProtocolError,
+    KvResponseError,
+    KvTimeoutError,
+    KvUnknownCommandError,
+    KvWrongTypeError,
+    LockNotOwnedError,
+)
 from .pool import KvPool, PoolConfig
 
 _native.set_error_factory(_errors._from_code)
@@ -22,8 +33,21 @@ _native.set_error_factory(_errors._from_code)
 __version__ = "0.1.0"
 
 __all__ = [
-    "KvClient", "Lock", "KvPool", "PoolConfig", "KvError", "KvConnectionError", "KvTimeoutError",
-    "KvAuthError", "KvResponseError", "KvUnknownCommandError", "KvWrongTypeError",
-    "KvOverflowError", "KvOutOfMemoryError", "KvProtocolError", "LockNotOwnedError",
-    "KvPoolTimeoutError", "__version__",
+    "KvAuthError",
+    "KvClient",
+    "KvConnectionError",
+    "KvError",
+    "KvOutOfMemoryError",
+    "KvOverflowError",
+    "KvPool",
+    "KvPoolTimeoutError",
+    "KvProtocolError",
+    "KvResponseError",
+    "KvTimeoutError",
+    "KvUnknownCommandError",
+    "KvWrongTypeError",
+    "Lock",
+    "LockNotOwnedError",
+    "PoolConfig",
+    "__version__",
 ]

@@ -28,7 +28,7 @@ from .errors import KvConnectionError
 
 _MAX_IDLE = 4
 
-_instances: "weakref.WeakSet[BlockingConnections]" = weakref.WeakSet()
+_instances: weakref.WeakSet[BlockingConnections] = weakref.WeakSet()
 
 
 class BlockingConnections:

@@ -7,17 +7,36 @@ run these, so the two APIs cannot drift apart.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable, List, Mapping, NamedTuple, Optional, Sequence
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 Key = Any  # str or bytes (ints are accepted and stand for their text)
 Number = Any  # int or Decimal
 
 
-class Command(NamedTuple):
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Command(Generic[T]):
+    """A command to send, and how its reply becomes the method's result (of type T)."""
+
     name: str
-    args: tuple
-    convert: Callable[[Any], Any]
+    args: Tuple[Any, ...]
+    convert: Callable[[Any], T]
     # None: the client's timeout; else seconds the server may legitimately wait (added to it),
     # or math.inf for "no limit".
     wait: Optional[float] = None
@@ -63,11 +82,11 @@ def _wait(timeout: Optional[float]) -> float:
     return math.inf if timeout is None else timeout_arg(timeout)
 
 
-def ping() -> Command:
+def ping() -> Command[bool]:
     return Command("PING", (), lambda r: r == "PONG")
 
 
-def get(key: Key, default: Any = None) -> Command:
+def get(key: Key, default: Any = None) -> Command[Any]:
     if default is None:
         return Command("GET", (key,), _same)
     # GET answers nil both for a missing key and for a stored None; GETV tells them apart, so
@@ -76,7 +95,7 @@ def get(key: Key, default: Any = None) -> Command:
 
 
 def set_(key: Key, value: Any, ttl: Optional[float] = None, nx: bool = False,
-         xx: bool = False) -> Command:
+         xx: bool = False) -> Command[bool]:
     args: List[Any] = [key, value]
     if ttl is not None:
         args += ["PX", ttl_ms(ttl)]
@@ -87,46 +106,46 @@ def set_(key: Key, value: Any, ttl: Optional[float] = None, nx: bool = False,
     return Command("SET", tuple(args), lambda r: r is not None)
 
 
-def setnx(key: Key, value: Any, ttl: Optional[float] = None) -> Command:
+def setnx(key: Key, value: Any, ttl: Optional[float] = None) -> Command[bool]:
     return set_(key, value, ttl, nx=True)
 
 
-def delete(*keys: Key) -> Command:
+def delete(*keys: Key) -> Command[int]:
     return Command("DEL", keys, _same)
 
 
-def exists(key: Key) -> Command:
+def exists(key: Key) -> Command[bool]:
     return Command("EXISTS", (key,), _bool)
 
 
-def incr(key: Key, by: Number = 1) -> Command:
+def incr(key: Key, by: Number = 1) -> Command[Any]:
     return Command("INCR", (key, by), _same)
 
 
-def decr(key: Key, by: Number = 1) -> Command:
+def decr(key: Key, by: Number = 1) -> Command[Any]:
     return Command("DECR", (key, by), _same)
 
 
-def ttl(key: Key) -> Command:
+def ttl(key: Key) -> Command[Optional[float]]:
     return Command("PTTL", (key,), lambda r: None if r < 0 else r / 1000.0)
 
 
-def expire(key: Key, ttl: float) -> Command:
+def expire(key: Key, ttl: float) -> Command[bool]:
     return Command("PEXPIRE", (key, ttl_ms(ttl)), _bool)
 
 
-def persist(key: Key) -> Command:
+def persist(key: Key) -> Command[bool]:
     return Command("PERSIST", (key,), _bool)
 
 
-def mget(keys: Sequence[Key]) -> Command:
+def mget(keys: Sequence[Key]) -> Command[List[Any]]:
     keys = tuple(keys)
     if not keys:
         return Command("PING", (), lambda r: [])
     return Command("MGET", keys, _same)
 
 
-def mset(mapping: Mapping[Key, Any], ttl: Optional[float] = None) -> Command:
+def mset(mapping: Mapping[Key, Any], ttl: Optional[float] = None) -> Command[None]:
     args: List[Any] = []
     for k, v in mapping.items():
         args += [k, v]
@@ -137,52 +156,52 @@ def mset(mapping: Mapping[Key, Any], ttl: Optional[float] = None) -> Command:
     return Command("MSETPX", (ttl_ms(ttl), *args), lambda r: None)
 
 
-def mdel(keys: Sequence[Key]) -> Command:
+def mdel(keys: Sequence[Key]) -> Command[int]:
     keys = tuple(keys)
     if not keys:
         return Command("PING", (), lambda r: 0)
     return Command("MDEL", keys, _same)
 
 
-def mexists(keys: Sequence[Key]) -> Command:
+def mexists(keys: Sequence[Key]) -> Command[List[bool]]:
     keys = tuple(keys)
     if not keys:
         return Command("PING", (), lambda r: [])
     return Command("MEXISTS", keys, lambda r: [bool(x) for x in r])
 
 
-def get_versioned(key: Key) -> Command:
+def get_versioned(key: Key) -> Command[Optional[Tuple[Any, int]]]:
     return Command("GETV", (key,), lambda r: None if r is None else (r[0], r[1]))
 
 
-def cas(key: Key, value: Any, version: int, ttl: Optional[float] = None) -> Command:
+def cas(key: Key, value: Any, version: int, ttl: Optional[float] = None) -> Command[bool]:
     args: List[Any] = [key, version, value]
     if ttl is not None:
         args += ["PX", ttl_ms(ttl)]
     return Command("CAS", tuple(args), _bool)
 
 
-def rpush(key: Key, *values: Any) -> Command:
+def rpush(key: Key, *values: Any) -> Command[int]:
     return Command("RPUSH", (key, *values), _same)
 
 
-def lpush(key: Key, *values: Any) -> Command:
+def lpush(key: Key, *values: Any) -> Command[int]:
     return Command("LPUSH", (key, *values), _same)
 
 
-def lpop(key: Key, count: Optional[int] = None) -> Command:
+def lpop(key: Key, count: Optional[int] = None) -> Command[Any]:
     return Command("LPOP", (key,) if count is None else (key, count), _same)
 
 
-def rpop(key: Key, count: Optional[int] = None) -> Command:
+def rpop(key: Key, count: Optional[int] = None) -> Command[Any]:
     return Command("RPOP", (key,) if count is None else (key, count), _same)
 
 
-def lrange(key: Key, start: int, stop: int) -> Command:
+def lrange(key: Key, start: int, stop: int) -> Command[List[Any]]:
     return Command("LRANGE", (key, start, stop), _same)
 
 
-def llen(key: Key) -> Command:
+def llen(key: Key) -> Command[int]:
     return Command("LLEN", (key,), _same)
 
 
@@ -190,57 +209,60 @@ def _pair(r: Any) -> Any:
     return None if r is None else (r[0], r[1])
 
 
-def _keys(keys: Any) -> tuple:
+def _keys(keys: Any) -> Tuple[Any, ...]:
     """One key (str, bytes or int) or an iterable of keys."""
     if isinstance(keys, (str, bytes, bytearray, int)):
         return (keys,)
     return tuple(keys)
 
 
-def blpop(keys: Iterable[Key], timeout: Optional[float] = None) -> Command:
+def blpop(keys: Iterable[Key],
+          timeout: Optional[float] = None) -> Command[Optional[Tuple[Any, Any]]]:
     return Command("BLPOP", (*_keys(keys), timeout_arg(timeout)), _pair, _wait(timeout))
 
 
-def brpop(keys: Iterable[Key], timeout: Optional[float] = None) -> Command:
+def brpop(keys: Iterable[Key],
+          timeout: Optional[float] = None) -> Command[Optional[Tuple[Any, Any]]]:
     return Command("BRPOP", (*_keys(keys), timeout_arg(timeout)), _pair, _wait(timeout))
 
 
-def wait(key: Key, timeout: Optional[float] = None) -> Command:
+def wait(key: Key, timeout: Optional[float] = None) -> Command[Any]:
     return Command("WAIT", (key, timeout_arg(timeout)), _same, _wait(timeout))
 
 
-def mwait(keys: Sequence[Key], timeout: Optional[float] = None) -> Command:
+def mwait(keys: Sequence[Key], timeout: Optional[float] = None) -> Command[List[Any]]:
     return Command("MWAIT", (timeout_arg(timeout), *keys), _same, _wait(timeout))
 
 
-def waitany(keys: Sequence[Key], timeout: Optional[float] = None) -> Command:
+def waitany(keys: Sequence[Key],
+            timeout: Optional[float] = None) -> Command[Optional[Tuple[Any, Any]]]:
     return Command("WAITANY", (timeout_arg(timeout), *keys), _pair, _wait(timeout))
 
 
 def lock_acquire(name: Key, token: str, ttl: float, blocking: bool,
-                 timeout: Optional[float]) -> Command:
+                 timeout: Optional[float]) -> Command[bool]:
     if not blocking or timeout == 0:  # timeout=0: one try, as threading.Lock.acquire(True, 0)
         return Command("LOCK", (name, token, ttl_ms(ttl)), _bool)
     return Command("LOCK", (name, token, ttl_ms(ttl), timeout_arg(timeout)), _bool,
                    _wait(timeout))
 
 
-def lock_release(name: Key, token: str) -> Command:
+def lock_release(name: Key, token: str) -> Command[bool]:
     return Command("UNLOCK", (name, token), _bool)
 
 
-def lock_extend(name: Key, token: str, ttl: float) -> Command:
+def lock_extend(name: Key, token: str, ttl: float) -> Command[bool]:
     return Command("LOCKEXTEND", (name, token, ttl_ms(ttl)), _bool)
 
 
-def mget_versioned(keys: Sequence[Key]) -> Command:
+def mget_versioned(keys: Sequence[Key]) -> Command[List[Optional[Tuple[Any, int]]]]:
     keys = tuple(keys)
     if not keys:
         return Command("PING", (), lambda r: [])
     return Command("MGETV", keys, lambda r: [None if e is None else (e[0], e[1]) for e in r])
 
 
-def _versions(versions: Any) -> tuple:
+def _versions(versions: Any) -> Tuple[Any, ...]:
     """WAITANYV's ``key version`` pairs from a mapping or an iterable of (key, version)."""
     items = versions.items() if isinstance(versions, Mapping) else versions
     pairs: List[Any] = []
@@ -253,7 +275,8 @@ def _versions(versions: Any) -> tuple:
     return tuple(pairs)
 
 
-def waitany_versioned(versions: Any, timeout: Optional[float] = None) -> Command:
+def waitany_versioned(versions: Any, timeout: Optional[float] = None
+                      ) -> Command[Optional[Tuple[Any, Any, int]]]:
     return Command("WAITANYV", (timeout_arg(timeout), *_versions(versions)),
                    lambda r: None if r is None else (r[0], r[1], r[2]), _wait(timeout))
 
@@ -272,14 +295,14 @@ def _seconds_arg(value: Any) -> float:
     return seconds if seconds > 0 and not math.isnan(seconds) else 0.0
 
 
-def _arg_at(i: int, min_args: int) -> Callable[[tuple], Optional[float]]:
+def _arg_at(i: int, min_args: int) -> Callable[[Tuple[Any, ...]], Optional[float]]:
     return lambda args: _seconds_arg(args[i]) if len(args) >= min_args else None
 
 
 #: The built-in commands that may block, and where their timeout argument is: what
 #: ``execute()`` uses to run them like ``wait()``/``blpop()`` (on a connection of their own,
 #: allowed that long). None: this form does not block (LOCK without a timeout).
-BLOCKING_COMMANDS: Mapping[str, Callable[[tuple], Optional[float]]] = {
+BLOCKING_COMMANDS: Mapping[str, Callable[[Tuple[Any, ...]], Optional[float]]] = {
     "WAIT": _arg_at(1, 2),
     "BLPOP": _arg_at(-1, 2),
     "BRPOP": _arg_at(-1, 2),
@@ -290,7 +313,7 @@ BLOCKING_COMMANDS: Mapping[str, Callable[[tuple], Optional[float]]] = {
 }
 
 
-def execute(command: str, *args: Any, timeout: Optional[float] = None) -> Command:
+def execute(command: str, *args: Any, timeout: Optional[float] = None) -> Command[Any]:
     if timeout is not None:
         if isinstance(timeout, bool) or not timeout > 0:
             raise ValueError(f"timeout must be positive (math.inf: no limit), got {timeout!r}")
@@ -300,6 +323,6 @@ def execute(command: str, *args: Any, timeout: Optional[float] = None) -> Comman
     return Command(command, args, _same, wait)
 
 
-def info() -> Command:
+def info() -> Command[Dict[str, Any]]:
     return Command("INFO", (), lambda r: {(k.decode() if isinstance(k, bytes) else k): v
                                           for k, v in r.items()})

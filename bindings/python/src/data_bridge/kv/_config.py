@@ -33,7 +33,7 @@ class ConnectionConfig:
                  ca_file: Optional[str] = None, timeout: Optional[float] = None,
                  connect_timeout: Optional[float] = None, cert_file: Optional[str] = None,
                  key_file: Optional[str] = None,
-                 server_name: Optional[str] = None) -> "ConnectionConfig":
+                 server_name: Optional[str] = None) -> ConnectionConfig:
         """``host:port[/namespace][?query]``,
         ``databridge://[:password@]host:port[/namespace][?query]``, or ``databridges://...``
         (TLS). The query string sets options: ``timeout``, ``connect_timeout`` (seconds > 0),
@@ -67,7 +67,7 @@ class ConnectionConfig:
             connect_timeout=float(pick(connect_timeout, "connect_timeout", timeout)),
         )
 
-    def native(self, shared_io: bool = False) -> "_native.NativeClient":
+    def native(self, shared_io: bool = False) -> _native.NativeClient:
         """A native connection: with an I/O thread of its own, or (``shared_io``) on the
         process's one shared I/O thread (the connections of blocking commands)."""
         return _native.NativeClient(self.host, self.port, self.namespace, self.password or "",
@@ -75,7 +75,7 @@ class ConnectionConfig:
                                     self.timeout, self.ca_file or "", self.cert_file or "",
                                     self.key_file or "", self.server_name or "", shared_io)
 
-    def blocking_native(self) -> "_native.NativeClient":
+    def blocking_native(self) -> _native.NativeClient:
         """A connection for one blocking command at a time, on the shared I/O thread."""
         return self.native(shared_io=True)
 

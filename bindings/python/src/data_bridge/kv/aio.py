@@ -13,13 +13,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import _commands as C
 from ._blocking import BlockingConnections
+from ._commands import Command, Key, T
 from ._config import ConnectionConfig
-from ._commands import Command, Key
 from .errors import KvConnectionError, KvError, KvTimeoutError
 from .pool import PoolConfig, _AsyncPoolBase
 
 
-def _resolve(fut: "asyncio.Future[Any]", result: Any, exc: Optional[BaseException]) -> None:
+def _resolve(fut: asyncio.Future[Any], result: Any, exc: Optional[BaseException]) -> None:
     if fut.done():  # the caller gave up (cancelled, or timed out)
         return
     if exc is not None:
@@ -53,7 +53,7 @@ class KvClient:
     def namespace(self) -> str:
         return self._config.namespace
 
-    async def _call(self, native: Any, cmd: Command) -> Any:
+    async def _call(self, native: Any, cmd: Command[Any]) -> Any:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
 
@@ -69,7 +69,7 @@ class KvClient:
         except asyncio.TimeoutError:
             raise KvTimeoutError(f"no reply to {cmd.name} within {limit} s") from None
 
-    async def _run(self, cmd: Command) -> Any:
+    async def _run(self, cmd: Command[T]) -> T:
         if cmd.wait is None:
             return cmd.convert(await self._call(self._native, cmd))
         conn = self._blocking.take()
@@ -86,7 +86,7 @@ class KvClient:
             self._blocking.give_back(conn, reusable)
         return cmd.convert(result)
 
-    async def connect(self) -> "KvClient":
+    async def connect(self) -> KvClient:
         await self._run(C.ping())
         return self
 
@@ -102,7 +102,7 @@ class KvClient:
     def closed(self) -> bool:
         return self._native.closed
 
-    async def __aenter__(self) -> "KvClient":
+    async def __aenter__(self) -> KvClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -197,7 +197,7 @@ class KvClient:
                       timeout: Optional[float] = None) -> Optional[Tuple[Key, Any]]:
         return await self._run(C.waitany(keys, timeout))
 
-    def lock(self, name: Key, ttl: float = 30.0) -> "Lock":
+    def lock(self, name: Key, ttl: float = 30.0) -> Lock:
         return Lock(self, name, ttl)
 
     async def mget_versioned(self, keys: Sequence[Key]) -> List[Optional[Tuple[Any, int]]]:
@@ -236,12 +236,12 @@ class Lock:
             C.lock_extend(self.name, self.token, self.ttl if ttl is None else ttl))
 
     async def owned(self) -> bool:
-        return await self._client.get(self.name) == self.token
+        return bool(await self._client.get(self.name) == self.token)
 
     async def locked(self) -> bool:
         return await self._client.exists(self.name)
 
-    async def __aenter__(self) -> "Lock":
+    async def __aenter__(self) -> Lock:
         await self.acquire()
         return self
 

@@ -46,9 +46,10 @@ Settings read from the Celery app:
     A dict: ``timeout`` (seconds to wait for a reply, default 5), ``connect_timeout``
     (default: ``timeout``), ``password`` (instead of putting it in the URL), ``ca_file`` (the CA
     that signed the server's certificate, TLS), ``cert_file``/``key_file`` (a client
-    certificate, mutual TLS), ``server_name`` (the name to verify), ``wait_slice`` (longest single server-side wait,
-    default 30 s; see :attr:`DataBridgeBackend.wait_slice`), ``wait_window`` (most results one
-    wait of a group join watches, default 64; see :meth:`DataBridgeBackend.get_many`) and
+    certificate, mutual TLS), ``server_name`` (the name to verify), ``wait_slice`` (longest
+    single server-side wait, default 30 s; see :attr:`DataBridgeBackend.wait_slice`),
+    ``wait_window`` (most results one wait of a group join watches, default 64; see
+    :meth:`DataBridgeBackend.get_many`) and
     ``result_chord_ordered`` (default true: a chord's body gets its header's results in header
     order; false: in the order they finished; as for Celery's Redis backend) and Celery's own
     ``global_keyprefix``.
@@ -61,7 +62,7 @@ from __future__ import annotations
 import threading
 import time
 from itertools import islice
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, cast
 from urllib.parse import unquote
 
 from celery import states
@@ -107,7 +108,7 @@ def _flag(value: Any) -> bool:
 _BACKEND_OPTIONS = {"wait_slice": float, "wait_window": int, "result_chord_ordered": _flag}
 
 #: Every key the URL's query string may hold.
-_QUERY_KEYS = tuple(URL_QUERY_KEYS) + ("password",) + tuple(_BACKEND_OPTIONS)
+_QUERY_KEYS = (*URL_QUERY_KEYS, "password", *_BACKEND_OPTIONS)
 
 #: Shortest server-side wait sent (seconds): the server's timers work in milliseconds.
 _MIN_WAIT = 0.001
@@ -172,7 +173,7 @@ class DataBridgeBackend(KeyValueStoreBackend):
     #: ``result_chord_ordered``, as for Celery's Redis backend.
     result_chord_ordered = True
 
-    def __init__(self, app=None, url: Optional[str] = None, **kwargs: Any):
+    def __init__(self, app: Any = None, url: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(app=app, url=url, **kwargs)
         conf = self.app.conf
         if not url:
@@ -241,7 +242,8 @@ class DataBridgeBackend(KeyValueStoreBackend):
         if client is not None:
             client.close()
 
-    def __reduce__(self, args=(), kwargs=None):
+    def __reduce__(self, args: Tuple[Any, ...] = (),
+                   kwargs: Optional[Dict[str, Any]] = None) -> Any:
         """Pickles as (class, url, expires): the copy opens its own connection."""
         kwargs = {} if not kwargs else kwargs
         return super().__reduce__(args, dict(kwargs, url=self.url, expires=self.expires))
@@ -285,7 +287,7 @@ class DataBridgeBackend(KeyValueStoreBackend):
 
     def incr(self, key: bytes) -> int:
         """Atomic increment (a missing key counts as 0): the chord counter."""
-        return self.client.incr(key)
+        return int(self.client.incr(key))
 
     def expire(self, key: bytes, value: Any) -> None:
         """Sets key's TTL. Celery calls it with ``self.expires`` whatever it is: None or 0
@@ -344,7 +346,7 @@ class DataBridgeBackend(KeyValueStoreBackend):
         group_index = getattr(request, "group_index", None)
         jkey, tkey, skey = self._chord_keys(gid)
         encoded = self.encode([1, tid, state, self.encode_result(result, state)])
-        cmds = [C.rpush(jkey, [group_index, encoded]), C.mget([tkey, skey])]
+        cmds: List[C.Command[Any]] = [C.rpush(jkey, [group_index, encoded]), C.mget([tkey, skey])]
         ttl = self._ttl()
         if ttl:
             cmds += [C.expire(k, ttl) for k in (jkey, tkey, skey)]
@@ -369,18 +371,17 @@ class DataBridgeBackend(KeyValueStoreBackend):
                         for entry in self._chord_results(jkey, total)]
             try:
                 callback.delay(resl)
-            except Exception as exc:  # noqa: BLE001 - as Celery's Redis backend reports it
+            except Exception as exc:
                 logger.exception("Chord callback for %r raised: %r", gid, exc)
-                return self.chord_error_from_stack(callback,
-                                                   ChordError(f"Callback error: {exc!r}"))
+                self.chord_error_from_stack(callback, ChordError(f"Callback error: {exc!r}"))
             finally:
                 self.client.delete(jkey, tkey, skey)
         except ChordError as exc:
             logger.exception("Chord %r raised: %r", gid, exc)
-            return self.chord_error_from_stack(callback, exc)
-        except Exception as exc:  # noqa: BLE001 - as Celery's Redis backend reports it
+            self.chord_error_from_stack(callback, exc)
+        except Exception as exc:
             logger.exception("Chord %r raised: %r", gid, exc)
-            return self.chord_error_from_stack(callback, ChordError(f"Join error: {exc!r}"))
+            self.chord_error_from_stack(callback, ChordError(f"Join error: {exc!r}"))
 
     def _chord_results(self, jkey: bytes, total: int) -> List[Any]:
         """The header's ``[group_index, encoded]`` entries: in header order (as the Redis
@@ -464,7 +465,7 @@ class DataBridgeBackend(KeyValueStoreBackend):
         self._ensure_not_eager()
         cached = self._cache.get(task_id)
         if cached is not None and cached["status"] in states.READY_STATES:
-            return cached
+            return cast(Dict[str, Any], cached)
         deadline = time.monotonic() + timeout if timeout else None
         sliced = not _is_noop(on_interval)
         key = self.get_key_for_task(task_id)
@@ -474,7 +475,7 @@ class DataBridgeBackend(KeyValueStoreBackend):
             try:
                 reply = self._waitanyv(self._next_wait(deadline, interval, sliced),
                                        [key, version])
-            except Exception as exc:  # noqa: BLE001 - filtered by _retry_or_raise
+            except Exception as exc:
                 retries = self._retry_or_raise(exc, retries, task_id)
                 version = 0  # the server may have restarted: its versions with it
             else:
@@ -486,15 +487,16 @@ class DataBridgeBackend(KeyValueStoreBackend):
                             self._cache[task_id] = meta
                         if sliced:
                             on_interval()  # last, as Celery's Redis backend: a failed parent
-                        return meta        # raises its own error (AsyncResult.get)
+                        return cast(Dict[str, Any], meta)  # raises its own error
                     version = reply[2]
             if sliced:
                 on_interval()
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError("The operation timed out.")
 
-    def iter_native(self, result, timeout=None, interval=0.5, no_ack=True,
-                    on_message=None, on_interval=None):
+    def iter_native(self, result: Any, timeout: Optional[float] = None, interval: float = 0.5,
+                    no_ack: bool = True, on_message: Any = None,
+                    on_interval: Any = None) -> Iterator[Tuple[str, Any]]:
         """``SyncBackendMixin.iter_native`` (``ResultSet.join_native``), passing the task ids
         to :meth:`get_many` in the result set's order rather than as a set: tasks mostly
         finish in the order they were sent, and get_many watches the first ones first."""
@@ -512,9 +514,11 @@ class DataBridgeBackend(KeyValueStoreBackend):
             list(dict.fromkeys(task_ids)), timeout=timeout, interval=interval,
             no_ack=no_ack, on_message=on_message, on_interval=on_interval)
 
-    def get_many(self, task_ids, timeout=None, interval=0.5, no_ack=True, on_message=None,
-                 on_interval=None, max_iterations=None,
-                 READY_STATES=states.READY_STATES) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    def get_many(self, task_ids: Iterable[Any], timeout: Optional[float] = None,
+                 interval: Optional[float] = 0.5, no_ack: bool = True, on_message: Any = None,
+                 on_interval: Any = None, max_iterations: Optional[int] = None,
+                 READY_STATES: Any = states.READY_STATES
+                 ) -> Iterator[Tuple[str, Dict[str, Any]]]:
         """Yields ``(task_id, meta)`` for each task as it reaches one of ``READY_STATES``.
 
         Used by ``iter_native`` (``ResultSet.join_native``, ``GroupResult.get()``) and by chord
@@ -585,7 +589,7 @@ class DataBridgeBackend(KeyValueStoreBackend):
                         others = [t for t in window if t != woken]
                         if others:
                             changed += zip(others, self._mgetv([keys[t] for t in others]))
-            except Exception as exc:  # noqa: BLE001 - filtered by _retry_or_raise
+            except Exception as exc:
                 retries = self._retry_or_raise(exc, retries, next(iter(pending)))
                 versions = None  # after a reconnect, read everything again
                 if deadline is not None and time.monotonic() >= deadline:

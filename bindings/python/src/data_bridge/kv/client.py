@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from decimal import Decimal
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import _commands as C
 from ._blocking import BlockingConnections
+from ._commands import Command, Key, T
 from ._config import ConnectionConfig
-from ._commands import Command, Key
 from .errors import KvConnectionError, KvError, KvTimeoutError
 
 
@@ -62,14 +61,14 @@ class KvClient:
     def timeout(self) -> float:
         return self._config.timeout
 
-    def _call_timeout(self, cmd: Command) -> float:
+    def _call_timeout(self, cmd: Command[Any]) -> float:
         if cmd.wait is None:
             return self._config.timeout
         if math.isinf(cmd.wait):
             return 0.0  # no limit
         return cmd.wait + self._config.timeout
 
-    def _run(self, cmd: Command) -> Any:
+    def _run(self, cmd: Command[T]) -> T:
         if cmd.wait is None:
             return cmd.convert(self._native.call(cmd.name, cmd.args, self._call_timeout(cmd)))
         conn = self._blocking.take()
@@ -86,13 +85,13 @@ class KvClient:
             self._blocking.give_back(conn, reusable)
         return cmd.convert(result)
 
-    def _run_many(self, cmds: Sequence[Command]) -> List[Any]:
+    def _run_many(self, cmds: Sequence[Command[Any]]) -> List[Any]:
         """Runs non-blocking commands pipelined (one round trip) and returns their converted
         replies in order; the first error reply is raised once every reply is in."""
         replies = self._native.call_many([(c.name, c.args) for c in cmds], self._config.timeout)
         return [c.convert(r) for c, r in zip(cmds, replies)]
 
-    def connect(self) -> "KvClient":
+    def connect(self) -> KvClient:
         """Connects now (otherwise the first command does), raising if that fails."""
         self._native.connect()
         return self
@@ -106,7 +105,7 @@ class KvClient:
     def closed(self) -> bool:
         return self._native.closed
 
-    def __enter__(self) -> "KvClient":
+    def __enter__(self) -> KvClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -234,7 +233,7 @@ class KvClient:
         """Blocks until one of keys exists: (key, value), or None at the timeout."""
         return self._run(C.waitany(keys, timeout))
 
-    def lock(self, name: Key, ttl: float = 30.0) -> "Lock":
+    def lock(self, name: Key, ttl: float = 30.0) -> Lock:
         """A lock named ``name`` whose lease lasts ``ttl`` seconds (see :class:`Lock`)."""
         return Lock(self, name, ttl)
 
@@ -302,12 +301,12 @@ class Lock:
         self._client._run(C.lock_extend(self.name, self.token, self.ttl if ttl is None else ttl))
 
     def owned(self) -> bool:
-        return self._client.get(self.name) == self.token
+        return bool(self._client.get(self.name) == self.token)
 
     def locked(self) -> bool:
         return self._client.exists(self.name)
 
-    def __enter__(self) -> "Lock":
+    def __enter__(self) -> Lock:
         self.acquire()
         return self
 

@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Callable, Deque, Dict, Iterator, List, Op
 
 from .errors import KvConnectionError, KvPoolTimeoutError
 
-_sync_pools: "weakref.WeakSet[KvPool]" = weakref.WeakSet()
+_sync_pools: weakref.WeakSet[KvPool] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -159,7 +159,7 @@ class KvPool:
             self._idle.clear()
             self._cond.notify_all()
 
-    def __enter__(self) -> "KvPool":
+    def __enter__(self) -> KvPool:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -270,7 +270,7 @@ class _AsyncPoolBase:
         async with cond:
             cond.notify_all()
 
-    async def __aenter__(self) -> "_AsyncPoolBase":
+    async def __aenter__(self) -> _AsyncPoolBase:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
