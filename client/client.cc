@@ -218,19 +218,19 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
       Fail(tls_error_);
       return;
     }
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+    tls_ = std::make_shared<TlsStream>(socket_, *tls_ctx_);
     const std::string& name = opts_.server_name.empty() ? opts_.host : opts_.server_name;
     SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
     tls_->set_verify_callback(asio::ssl::host_name_verification(name));
-    tls_->async_handshake(asio::ssl::stream_base::client,
-                          [this, self = shared_from_this(), gen](const error_code& ec) {
-                            if (gen != generation_) return;
-                            if (ec) {
-                              Fail("TLS handshake with " + Where() + " failed: " + ec.message());
-                              return;
-                            }
-                            OnConnected();
-                          });
+    tls_->async_handshake(asio::ssl::stream_base::client, [this, self = shared_from_this(), gen,
+                                                           stream = tls_](const error_code& ec) {
+      if (gen != generation_) return;
+      if (ec) {
+        Fail("TLS handshake with " + Where() + " failed: " + ec.message());
+        return;
+      }
+      OnConnected();
+    });
   }
 
   void OnConnected() {
@@ -292,7 +292,9 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
       Flush();
     };
     if (tls_ != nullptr) {
-      asio::async_write(*tls_, asio::buffer(wbuf_), std::move(done));
+      asio::async_write(
+          *tls_, asio::buffer(wbuf_),
+          [stream = tls_, done = std::move(done)](const error_code& ec, size_t n) { done(ec, n); });
     } else {
       asio::async_write(socket_, asio::buffer(wbuf_), std::move(done));
     }
@@ -321,7 +323,8 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     };
     auto buf = asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_);
     if (tls_ != nullptr) {
-      tls_->async_read_some(buf, std::move(done));
+      tls_->async_read_some(buf, [stream = tls_, done = std::move(done)](
+                                     const error_code& ec, size_t n) { done(ec, n); });
     } else {
       socket_.async_read_some(buf, std::move(done));
     }
@@ -413,7 +416,11 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
   tcp::socket socket_;
   std::unique_ptr<asio::ssl::context> tls_ctx_;
   std::string tls_error_;  // why the TLS context could not be made
-  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  // Shared with the handlers of the operations in flight on it: Fail() drops this reference,
+  // and the stream lives until those (aborted) operations have completed. Destroying it under
+  // them was a use after free (found by ASan, tests/tls_test).
+  using TlsStream = asio::ssl::stream<tcp::socket&>;
+  std::shared_ptr<TlsStream> tls_;
   tcp::resolver resolver_;
   asio::steady_timer timer_;
   uint64_t generation_ = 0;  // bumped on every failure: stale handlers see a new value
