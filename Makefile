@@ -4,7 +4,7 @@ BAZEL ?= bazel
 BAZEL_FLAGS ?=
 SETUP_STAMP := .setup-done
 
-.PHONY: setup build run test test-cpp test-python python fuzz lint format clean
+.PHONY: setup build run test test-cpp test-python python fuzz lint format clean test-asan test-tsan
 
 PYTHON ?= python3
 VENV := .venv
@@ -49,6 +49,21 @@ test-python: python
 
 test-cpp: setup
 	$(BAZEL) test $(BAZEL_FLAGS) //...
+
+# The C++ unit and integration suites under the sanitizers (.bazelrc --config=asan|tsan; each
+# builds into an output tree of its own). Suppressions: scripts/sanitizers/, only for what is
+# truly the uninstrumented Debian CAF library's.
+SANITIZERS := $(CURDIR)/scripts/sanitizers
+ASAN_ENV := --test_env=ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
+	--test_env=LSAN_OPTIONS=suppressions=$(SANITIZERS)/lsan.supp:print_suppressions=0 \
+	--test_env=UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+TSAN_ENV := --test_env=TSAN_OPTIONS=suppressions=$(SANITIZERS)/tsan.supp:halt_on_error=1:second_deadlock_stack=1:print_suppressions=0
+
+test-asan: setup
+	$(BAZEL) test $(BAZEL_FLAGS) --config=asan $(ASAN_ENV) //...
+
+test-tsan: setup
+	$(BAZEL) test $(BAZEL_FLAGS) --config=tsan $(TSAN_ENV) //...
 
 fuzz: setup
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} scripts/fuzz.sh

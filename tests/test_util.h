@@ -22,6 +22,16 @@
 
 namespace dbkv::testing {
 
+// Whether the tests and the server they start run under a sanitizer (make test-asan/test-tsan
+// build both with it). Its allocator keeps freed memory in quarantine and its shadow memory
+// reserves terabytes of address space, so the checks of RSS and address-space limits, which
+// are about our allocator's behaviour, do not apply there; everything else does.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // Options that reach server, in namespace ns, with the client's default request timeout.
 client::ClientOptions Opts(const ServerProcess& server, std::string ns = "");
 // The same with a request timeout of timeout_s seconds.
