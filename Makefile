@@ -51,8 +51,8 @@ test-cpp: setup
 	$(BAZEL) test $(BAZEL_FLAGS) //...
 
 # The C++ unit and integration suites under the sanitizers (.bazelrc --config=asan|tsan; each
-# builds into an output tree of its own). Suppressions: scripts/sanitizers/, only for what is
-# truly the uninstrumented Debian CAF library's.
+# builds into an output tree of its own). TSan links a CAF built with it (caf_tsan.sh, once).
+# Suppressions: scripts/sanitizers/, only for what is truly a library's own.
 SANITIZERS := $(CURDIR)/scripts/sanitizers
 ASAN_ENV := --test_env=ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
 	--test_env=LSAN_OPTIONS=suppressions=$(SANITIZERS)/lsan.supp:print_suppressions=0 \
@@ -63,6 +63,7 @@ test-asan: setup
 	$(BAZEL) test $(BAZEL_FLAGS) --config=asan $(ASAN_ENV) //...
 
 test-tsan: setup
+	scripts/sanitizers/caf_tsan.sh
 	$(BAZEL) test $(BAZEL_FLAGS) --config=tsan $(TSAN_ENV) //...
 
 fuzz: setup

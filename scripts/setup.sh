@@ -10,7 +10,8 @@ PACKAGES=(
   libcaf-dev libboost-dev libboost-system-dev libmsgpack-cxx-dev libssl-dev libspdlog-dev
   libfmt-dev catch2 libcli11-dev prometheus-cpp-dev libzstd-dev libjemalloc-dev libxxhash-dev libabsl-dev zlib1g-dev pybind11-dev
   # Tooling: formatting, fuzzing, comparison servers, profiling
-  clang-14 clang-format libfuzzer-14-dev libclang-rt-14-dev redis-server redis-tools valgrind
+  clang-14 clang-format clang-tidy-14 libfuzzer-14-dev libclang-rt-14-dev redis-server redis-tools valgrind
+  cmake  # make test-tsan builds CAF with ThreadSanitizer (scripts/sanitizers/caf_tsan.sh)
   procps openssl curl
 )
 
