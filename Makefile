@@ -90,8 +90,8 @@ bench-test: setup $(BENCH_STAMP)
 	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //bench:data-bridge-kv-bench
 	$(VENV)/bin/python bench/bench_test.py
 
-# Static checks: clang-format on every C++ file; ruff and mypy --strict on the Python package
-# (bindings/python/pyproject.toml says which rules).
+# Static checks: clang-format on every C++ file; clang-tidy (.clang-tidy's checks, about 5
+# minutes); ruff and mypy --strict on the Python package (bindings/python/pyproject.toml).
 LINT_STAMP := $(VENV)/.lint-deps-done
 
 $(LINT_STAMP): bindings/python/requirements-lint.txt
@@ -102,6 +102,7 @@ $(LINT_STAMP): bindings/python/requirements-lint.txt
 lint: setup $(LINT_STAMP)
 	@files=$$(git ls-files '*.cc' '*.h' '*.cpp'); \
 	clang-format --dry-run -Werror $$files && echo "lint: clang-format clean"
+	scripts/clang_tidy.sh
 	cd bindings/python && ../../$(VENV)/bin/ruff check src && echo "lint: ruff clean"
 	cd bindings/python && ../../$(VENV)/bin/mypy src/data_bridge
 

@@ -392,14 +392,13 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
       [self, start_snapshot](flush_atom) {
         WalState& st = self->state;
         st.Flush();
-        if (st.options.snapshot_every_writes > 0 &&
-            st.writes_since_snapshot >= st.options.snapshot_every_writes) {
-          start_snapshot();
-        } else if (st.options.tier_segments != nullptr &&
-                   st.options.tier_segments->dead_bytes() > kDeadSegmentBytesForSnapshot) {
-          // Disk held by dead cold segments comes back after the next two snapshots.
-          start_snapshot();
-        }
+        const bool writes_due = st.options.snapshot_every_writes > 0 &&
+                                st.writes_since_snapshot >= st.options.snapshot_every_writes;
+        // Disk held by dead cold segments comes back after the next two snapshots.
+        const bool dead_disk =
+            st.options.tier_segments != nullptr &&
+            st.options.tier_segments->dead_bytes() > kDeadSegmentBytesForSnapshot;
+        if (writes_due || dead_disk) start_snapshot();
         ScheduleRetry(self);  // the write, the sync or a rotation may have failed
       },
       [self](sync_atom) {

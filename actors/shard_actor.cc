@@ -260,9 +260,9 @@ void StartWalk(Self* self, uint64_t lsn, caf::actor writer, caf::actor coordinat
 }
 
 caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
-                            std::shared_ptr<std::unique_ptr<Partition>> loaded,
+                            const std::shared_ptr<std::unique_ptr<Partition>>& loaded,
                             PersistenceState* persistence, ShardMetrics* metrics,
-                            ShardLimits limits, ShardTiering tiering) {
+                            ShardLimits limits, const ShardTiering& tiering) {
   ShardState& st = self->state;
   st.limits = limits;
   self->delayed_send(self, std::chrono::milliseconds(kHousekeepIntervalMs), housekeep_atom::value,

@@ -232,7 +232,7 @@ struct WriterState {
 };
 
 caf::behavior TierWriter(caf::stateful_actor<WriterState>* self, storage::Env* env,
-                         std::string dir) {
+                         const std::string& dir) {
   self->state.files = std::make_unique<TierWriterFiles>(env, dir);
   return {
       [self](tier_append_atom, TierAppendPtr a) {
@@ -255,7 +255,7 @@ struct ReaderState {
 };
 
 caf::behavior TierReader(caf::stateful_actor<ReaderState>* self, storage::Env* env,
-                         std::string dir) {
+                         const std::string& dir) {
   self->state.files = std::make_unique<TierReaderFiles>(env, dir);
   return {
       [self](tier_read_atom, TierReadPtr r) {

@@ -369,6 +369,7 @@ void Preload(const Config& cfg, asio::ssl::context* tls,
   std::vector<std::thread> threads;
   std::mutex error_mu;
   std::string error;
+  threads.reserve(conns);
   for (int c = 0; c < conns; ++c) {
     threads.emplace_back([&, c] {
       try {
@@ -475,6 +476,7 @@ int Main(int argc, char** argv) {
     conns.back()->Start(endpoints);
   }
   std::vector<std::thread> workers;
+  workers.reserve(nthreads);
   for (int t = 0; t < nthreads; ++t) workers.emplace_back([&, t] { ios[t]->run(); });
 
   auto total_done = [&] {

@@ -126,7 +126,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
  private:
   enum State { kIdle, kConnecting, kConnected };
   struct Pending {
-    uint32_t id;
+    uint32_t id{};
     Callback cb;
   };
 
@@ -145,7 +145,7 @@ class AsyncClient::Impl : public std::enable_shared_from_this<AsyncClient::Impl>
     });
     resolver_.async_resolve(opts_.host, std::to_string(opts_.port),
                             [this, self = shared_from_this(), gen](
-                                const error_code& ec, tcp::resolver::results_type results) {
+                                const error_code& ec, const tcp::resolver::results_type& results) {
                               if (gen != generation_) return;
                               if (ec) {
                                 Fail("cannot resolve " + opts_.host + ": " + ec.message());

@@ -85,7 +85,7 @@ class FakeServer {
     }
     tcp::socket socket;
     FakeServer* server;
-    char chunk[4096];
+    char chunk[4096]{};
     std::string in;
   };
 
@@ -151,6 +151,7 @@ TEST_CASE("a first call and Connect() share the handshake", "[client][handshake]
   Client c2(server2.Options());
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] { ok += c2.Connect().ok() ? 1 : 0; });
   }
@@ -237,7 +238,7 @@ TEST_CASE("clients sharing a running io_context are destroyed while it runs", "[
       CHECK(c.Call("PING").value.AsStringView() == "PONG");
     }
     // In flight (or not even connected yet) when the client goes: answered or failed, once.
-    c.async().Call("PING", {}, [&](Reply r) { ++(r.ok() ? answered : failed); });
+    c.async().Call("PING", {}, [&](const Reply& r) { ++(r.ok() ? answered : failed); });
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (answered + failed < kClients && std::chrono::steady_clock::now() < deadline) {

@@ -171,7 +171,9 @@ void Value::Destroy() {
   rep_[0] = static_cast<char>(ValueType::kNull);
 }
 
-Value::Value(const Value& o) {
+// rep_ is written by operator= (the whole representation of o's type); only the type byte
+// must be valid before, so that it frees nothing.
+Value::Value(const Value& o) {  // NOLINT(cppcoreguidelines-pro-type-member-init)
   rep_[0] = static_cast<char>(ValueType::kNull);
   *this = o;
 }

@@ -98,7 +98,8 @@ ValueList::iterator ValueList::insert(const_iterator pos, const Value& v) {
 ValueList::iterator ValueList::insert(const_iterator pos, size_t n, const Value& v) {
   const size_t at = static_cast<size_t>(pos - begin());
   if (n == 0) return begin() + at;
-  Value copy(v);  // v may be an element of this list
+  // A copy, not a reference: v may be an element of this list, which OpenGap moves.
+  Value copy(v);  // NOLINT(performance-unnecessary-copy-initialization)
   Value* slot = OpenGap(at, n);
   for (size_t i = 0; i < n; ++i) slot[i] = copy;
   return begin() + at;

@@ -103,7 +103,7 @@ TEST_CASE("Value strings keep embedded NUL bytes", "[value]") {
     Value v = Value::Bytes(s);
     CHECK(v.AsStringView().size() == s.size());
     CHECK(v.AsStringView() == s);
-    Value copy = v;
+    Value copy = v;  // NOLINT(performance-unnecessary-copy-initialization): the copy is tested
     CHECK(copy.AsStringView() == s);
     CHECK(copy == v);
   }
@@ -214,7 +214,7 @@ TEST_CASE("Value copies are deep", "[value]") {
   }
   SECTION("decimal") {
     Value original = Value::Dec(D("1.10"));
-    Value copy = original;
+    Value copy = original;  // NOLINT(performance-unnecessary-copy-initialization): tested
     CHECK(&copy.AsDecimal() != &original.AsDecimal());
     CHECK(copy.AsDecimal() == D("1.10"));
   }

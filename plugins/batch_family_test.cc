@@ -65,7 +65,7 @@ TEST_CASE("the batch family registers its commands with their key positions", "[
   const CommandRegistry& r = shard.registry();
   struct Expect {
     ExpectedCommand command;  // max_args -1: any number of key groups
-    int key_step;
+    int key_step{};
   };
   const Expect expected[] = {
       {{"MGET", op::kMget, kCmdReadOnly, 1, -1, 0}, 1},

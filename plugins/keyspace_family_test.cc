@@ -112,7 +112,7 @@ struct ScanResult {
   int calls = 0;
 };
 template <class Between>
-ScanResult ScanAll(Shard& shard, std::vector<Partition*> parts, ValueList options,
+ScanResult ScanAll(Shard& shard, const std::vector<Partition*>& parts, ValueList options,
                    Between between) {
   ScanResult out;
   std::string cursor = "0";

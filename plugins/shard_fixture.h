@@ -150,10 +150,10 @@ class Shard {
 
 // What a family's registration test expects of one of its commands.
 struct ExpectedCommand {
-  const char* name;  // upper case
-  uint8_t opcode;
-  uint32_t flag;  // a flag it must have
-  int min_args, max_args;
+  const char* name = nullptr;  // upper case
+  uint8_t opcode = 0;
+  uint32_t flag = 0;  // a flag it must have
+  int min_args = 0, max_args = 0;
   int first_key = 0;
 };
 

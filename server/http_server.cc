@@ -34,7 +34,7 @@ struct HttpServer::Impl {
   std::atomic<caf::actor_system*> system{nullptr};
 
   void Accept();
-  void Serve(std::shared_ptr<tcp::socket> socket);
+  void Serve(const std::shared_ptr<tcp::socket>& socket);
   std::string Respond(const std::string& request_line, int* status);
   bool Healthy();
 };
@@ -112,7 +112,7 @@ std::string HttpServer::Impl::Respond(const std::string& line, int* status) {
   return Response(404, "not found: /metrics, /health, /ready\n");
 }
 
-void HttpServer::Impl::Serve(std::shared_ptr<tcp::socket> socket) {
+void HttpServer::Impl::Serve(const std::shared_ptr<tcp::socket>& socket) {
   auto buf = std::make_shared<asio::streambuf>(8192);
   auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(10));
   timer->async_wait([socket](const error_code& ec) {

@@ -191,7 +191,7 @@ std::string RenderMetrics(const ServerState& st) {
   counter("databridge_kv_auth_failures_total", "AUTH or HELLO AUTH with a wrong password.",
           static_cast<double>(st.auth_failures.load()));
   gauge("databridge_kv_uptime_seconds", "Seconds since the server started.",
-        static_cast<double>((WallClockMs() - st.start_ms) / 1000));
+        static_cast<double>(WallClockMs() - st.start_ms) / 1000.0);
   gauge("databridge_kv_ready", "1 once recovery is done and the listener is up (as /ready).",
         st.ready.load() && !st.shutting_down.load() ? 1 : 0);
 

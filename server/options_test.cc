@@ -59,6 +59,7 @@ struct Parsed {
 Parsed Parse(std::vector<std::string> args) {
   args.insert(args.begin(), "data-bridge-kv-server");
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   Parsed p;

@@ -167,7 +167,7 @@ struct Server::Impl {
   // A connection over --max-connections, told why in its own protocol, then closed.
   struct Refusal;
   void Refuse(tcp::socket socket);
-  void ReadRefused(std::shared_ptr<Refusal> r);
+  void ReadRefused(const std::shared_ptr<Refusal>& r);
   void AnswerRefused(const std::shared_ptr<Refusal>& r, protocol::Wire wire);
   void FinishRefusal(const std::shared_ptr<Refusal>& r);
   size_t refusing = 0;  // refusals under way (control thread)
@@ -179,7 +179,7 @@ struct Server::Impl {
   asio::steady_timer memory_timer{control};
   uint64_t purges = 0;
   void WaitForDrain(std::chrono::steady_clock::time_point deadline,
-                    std::shared_ptr<asio::steady_timer> timer);
+                    const std::shared_ptr<asio::steady_timer>& timer);
 };
 
 Status Server::Impl::StartShards() {
@@ -433,7 +433,7 @@ struct Server::Impl::Refusal {
   Refusal(tcp::socket s, asio::io_context& io) : socket(std::move(s)), timer(io) {}
   tcp::socket socket;
   asio::steady_timer timer;
-  std::array<char, 1024> buf;
+  std::array<char, 1024> buf{};
   std::string first;     // the first bytes, as many as DetectWire needs
   size_t discarded = 0;  // bytes read after the answer
   bool answered = false;
@@ -468,7 +468,7 @@ void Server::Impl::Refuse(tcp::socket socket) {
   ReadRefused(r);
 }
 
-void Server::Impl::ReadRefused(std::shared_ptr<Refusal> r) {
+void Server::Impl::ReadRefused(const std::shared_ptr<Refusal>& r) {
   r->socket.async_read_some(asio::buffer(r->buf), [this, r](const error_code& ec, size_t n) {
     if (r->finished) return;
     if (ec) {
@@ -565,7 +565,7 @@ void Server::Impl::Shutdown() {
 }
 
 void Server::Impl::WaitForDrain(std::chrono::steady_clock::time_point deadline,
-                                std::shared_ptr<asio::steady_timer> timer) {
+                                const std::shared_ptr<asio::steady_timer>& timer) {
   size_t open = 0;
   for (auto& loop : loops) open += loop->connection_count();
   if (open == 0 || std::chrono::steady_clock::now() >= deadline) {

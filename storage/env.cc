@@ -180,7 +180,7 @@ class PosixEnv final : public Env {
   }
 
   Status GetFileSize(const std::string& path, uint64_t* size) override {
-    struct stat st;
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return PosixError("stat " + path, errno);
     *size = static_cast<uint64_t>(st.st_size);
     return Status::OK();

@@ -129,7 +129,7 @@ class DataDir {
       ++blocks;
     }
     bytes += EncodeSnapshotFooter(entries.size(), max_version, blocks);
-    const std::string path = JoinPath(dir, SnapshotFileName(shard, start_lsn));
+    std::string path = JoinPath(dir, SnapshotFileName(shard, start_lsn));
     WriteFile(path, bytes);
     return path;
   }
@@ -867,7 +867,7 @@ TEST_CASE("Recovery of 1M small keys from snapshots (speed, not asserted)", "[re
     const int n = std::snprintf(key, sizeof(key), "celery-task-meta-%08d", i);
     const std::string_view k(key, static_cast<size_t>(n));
     const uint32_t s = ShardOf(k, kShards);
-    blocks[s].Add("", k, E(S("SUCCESS"), static_cast<uint64_t>(i + 1)));
+    blocks[s].Add("", k, E(S("SUCCESS"), static_cast<uint64_t>(i) + 1));
     ++counts[s];
     if (blocks[s].bytes() >= 512 * 1024) {
       bytes[s] += blocks[s].Finish();

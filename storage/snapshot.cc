@@ -90,8 +90,8 @@ Status DecodeHeader(const std::string& path, const std::string& buf, SnapshotHea
   std::string_view in(buf);
   std::string_view covered = in.substr(0, kSnapshotHeaderSize - 4);
   in.remove_prefix(sizeof(kSnapshotMagic));
-  uint64_t created, reserved;
-  uint32_t crc;
+  uint64_t created = 0, reserved = 0;
+  uint32_t crc = 0;
   GetFixed32(&in, &header->shard);
   GetFixed32(&in, &header->shard_count);
   GetFixed64(&in, &header->start_lsn);
@@ -144,7 +144,7 @@ Status ReadSnapshot(
     if (!s.ok()) return s;
     if (buf.size() < 4) return corrupt("missing footer (the snapshot was not finished)");
     std::string_view h(buf);
-    uint32_t length;
+    uint32_t length = 0;
     GetFixed32(&h, &length);
     if (length == 0) {
       // The footer: counts, then their checksum.

@@ -25,12 +25,12 @@ class Dir {
     h.shard = header_shard == ~0u ? shard : header_shard;
     h.shard_count = count;
     h.start_lsn = header_lsn == 0 ? lsn : header_lsn;
-    const std::string path = JoinPath(dir, SnapshotFileName(shard, lsn));
+    std::string path = JoinPath(dir, SnapshotFileName(shard, lsn));
     Write(path, EncodeSnapshotHeader(h) + EncodeSnapshotFooter(0, 0, 0));
     return path;
   }
   std::string Wal(uint64_t first_lsn) {
-    const std::string path = JoinPath(dir, WalFileName(first_lsn));
+    std::string path = JoinPath(dir, WalFileName(first_lsn));
     Write(path, "");
     return path;
   }

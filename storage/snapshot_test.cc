@@ -314,7 +314,7 @@ TEST_CASE("A block length past the end of the file is refused before anything is
     SnapshotStats stats;
     size_t delivered = 0;
     const Status st = ReadSnapshot(
-        &env, t.path(), &h, [&](std::string_view, std::string_view, Entry) { ++delivered; },
+        &env, t.path(), &h, [&](std::string_view, std::string_view, const Entry&) { ++delivered; },
         &stats);
     INFO(st.ToString());
     CHECK(st.code() == Code::kCorruption);
@@ -333,7 +333,7 @@ TEST_CASE("A block length past the end of the file is refused before anything is
     SnapshotStats stats;
     size_t delivered = 0;
     const Status st = ReadSnapshot(
-        &env, t.path(), &h, [&](std::string_view, std::string_view, Entry) { ++delivered; },
+        &env, t.path(), &h, [&](std::string_view, std::string_view, const Entry&) { ++delivered; },
         &stats);
     INFO(st.ToString());
     CHECK(st.code() == Code::kCorruption);

@@ -54,7 +54,7 @@ std::string EncodeWalRecord(const WalRecordHeader& h, std::string_view mutations
 
 // One decoded mutation (views into the record).
 struct Mutation {
-  MutationType type;
+  MutationType type{};
   std::string_view ns;
   std::string_view key;
   uint64_t version = 0;

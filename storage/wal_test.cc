@@ -196,7 +196,7 @@ TEST_CASE("An unknown mutation type is Corruption", "[wal]") {
     std::string bytes(1, type);
     WalRecordHeader h;
     std::vector<Owned> ms;
-    const Status s = Decode(EncodeWalRecord({1, 0, 1}, bytes + "\x00\x00"), &h, &ms);
+    const Status s = Decode(EncodeWalRecord({1, 0, 1}, bytes + std::string(2, '\0')), &h, &ms);
     CHECK(s.code() == Code::kCorruption);
     CHECK(s.message().rfind("unknown mutation type", 0) == 0);
   }

@@ -336,6 +336,7 @@ TEST_CASE("racing CAS on one version: exactly one winner per round", "[integrati
   std::vector<std::vector<int64_t>> wins(kRounds, std::vector<int64_t>(kThreads, -1));
   std::vector<std::vector<int64_t>> seen(kRounds, std::vector<int64_t>(kThreads, -1));
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       Client c(Opts(server, kTimeoutS));
@@ -376,6 +377,7 @@ TEST_CASE("counting with CAS from many threads loses no increment", "[integratio
   std::atomic<int> conflicts{0};
   std::vector<std::vector<int64_t>> versions(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       Client c(Opts(server, kTimeoutS));

@@ -31,8 +31,8 @@ void AwaitBlocked(Client& c, int64_t n) {
 }
 
 // Runs a blocking call on its own client in namespace ns, in the background.
-std::future<Reply> Background(const ServerProcess& server, std::string ns, std::string cmd,
-                              ValueList args) {
+std::future<Reply> Background(const ServerProcess& server, const std::string& ns,
+                              const std::string& cmd, ValueList args) {
   return std::async(std::launch::async, [&server, ns, cmd, args]() mutable {
     Client c(Opts(server, kTimeoutS, ns));
     return c.Call(cmd, std::move(args));

@@ -42,8 +42,8 @@ void AwaitBlocked(Client& c, int64_t n) {
 }
 
 // Runs a blocking call on its own client, in the background.
-std::future<Reply> Background(const ServerProcess& server, std::string cmd, ValueList args,
-                              std::string ns = "") {
+std::future<Reply> Background(const ServerProcess& server, const std::string& cmd, ValueList args,
+                              const std::string& ns = "") {
   return std::async(std::launch::async, [&server, cmd, args, ns]() mutable {
     Client c(Opts(server, kTimeoutS, ns));
     return c.Call(cmd, std::move(args));
@@ -90,6 +90,7 @@ TEST_CASE("many waiters on one key are all woken by one write", "[integration][b
   Client c(Opts(server, kTimeoutS));
   constexpr int kWaiters = 20;
   std::vector<std::future<Reply>> waiting;
+  waiting.reserve(kWaiters);
   for (int i = 0; i < kWaiters; ++i) waiting.push_back(Background(server, "WAIT", {S("k"), I(0)}));
   AwaitBlocked(c, kWaiters);
   Ok(c, "SET", {S("k"), I(7)});
@@ -108,9 +109,9 @@ TEST_CASE("waiters of a closed connection are dropped", "[integration][blocking]
     AsyncClient gone(Opts(server, kTimeoutS));
     std::atomic<int> answered{0};
     for (int i = 0; i < 5; ++i) {
-      gone.Call("WAIT", {S("k" + std::to_string(i)), I(0)}, [&](Reply) { ++answered; });
+      gone.Call("WAIT", {S("k" + std::to_string(i)), I(0)}, [&](const Reply&) { ++answered; });
     }
-    gone.Call("MWAIT", {I(0), S("a"), S("b"), S("c")}, [&](Reply) { ++answered; });
+    gone.Call("MWAIT", {I(0), S("a"), S("b"), S("c")}, [&](const Reply&) { ++answered; });
     // MWAIT parks one part per shard holding its keys.
     std::set<uint32_t> shards = {ShardOf("a", 3), ShardOf("b", 3), ShardOf("c", 3)};
     AwaitBlocked(c, 5 + static_cast<int64_t>(shards.size()));
@@ -283,6 +284,7 @@ TEST_CASE("LOCK: contending clients never hold it together", "[integration][lock
   std::atomic<int> overlaps{0};
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
       Client c(Opts(server, kTimeoutS));
@@ -374,7 +376,7 @@ TEST_CASE("a BLPOP of a closed connection does not take an element",
   Client c(Opts(server, kTimeoutS));
   {
     AsyncClient gone(Opts(server, kTimeoutS));
-    gone.Call("BLPOP", {S("q"), I(0)}, [](Reply) {});
+    gone.Call("BLPOP", {S("q"), I(0)}, [](const Reply&) {});
     AwaitBlocked(c, 1);
   }
   const auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -402,12 +404,12 @@ TEST_CASE("long lists push and pop in constant time per element", "[integration]
   std::promise<void> done;
   std::atomic<int> left{100000};
   for (int i = 0; i < 50000; ++i) {
-    a.Call("RPUSH", {S("long"), I(i)}, [&](Reply) {
+    a.Call("RPUSH", {S("long"), I(i)}, [&](const Reply&) {
       if (--left == 0) done.set_value();
     });
   }
   for (int i = 0; i < 50000; ++i) {
-    a.Call("LPOP", {S("long")}, [&](Reply) {
+    a.Call("LPOP", {S("long")}, [&](const Reply&) {
       if (--left == 0) done.set_value();
     });
   }

@@ -214,7 +214,7 @@ TEST_CASE("-s sends every argument as a string", "[integration][cli]") {
 TEST_CASE("-u takes a URL with host, port and namespace", "[integration][cli]") {
   ServerProcess server;
   const std::string port = std::to_string(server.port());
-  auto run = [&](std::vector<std::string> args) {
+  auto run = [&](const std::vector<std::string>& args) {
     ProgramResult r = RunProgram(Cli(), args, "", 20000);
     INFO("exit " << r.exit_code << " stdout " << r.out << " stderr " << r.err);
     CHECK(r.exit_code == 0);

@@ -64,7 +64,7 @@ DirUsage Usage(const std::string& dir) {
       return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
     };
     if (n.rfind("wal-", 0) == 0 && ends(".log")) {
-      struct stat st;
+      struct stat st {};
       REQUIRE(stat((dir + "/" + n).c_str(), &st) == 0);
       ++u.wal_files;
       u.wal_bytes += static_cast<uint64_t>(st.st_size);
@@ -249,6 +249,7 @@ void CrashLoop(const CrashOptions& opt) {
     INFO("iteration " << iter);
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
+    threads.reserve(writers.size());
     for (Writer& w : writers) {
       threads.emplace_back([&w, &stop, port = server->port()] { w.Round(port, stop); });
     }

@@ -169,7 +169,8 @@ TEST_CASE("expired keys are reclaimed within about a second without being read",
       args.push_back(S(Key(k)));
       args.push_back(S("v"));
     }
-    REQUIRE(c.Call("MSETPX", std::move(args)).ok());
+    const Reply stored = c.Call("MSETPX", std::move(args));
+    REQUIRE(stored.ok());
   }
   CHECK(Ok(c, "SET", {S("stays"), S("here")}) == S("OK"));
   CHECK(InfoInt(c, "keys") == n + 1);

@@ -223,7 +223,7 @@ std::string CommandsTotal(const std::string& command, const std::string& status 
 }
 
 std::string WriteTempFile(const std::string& name, const std::string& text) {
-  const std::string path = MakeTempDir("ops") + "/" + name;
+  std::string path = MakeTempDir("ops") + "/" + name;
   std::ofstream out(path);
   out << text;
   return path;
@@ -758,7 +758,7 @@ TEST_CASE("a shard runs on the I/O loop whose request woke it", "[integration][o
   // Interleaved and pipelined from both: every answer is right whichever loop ran the shard.
   std::atomic<int> answered{0}, failed{0};
   std::promise<void> all;
-  auto cb = [&](Reply r) {
+  auto cb = [&](const Reply& r) {
     if (!r.ok()) ++failed;
     if (++answered == 400) all.set_value();
   };
@@ -806,6 +806,7 @@ TEST_CASE("a scrape while 8 clients hammer the server disturbs none of them",
   std::atomic<int> running{kClients};
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
       Client c(Opts(server, 20.0));

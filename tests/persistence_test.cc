@@ -78,7 +78,7 @@ std::vector<std::string> ShardSnapshots(const std::string& dir, int shard) {
 }
 
 uint64_t FileSize(const std::string& path) {
-  struct stat st;
+  struct stat st {};
   REQUIRE(stat(path.c_str(), &st) == 0);
   return static_cast<uint64_t>(st.st_size);
 }
@@ -220,7 +220,7 @@ void Pipelined(const ServerProcess& server, const std::string& ns, const std::ve
       std::unique_lock<std::mutex> lock(mu);
       REQUIRE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return i - done < window; }));
     }
-    ac.Call(calls[i].cmd, calls[i].args, [&](Reply r) {
+    ac.Call(calls[i].cmd, calls[i].args, [&](const Reply& r) {
       std::lock_guard<std::mutex> lock(mu);
       if (!r.ok() && errors++ == 0) first_error = std::string(CodeName(r.code)) + " " + r.error;
       ++done;
@@ -466,7 +466,7 @@ void CheckEverything(const ServerProcess& server, const Written& w) {
 // the recovered server, to check that it logs on where the old one stopped.
 void EverythingSurvives(Down how, std::vector<std::string> extra) {
   const std::string dir = MakeTempDir("data");
-  const auto flags = DirFlags(dir, extra);
+  const auto flags = DirFlags(dir, std::move(extra));
   auto server = std::make_unique<ServerProcess>(flags);
   Written w = WriteEverything(*server);
   TakeDown(*server, how);
@@ -744,6 +744,7 @@ TEST_CASE("SIGTERM under write load keeps every acknowledged write", "[persisten
   std::atomic<bool> stop{false};
   std::vector<int> acked(kWriters, -1);  // the writer's last acknowledged index
   std::vector<std::thread> writers;
+  writers.reserve(kWriters);
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       Client c(Opts(*server, 5.0));

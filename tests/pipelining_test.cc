@@ -186,6 +186,7 @@ TEST_CASE("64 concurrent pipelined clients all get correct replies", "[integrati
   std::vector<int64_t> incr_values;  // every INCR reply of every client
   std::vector<std::string> failures;
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&, t] {
       // Declared before the client: its destructor may still run callbacks that use them.
@@ -209,17 +210,17 @@ TEST_CASE("64 concurrent pipelined clients all get correct replies", "[integrati
       for (int j = 0; j < kRounds; ++j) {
         const std::string key = "t" + std::to_string(t) + ":" + std::to_string(j);
         const Value value = S("value-" + std::to_string(t) + "-" + std::to_string(j));
-        client.Call("SET", {S(key), value}, [&, key](Reply r) {
+        client.Call("SET", {S(key), value}, [&, key](const Reply& r) {
           if (!r.ok() || r.value != S("OK")) errors.push_back("SET " + key + ": " + r.error);
           finish();
         });
-        client.Call("GET", {S(key)}, [&, key, value](Reply r) {
+        client.Call("GET", {S(key)}, [&, key, value](const Reply& r) {
           if (!r.ok() || r.value != value) {
             errors.push_back("GET " + key + ": " + r.value.DebugString() + r.error);
           }
           finish();
         });
-        client.Call("INCR", {S("shared")}, [&](Reply r) {
+        client.Call("INCR", {S("shared")}, [&](const Reply& r) {
           if (r.ok() && r.value.type() == ValueType::kInt) {
             incrs.push_back(r.value.AsInt());
           } else {

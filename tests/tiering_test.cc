@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "client/client.h"
@@ -72,7 +73,8 @@ void WriteTasks(Client& c, int from, int to, int ex = 0) {
         args.push_back(S(TaskKey(k)));
         args.push_back(S(TaskResult(k)));
       }
-      REQUIRE(c.Call("MSETPX", std::move(args)).ok());
+      const Reply stored = c.Call("MSETPX", std::move(args));
+      REQUIRE(stored.ok());
     } else {
       ValueList args;
       for (int k = i; k < end; ++k) {
@@ -235,11 +237,14 @@ TEST_CASE("compaction and snapshots keep disk use proportional to live data",
       args.push_back(S(TaskKey(i)));
       args.push_back(S(TaskResult(i + 1000000 * (round + 1))));
       if (args.size() == 200) {
-        REQUIRE(c.Call("MSET", std::move(args)).ok());
-        args.clear();
+        const Reply stored = c.Call("MSET", std::exchange(args, ValueList()));
+        REQUIRE(stored.ok());
       }
     }
-    if (!args.empty()) REQUIRE(c.Call("MSET", std::move(args)).ok());
+    if (!args.empty()) {
+      const Reply stored = c.Call("MSET", std::move(args));
+      REQUIRE(stored.ok());
+    }
   }
   // Compaction copies live records out of mostly-dead segments; dead segments go once two
   // snapshots no longer need them. Disk use comes down to about the live records.

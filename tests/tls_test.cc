@@ -40,7 +40,7 @@ std::string Openssl() {
     while (start <= dirs.size()) {
       size_t end = dirs.find(':', start);
       if (end == std::string::npos) end = dirs.size();
-      const std::string candidate = dirs.substr(start, end - start) + "/openssl";
+      std::string candidate = dirs.substr(start, end - start) + "/openssl";
       if (access(candidate.c_str(), X_OK) == 0) return candidate;
       start = end + 1;
     }

@@ -86,6 +86,7 @@ std::vector<Word> Split(std::string_view line) {
 
 std::vector<std::string> Texts(const std::vector<Word>& words) {
   std::vector<std::string> out;
+  out.reserve(words.size());
   for (const Word& w : words) out.push_back(w.text);
   return out;
 }

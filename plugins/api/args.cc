@@ -31,7 +31,7 @@ StatusOr<Value> ArgToNumber(const Value& v) {
 
 Status ArgToTimeoutMs(const Value& v, int64_t* out_ms) {
   constexpr int64_t kMaxSeconds = int64_t{10} * 365 * 24 * 3600;  // ten years
-  const Status bad = Status::InvalidArgument("timeout is not a number of seconds >= 0");
+  Status bad = Status::InvalidArgument("timeout is not a number of seconds >= 0");
   double seconds;
   if (v.type() == ValueType::kDouble) {
     seconds = v.AsDouble();

@@ -50,7 +50,7 @@ class CommandRegistry {
  private:
   std::vector<std::unique_ptr<CommandSpec>> commands_;
   std::unordered_map<std::string, const CommandSpec*> by_name_;
-  std::array<const CommandSpec*, 256> by_opcode_;
+  std::array<const CommandSpec*, 256> by_opcode_{};
   bool opcodes_reserved_ = false;
 };
 

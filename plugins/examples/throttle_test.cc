@@ -19,7 +19,7 @@ struct ThrottleShard : Shard {
   ThrottleShard() { REQUIRE(dbkv_plugin_register(&mutable_registry()) == nullptr); }
 
   // [limited, limit, remaining, retry_after_s, reset_after_s]
-  Value Call(std::string key, ValueList params) {
+  Value Call(const std::string& key, ValueList params) {
     params.insert(params.begin(), S(key));
     return Ok("THROTTLE", std::move(params));
   }
