@@ -24,6 +24,11 @@ GCC_ONLY = {"-fno-canonical-system-headers", "-Wduplicated-cond", "-Wlogical-op"
 def main() -> int:
     bazel = os.environ.get("BAZEL", "bazel")
     root = os.getcwd()
+    # Generated headers (genrules) must exist for the sources that include them to parse.
+    genrules = subprocess.check_output(
+        [bazel, "query", 'kind("genrule", //...)'], text=True).split()
+    if genrules:
+        subprocess.check_call([bazel, "build", *genrules])
     out = subprocess.check_output(
         [bazel, "aquery", 'mnemonic("CppCompile", //...)', "--output=jsonproto"], text=True)
     actions = json.loads(out).get("actions", [])
