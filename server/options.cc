@@ -180,6 +180,11 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
       ->envname("KV_EVICTION")
       ->check(CLI::IsMember({"noeviction", "allkeys-lru", "volatile-ttl"}))
       ->capture_default_str();
+  app.add_flag("--check-config", o->check_config,
+               "check the flags and the environment (values, TLS files, plugins, data dir), "
+               "print the result and exit 0 if the server would start, 1 if not; binds and "
+               "writes nothing")
+      ->envname("KV_CHECK_CONFIG");
   app.add_option("--port-file", o->port_file,
                  "write the bound port to this file once listening (for --bind host:0)")
       ->envname("KV_PORT_FILE");

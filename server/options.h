@@ -41,6 +41,8 @@ struct ServerOptions {
   // Memory (issue: tiering). 0: no limit.
   uint64_t max_memory = 0;
   std::string eviction = "noeviction";  // noeviction | allkeys-lru | volatile-ttl
+  // Validate everything and exit 0 or 1 instead of starting (server/check_config.h).
+  bool check_config = false;
 };
 
 // Parses argv (and the environment). On --help or --version, prints and sets *exit_now with
