@@ -31,8 +31,7 @@ class Commands {
     boom.flags = kCmdWrite;
     boom.min_args = 1;
     boom.max_args = 1;
-    boom.first_key = 0;
-    boom.last_key = 0;
+    boom.keys = KeySpec::One(0);
     boom.shard = [](ShardContext&, const CommandArgs&) -> Reply {
       throw std::runtime_error("kaboom");
     };

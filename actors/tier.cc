@@ -28,7 +28,7 @@ Tier::~Tier() = default;
 void Tier::MissingLoads(const Parked& p, std::vector<ColdRef>* out) {
   out->clear();
   const int64_t now = WallClockMs();
-  ForEachKey(*p.op.cmd, p.op.args, [&](std::string_view key) {
+  ForEachKey(p.op.cmd->keys, p.op.args, [&](std::string_view key) {
     const Entry* e = partition_->FindForRestore(p.op.ns, key);
     if (e == nullptr || !e->value.is_cold() || e->IsExpired(now)) return;
     const ColdRef ref = e->value.cold_ref();

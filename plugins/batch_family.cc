@@ -69,9 +69,7 @@ CommandSpec BatchCommand(std::string name, uint8_t opcode, uint32_t flags, int m
                          std::string summary) {
   CommandSpec s = KeyCommand(std::move(name), opcode, flags, min_args, -1, std::move(handler),
                              std::move(summary));
-  s.first_key = first_key;
-  s.last_key = -1;
-  s.key_step = key_step;
+  s.keys = KeySpec::Range(first_key, -1, key_step);
   s.merge = std::move(merge);
   return s;
 }

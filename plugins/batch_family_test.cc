@@ -25,8 +25,8 @@ Reply RunSplit(Shard& shard, std::array<Partition, kShards>& partitions, std::st
                const ValueList& args) {
   const CommandSpec* cmd = shard.registry().FindByName(name);
   REQUIRE(cmd != nullptr);
-  const size_t first = static_cast<size_t>(cmd->first_key);
-  const size_t step = static_cast<size_t>(cmd->key_step);
+  const size_t first = static_cast<size_t>(cmd->keys.first);
+  const size_t step = static_cast<size_t>(cmd->keys.step);
   REQUIRE((args.size() - first) % step == 0);
   std::array<ValueList, kShards> part_args;
   std::array<std::vector<uint32_t>, kShards> groups;
@@ -78,10 +78,10 @@ TEST_CASE("the batch family registers its commands with their key positions", "[
     INFO(e.command.name);
     const CommandSpec* cmd = RequireRegistered(r, e.command);
     CHECK((cmd->flags & (kCmdConnection | kCmdAllShards | kCmdBlocking)) == 0);
-    CHECK(cmd->last_key == -1);
-    CHECK(cmd->key_step == e.key_step);
+    CHECK(cmd->keys.last == -1);
+    CHECK(cmd->keys.step == e.key_step);
     CHECK(static_cast<bool>(cmd->merge));
-    CHECK(HasMultipleKeys(*cmd));
+    CHECK(cmd->keys.multiple());
   }
 }
 

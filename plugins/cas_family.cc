@@ -78,7 +78,7 @@ Reply Cas(ShardContext& ctx, const CommandArgs& args) {
 
 // Every argument is a key; split over shards and put back in the caller's order.
 CommandSpec AllKeys(CommandSpec s) {
-  s.last_key = -1;
+  s.keys = KeySpec::Range(0, -1);
   s.merge = MergeInKeyOrder;
   return s;
 }

@@ -27,7 +27,7 @@ TEST_CASE("the CAS family registers GETV and CAS", "[cas_family]") {
   const CommandSpec* getv = RequireRegistered(r, {"GETV", op::kGetv, kCmdReadOnly, 1, 1});
   CHECK(r.FindByName("getv") == getv);
   const CommandSpec* cas = RequireRegistered(r, {"CAS", op::kCas, kCmdWrite, 3, 5});
-  for (const CommandSpec* c : {getv, cas}) CHECK(c->last_key == 0);
+  for (const CommandSpec* c : {getv, cas}) CHECK(c->keys.last == 0);
 }
 
 TEST_CASE("GETV returns the value and its version", "[cas_family]") {

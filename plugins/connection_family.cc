@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ascii.h"
 #include "core/numeric.h"
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
@@ -13,22 +14,6 @@ namespace dbkv {
 namespace {
 
 Value Text(std::string_view s) { return Value::String(s); }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
 
 Reply UnknownSubcommand(const Value& sub, std::string_view command) {
   return Reply::Error(Code::kInvalidArgument, "unknown subcommand '" +
@@ -94,7 +79,7 @@ Reply Client(ConnectionContext& ctx, const CommandArgs& args) {
     if (!args[2].is_string_like() || !PrintableWord(args[2].AsStringView())) {
       return Reply::Error(
           Code::kInvalidArgument,
-          Upper(ArgText(args[1])) + " cannot contain spaces, newlines or special characters.");
+          AsciiUpper(ArgText(args[1])) + " cannot contain spaces, newlines or special characters.");
     }
     return Reply::Ok();
   }
@@ -131,11 +116,9 @@ Value Flags(const CommandSpec& s) {
 // Redis's COMMAND INFO entry: name, arity, flags, first key, last key, step (1-based, with the
 // name at 0; last -1: the last argument), ACL categories, tips, key specs, subcommands.
 Value CommandEntry(const CommandSpec& s) {
-  const bool keys = s.first_key >= 0;
-  const int64_t first = keys ? s.first_key + 1 : 0;
-  const int64_t last = !keys ? 0 : s.last_key >= 0 ? s.last_key + 1 : s.last_key;
-  return Value::List({Text(Lower(s.name)), Value::Int(Arity(s)), Flags(s), Value::Int(first),
-                      Value::Int(last), Value::Int(keys ? s.key_step : 0), Value::List({}),
+  const KeySpec::RedisPositions keys = s.keys.redis_positions();
+  return Value::List({Text(AsciiLower(s.name)), Value::Int(Arity(s)), Flags(s), Value::Int(keys.first),
+                      Value::Int(keys.last), Value::Int(keys.step), Value::List({}),
                       Value::List({}), Value::List({}), Value::List({})});
 }
 
@@ -159,7 +142,7 @@ Reply Command(const CommandRegistry* registry, const CommandArgs& args) {
   }
   if (ArgIs(sub, "LIST") && args.size() == 1) {
     ValueList out;
-    for (const auto& s : all) out.push_back(Text(Lower(s->name)));
+    for (const auto& s : all) out.push_back(Text(AsciiLower(s->name)));
     return Reply::Of(Value::List(std::move(out)));
   }
   if (ArgIs(sub, "INFO")) {
@@ -176,11 +159,11 @@ Reply Command(const CommandRegistry* registry, const CommandArgs& args) {
   if (ArgIs(sub, "DOCS")) {
     ValueMap out;
     if (args.size() == 1) {
-      for (const auto& s : all) out.emplace_back(Text(Lower(s->name)), Doc(*s));
+      for (const auto& s : all) out.emplace_back(Text(AsciiLower(s->name)), Doc(*s));
     }
     for (size_t i = 1; i < args.size(); ++i) {
       const CommandSpec* s = registry->FindByName(ArgText(args[i]));
-      if (s != nullptr) out.emplace_back(Text(Lower(s->name)), Doc(*s));
+      if (s != nullptr) out.emplace_back(Text(AsciiLower(s->name)), Doc(*s));
     }
     return Reply::Of(Value::Map(std::move(out)));
   }
@@ -197,7 +180,7 @@ Reply Config(ConnectionContext& ctx, const CommandArgs& args) {
   if (!ArgIs(sub, "GET")) {
     if (ArgIs(sub, "SET") || ArgIs(sub, "RESETSTAT") || ArgIs(sub, "REWRITE")) {
       return Reply::Error(Code::kInvalidArgument,
-                          "CONFIG " + Upper(ArgText(sub)) +
+                          "CONFIG " + AsciiUpper(ArgText(sub)) +
                               " is not supported: the server is configured by its flags");
     }
     return UnknownSubcommand(sub, "CONFIG");

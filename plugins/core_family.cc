@@ -372,7 +372,7 @@ Status RegisterCoreFamily(CommandRegistry* r) {
   };
   for (CommandSpec& s : specs) {
     if (s.name == "DEL" || s.name == "EXISTS" || s.name == "UNLINK") {
-      s.last_key = -1;
+      s.keys = KeySpec::Range(0, -1);
       s.merge = MergeSum;
     }
     if (s.name == "SET") {

@@ -42,10 +42,10 @@ TEST_CASE("the core family registers every command by name and opcode", "[core_f
   CHECK(r.FindByName("NOSUCH") == nullptr);
   for (const char* multi : {"DEL", "EXISTS"}) {
     const CommandSpec* cmd = r.FindByName(multi);
-    CHECK(cmd->last_key == -1);
+    CHECK(cmd->keys.last == -1);
     CHECK(static_cast<bool>(cmd->merge));
   }
-  CHECK(r.FindByName("GET")->last_key == 0);
+  CHECK(r.FindByName("GET")->keys.last == 0);
 }
 
 TEST_CASE("SET then GET returns every value type unchanged", "[core_family]") {
@@ -424,7 +424,7 @@ TEST_CASE("the Redis-named core commands are registered by name only", "[core_fa
     CHECK(cmd->min_args == e.min_args);
     CHECK(cmd->max_args == e.max_args);
     CHECK((cmd->flags & e.flags) == e.flags);
-    CHECK(cmd->first_key == 0);
+    CHECK(cmd->keys.first == 0);
   }
   CHECK(static_cast<bool>(r.FindByName("UNLINK")->merge));
   // Replies of stored values are marked so (RESP shows their numbers as strings).

@@ -3,11 +3,13 @@
 #include <cstddef>
 #include <utility>
 
+#include "core/ascii.h"
+
 namespace dbkv {
 namespace {
 
 char Fold(char c, bool nocase) {
-  return nocase && c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  return nocase ? absl::ascii_tolower(static_cast<unsigned char>(c)) : c;
 }
 
 // Whether the pattern element at pattern[*p] (not '*') matches c; advances *p past it.

@@ -20,7 +20,7 @@ TEST_CASE("the keyspace family registers its commands by name", "[keyspace_famil
   const CommandSpec* type = r.FindByName("type");
   REQUIRE(type != nullptr);
   CHECK(type->opcode == 0);
-  CHECK(type->first_key == 0);
+  CHECK(type->keys.first == 0);
   CHECK((type->flags & kCmdReadOnly) != 0);
   for (const char* name : {"SCAN", "KEYS", "FLUSHDB"}) {
     INFO(name);

@@ -196,7 +196,7 @@ Status RegisterListFamily(CommandRegistry* r) {
   };
   // The blocking pops take every argument but the last (the timeout) as a key.
   for (CommandSpec& s : specs) {
-    if (s.flags & kCmdBlocking) s.last_key = -2;
+    if (s.flags & kCmdBlocking) s.keys = KeySpec::Range(0, -2);
   }
   return r->RegisterAll(std::move(specs));
 }

@@ -30,7 +30,7 @@ TEST_CASE("the list family registers its commands", "[list_family]") {
     INFO(e.name);
     const CommandSpec* cmd = RequireRegistered(r, e);
     CHECK((cmd->flags & (kCmdConnection | kCmdAllShards | kCmdBlocking)) == 0);
-    CHECK(cmd->last_key == 0);
+    CHECK(cmd->keys.last == 0);
   }
 }
 

@@ -31,7 +31,7 @@ TEST_CASE("the lock family registers its commands", "[lock_family]") {
   };
   for (const ExpectedCommand& e : expected) {
     const CommandSpec* cmd = RequireRegistered(r, e);
-    CHECK(cmd->last_key == 0);
+    CHECK(cmd->keys.last == 0);
     CHECK((cmd->flags & (kCmdConnection | kCmdAllShards | kCmdReadOnly)) == 0);
   }
   CHECK((r.FindByName("LOCK")->flags & kCmdBlocking) != 0);

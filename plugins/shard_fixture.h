@@ -169,7 +169,7 @@ inline const CommandSpec* RequireRegistered(const CommandRegistry& r, const Expe
   CHECK((cmd->flags & e.flag) != 0);
   CHECK(cmd->min_args == e.min_args);
   CHECK(cmd->max_args == e.max_args);
-  CHECK(cmd->first_key == e.first_key);
+  CHECK(cmd->keys.first == e.first_key);
   CHECK_FALSE(cmd->summary.empty());
   return cmd;
 }

@@ -117,16 +117,13 @@ Reply WaitAnyMerge(MergeInput& in, ConnectionContext&) {
 // timeout key [key ...]: the keys from the second argument on, their shards' replies merged.
 // WAITANYV: the timeout, then (key, version) pairs.
 CommandSpec KeyPairsAfterTimeout(CommandSpec s, MergeFunction merge) {
-  s.first_key = 1;
-  s.last_key = -1;
-  s.key_step = 2;
+  s.keys = KeySpec::Range(1, -1, 2);
   s.merge = std::move(merge);
   return s;
 }
 
 CommandSpec TimeoutThenKeys(CommandSpec s, MergeFunction merge) {
-  s.first_key = 1;
-  s.last_key = -1;
+  s.keys = KeySpec::Range(1, -1);
   s.merge = std::move(merge);
   return s;
 }

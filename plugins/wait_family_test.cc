@@ -39,10 +39,10 @@ TEST_CASE("the wait family registers its commands", "[wait_family]") {
     CHECK((cmd->flags & kCmdReadOnly) != 0);
     CHECK((cmd->flags & (kCmdWrite | kCmdConnection | kCmdAllShards)) == 0);
   }
-  CHECK(r.FindByName("WAIT")->last_key == 0);
-  CHECK(r.FindByName("MWAIT")->last_key == -1);
+  CHECK(r.FindByName("WAIT")->keys.last == 0);
+  CHECK(r.FindByName("MWAIT")->keys.last == -1);
   CHECK(static_cast<bool>(r.FindByName("MWAIT")->merge));
-  CHECK(r.FindByName("WAITANYV")->key_step == 2);
+  CHECK(r.FindByName("WAITANYV")->keys.step == 2);
   // The first part with a key wins; the parts still waiting are cancelled.
   CHECK((r.FindByName("WAITANY")->flags & kCmdFirstPartWins) != 0);
   CHECK((r.FindByName("WAITANYV")->flags & kCmdFirstPartWins) != 0);

@@ -11,7 +11,10 @@
 //    buffer without bound;
 //  - closing (after QUIT, a bad frame, EOF or on shutdown) half-closes after the last reply and
 //    discards input until the client closes, so a reset never destroys unread replies.
-// Lives on its loop's thread only.
+// Lives on its loop's thread only. Its members are defined by concern: connection.cc (start and
+// close), connection_input.cc (reading, protocol detection, framing), connection_admission.cc
+// (command lookup, argument counts, AUTH), connection_routing.cc (shards), connection_output.cc
+// (flow control, encoding, writes).
 #ifndef DATABRIDGE_SERVER_CONNECTION_H_
 #define DATABRIDGE_SERVER_CONNECTION_H_
 
@@ -48,6 +51,8 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   static constexpr int kLingerMs = 2000;
   // A TLS client must finish its handshake within this.
   static constexpr int kTlsHandshakeTimeoutMs = 10000;
+  // Bytes read per read call (and the read buffer's first size).
+  static constexpr size_t kReadChunk = 64 * 1024;
   // Finished pipelines kept for reuse.
   static constexpr size_t kSparePipelines = 4;
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/ascii.h"
 #include "core/clock.h"
 #include "server/server_state.h"
 
@@ -25,13 +26,6 @@ void CommandMetrics::Record(uint32_t command, Code code, int64_t duration_ns) {
 }
 
 namespace {
-
-std::string ToLower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
@@ -60,7 +54,7 @@ ClientMetric Counter(double v, std::vector<ClientMetric::Label> labels = {}) {
 }
 
 std::string StatusLabel(uint32_t code) {
-  return code == 0 ? "ok" : ToLower(std::string(CodeName(static_cast<Code>(code))));
+  return code == 0 ? "ok" : AsciiLower(CodeName(static_cast<Code>(code)));
 }
 
 }  // namespace
@@ -71,7 +65,7 @@ std::string RenderMetrics(const ServerState& st) {
   // Commands, summed over the I/O loops.
   const auto& commands = st.registry.commands();
   auto name_of = [&](size_t i) {
-    return i < commands.size() ? ToLower(commands[i]->name) : std::string("unknown");
+    return i < commands.size() ? AsciiLower(commands[i]->name) : std::string("unknown");
   };
   MetricFamily total =
       Family("databridge_kv_commands_total", "Commands answered, by command and reply status.",

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/ascii.h"
 #include "core/version.h"
 
 namespace dbkv {
@@ -22,7 +23,7 @@ bool ParseByteSize(const std::string& text, uint64_t* out) {
   if (i == 0) return false;
   std::string suffix;
   for (; i < text.size(); ++i)
-    suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+    suffix += absl::ascii_tolower(static_cast<unsigned char>(text[i]));
   uint64_t mult = 1;
   if (suffix.empty() || suffix == "b") {
     mult = 1;

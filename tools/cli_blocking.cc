@@ -4,16 +4,12 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/ascii.h"
+
 namespace dbkv::cli {
 namespace {
 
-bool Is(std::string_view command, std::string_view name) {
-  if (command.size() != name.size()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(command[i])) != name[i]) return false;
-  }
-  return true;
-}
+bool Is(std::string_view command, std::string_view name) { return EqualsIgnoreCase(command, name); }
 
 }  // namespace
 

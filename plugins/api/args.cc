@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/ascii.h"
 #include "core/numeric.h"
 
 namespace dbkv {
@@ -70,14 +71,7 @@ bool ArgToExpiry(const Value& n, int64_t unit_ms, int64_t now_ms, int64_t* out) 
 bool ArgIs(const Value& v, std::string_view word) {
   if (!v.is_string_like()) return false;
   std::string_view s = v.AsStringView();
-  if (s.size() != word.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char a = s[i], b = word[i];
-    if (a >= 'a' && a <= 'z') a = static_cast<char>(a - 'a' + 'A');
-    if (b >= 'a' && b <= 'z') b = static_cast<char>(b - 'a' + 'A');
-    if (a != b) return false;
-  }
-  return true;
+  return EqualsIgnoreCase(s, word);
 }
 
 std::string_view ArgText(const Value& v) {

@@ -12,8 +12,7 @@ CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min
   s.flags = flags;
   s.min_args = min_args;
   s.max_args = max_args;
-  s.first_key = 0;
-  s.last_key = 0;
+  s.keys = KeySpec::One(0);
   s.shard = std::move(handler);
   s.summary = std::move(summary);
   return s;

@@ -8,11 +8,10 @@
 //  - kCmdConnection: on the connection's I/O thread, with a ConnectionContext (PING, HELLO).
 //  - kCmdAllShards: once on every shard, then the per-shard replies are merged (INFO).
 //  - otherwise the command has keys: it runs on the shard that owns its key, or, for several
-//    keys (first_key..last_key), once per shard on that shard's keys, then merged.
+//    keys (CommandSpec::keys), once per shard on that shard's keys, then merged.
 #ifndef DATABRIDGE_PLUGINS_API_COMMAND_H_
 #define DATABRIDGE_PLUGINS_API_COMMAND_H_
 
-#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -21,6 +20,7 @@
 
 #include "core/reply.h"
 #include "core/value.h"
+#include "plugins/api/key_spec.h"
 
 namespace dbkv {
 
@@ -104,15 +104,8 @@ struct CommandSpec {
   // Accepted argument counts (after the name); max_args -1 means unlimited.
   int min_args = 0;
   int max_args = -1;
-  // Key positions among the arguments, 0-based: first_key, then every key_step-th argument up
-  // to the key at last_key. A negative last_key counts from the end: the key groups run up
-  // to the argument at (count + last_key), so -1 is "to the last argument", -2 "all but the
-  // last". first_key -1: the command takes no key. A key group is a key and the
-  // key_step - 1 arguments after it (MSET: key, value); the arguments before first_key and
-  // after the last group are the prefix and the suffix.
-  int first_key = -1;
-  int last_key = -1;
-  int key_step = 1;
+  // Where the keys are among the arguments (key_spec.h); KeySpec::None() without keys.
+  KeySpec keys;
   // Runs on a shard (commands with keys, and kCmdAllShards). When the keys are on several
   // shards it runs once per shard with the prefix, that shard's key groups in the caller's
   // order, and the suffix; when they are all on one shard it runs once with every argument and
@@ -122,7 +115,7 @@ struct CommandSpec {
   // Runs on the connection (kCmdConnection).
   ConnectionHandler connection;
   // Combines per-shard replies: required for kCmdAllShards and for commands whose keys may
-  // span shards (first_key != last_key). Runs on the connection.
+  // span shards (keys.multiple()). Runs on the connection.
   MergeFunction merge;
   // For kCmdNoLoad commands that read values with some arguments: true if these do.
   std::function<bool(const CommandArgs& args)> reads_values;
@@ -132,9 +125,9 @@ struct CommandSpec {
   uint32_t id = 0;
 };
 
-// The spec of a command whose one key is its first argument (first_key = last_key = 0), run
-// by handler on the key's shard. Commands with other key positions adjust the fields of the
-// spec it returns (first_key, last_key, key_step, merge).
+// The spec of a command whose one key is its first argument (KeySpec::One(0)), run
+// by handler on the key's shard. Commands with other key positions set `keys` (and `merge`) on
+// the spec it returns.
 CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min_args, int max_args,
                        ShardHandler handler, std::string summary);
 
@@ -142,19 +135,6 @@ CommandSpec KeyCommand(std::string name, uint8_t opcode, uint32_t flags, int min
 inline bool ReadsValues(const CommandSpec& cmd, const CommandArgs& args) {
   if ((cmd.flags & kCmdNoLoad) == 0) return true;
   return cmd.reads_values && cmd.reads_values(args);
-}
-
-// Calls fn(key) for each key among args (positions as CommandSpec says). Keys that are not
-// text are skipped (the connection has turned integer keys into text).
-template <class Fn>
-void ForEachKey(const CommandSpec& cmd, const CommandArgs& args, Fn&& fn) {
-  if (cmd.first_key < 0) return;
-  const int n = static_cast<int>(args.size());
-  const int step = cmd.key_step > 0 ? cmd.key_step : 1;
-  const int end = cmd.last_key >= 0 ? std::min(cmd.last_key + step - 1, n - 1) : n + cmd.last_key;
-  for (int k = cmd.first_key; k <= end - step + 1; k += step) {
-    if (args[k].is_string_like()) fn(args[k].AsStringView());
-  }
 }
 
 // Canned merge functions.

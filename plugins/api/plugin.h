@@ -38,7 +38,7 @@ namespace dbkv {
 // Bumped on every incompatible change of the plugin API, so that the start-up error names the
 // versions. 2: kCmdNoLoad took bit 10 and kCmdStoredReply moved to bit 11; the fingerprint
 // covers the headers' text.
-constexpr uint32_t kPluginApiVersion = 2;
+constexpr uint32_t kPluginApiVersion = 3;
 
 namespace plugin_abi {
 

@@ -1,29 +1,16 @@
 #include "plugins/api/registry.h"
 
-#include <cctype>
+#include "core/ascii.h"
 
 namespace dbkv {
-namespace {
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
 
 CommandRegistry::CommandRegistry() { by_opcode_.fill(nullptr); }
-
-bool HasMultipleKeys(const CommandSpec& spec) {
-  return spec.first_key >= 0 && spec.last_key != spec.first_key;
-}
 
 Status CommandRegistry::Register(CommandSpec spec) {
   if (spec.name.empty() || spec.name.size() > kMaxNameLength) {
     return Status::InvalidArgument("command name must be 1 to 64 characters");
   }
-  spec.name = Upper(spec.name);
+  spec.name = AsciiUpper(spec.name);
   if (by_name_.count(spec.name) != 0) {
     return Status::InvalidArgument("command " + spec.name + " is already registered");
   }
@@ -46,24 +33,17 @@ Status CommandRegistry::Register(CommandSpec spec) {
   }
   if (on_connection) {
     if (!spec.connection) return Status::InvalidArgument(spec.name + ": no connection handler");
-    if (spec.first_key >= 0)
+    if (spec.keys.has_keys())
       return Status::InvalidArgument(spec.name + ": connection commands take no key");
   } else {
     if (!spec.shard) return Status::InvalidArgument(spec.name + ": no shard handler");
-    if (!all_shards && spec.first_key < 0) {
+    if (!all_shards && !spec.keys.has_keys()) {
       return Status::InvalidArgument(spec.name +
                                      ": a shard command needs a key position or kCmdAllShards");
     }
-    if (spec.first_key >= 0) {
-      if (spec.first_key >= spec.min_args) {
-        return Status::InvalidArgument(spec.name + ": the first key must be a required argument");
-      }
-      if (spec.key_step < 1) return Status::InvalidArgument(spec.name + ": key_step must be >= 1");
-      if (spec.last_key >= 0 && spec.last_key < spec.first_key) {
-        return Status::InvalidArgument(spec.name + ": last_key before first_key");
-      }
-    }
-    if ((all_shards || (HasMultipleKeys(spec) && !(spec.flags & kCmdSingleShard))) && !spec.merge) {
+    Status keys = spec.keys.Validate(spec.name, spec.min_args);
+    if (!keys.ok()) return keys;
+    if ((all_shards || (spec.keys.multiple() && !(spec.flags & kCmdSingleShard))) && !spec.merge) {
       return Status::InvalidArgument(spec.name + ": a command that spans shards needs a merge");
     }
   }
@@ -88,7 +68,7 @@ const CommandSpec* CommandRegistry::FindByName(std::string_view name) const {
   if (name.empty() || name.size() > kMaxNameLength) return nullptr;
   char buf[kMaxNameLength];
   for (size_t i = 0; i < name.size(); ++i) {
-    buf[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[i])));
+    buf[i] = absl::ascii_toupper(static_cast<unsigned char>(name[i]));
   }
   auto it = by_name_.find(std::string(buf, name.size()));
   return it == by_name_.end() ? nullptr : it->second;

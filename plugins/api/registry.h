@@ -54,9 +54,6 @@ class CommandRegistry {
   bool opcodes_reserved_ = false;
 };
 
-// Whether spec's keys can fall on more than one shard (several key positions).
-bool HasMultipleKeys(const CommandSpec& spec);
-
 }  // namespace dbkv
 
 #endif  // DATABRIDGE_PLUGINS_API_REGISTRY_H_

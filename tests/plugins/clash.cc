@@ -6,8 +6,7 @@ namespace {
 dbkv::Status Register(dbkv::CommandRegistry* registry) {
   dbkv::CommandSpec s;
   s.name = "get";
-  s.first_key = 0;
-  s.last_key = 0;
+  s.keys = dbkv::KeySpec::One(0);
   s.min_args = 1;
   s.max_args = 1;
   s.shard = [](dbkv::ShardContext&, const dbkv::CommandArgs&) { return dbkv::Reply::Nil(); };
