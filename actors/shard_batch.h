@@ -1,5 +1,5 @@
 // ShardBatch: the unit of work a shard actor receives. One message carries every operation an
-// I/O thread gathered for that shard in one event-loop pass (PERF-NOTES.md: a CAF message costs
+// I/O thread gathered for that shard in one event-loop pass (docs/PERFORMANCE.md: a message costs
 // far more than a hash-map operation, so messages carry many operations).
 #ifndef DATABRIDGE_ACTORS_SHARD_BATCH_H_
 #define DATABRIDGE_ACTORS_SHARD_BATCH_H_

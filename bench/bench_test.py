@@ -25,8 +25,8 @@ import compare  # noqa: E402
 import pki  # noqa: E402
 import report  # noqa: E402
 
-BENCH = os.path.join(compare.BIN, "bench/data-bridge-kv-bench")
-SERVER = os.path.join(compare.BIN, "server/data-bridge-kv-server")
+BENCH = compare.BENCH
+SERVER = compare.SERVER
 
 
 def bench(url, *flags, timeout=60):
@@ -51,9 +51,8 @@ def alive(pids, wait_s=10):
         left = set()
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                        left.add(pid)
+                if compare.proc_stat(pid)[0] != "Z":
+                    left.add(pid)
             except OSError:
                 pass
         if not left or time.monotonic() > deadline:
@@ -73,16 +72,15 @@ class TlsTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="dbkv-bench-test-")
         cls.pki = pki.make_pki(os.path.join(cls.tmp, "pki"))
-        cls.procs = []
-        cls.kv, cls.kv_url = compare.start_kv(cls.tmp, [], tls=cls.pki)
-        cls.procs.append(cls.kv)
-        cls.redis, cls.redis_url = compare.start_redis(cls.tmp, tls=cls.pki)
-        cls.procs.append(cls.redis)
+        cls.servers = compare.Servers()
+        cls.kv = cls.servers.kv(tls=cls.pki)
+        cls.kv_url = cls.kv.url
+        cls.redis = cls.servers.redis(cls.tmp, tls=cls.pki)
+        cls.redis_url = cls.redis.url
 
     @classmethod
     def tearDownClass(cls):
-        for p in cls.procs:
-            compare.stop(p)
+        cls.servers.stop_all()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_urls_say_tls(self):

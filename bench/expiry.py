@@ -20,20 +20,13 @@ import tempfile
 import multiprocessing as mp
 import time
 
-import redis
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import start_kv, start_redis  # noqa: E402
+import compare  # noqa: E402  (the harness: servers, figures)
+from compare import percentile as pct  # noqa: E402
 
 
-def pct(sorted_us, p):
-    if not sorted_us:
-        return float("nan")
-    return sorted_us[min(len(sorted_us) - 1, int(p * len(sorted_us)))]
-
-
-def time_gets(host, port, expire_at_ms, args, q):
-    g = redis.Redis(host=host, port=port)
+def time_gets(port, expire_at_ms, args, q):
+    g = compare.redis_client(port)
     before, during, slow = [], [], []
     end_ms = expire_at_ms + args.after * 1000
     while time.time() * 1000 < expire_at_ms - args.settle * 1000:
@@ -55,9 +48,8 @@ def time_gets(host, port, expire_at_ms, args, q):
     q.put((before, during, slow))
 
 
-def run(name, url, args):
-    host, port = url.split("://")[1].split(":")
-    r = redis.Redis(host=host, port=int(port))
+def run(name, port, args):
+    r = compare.redis_client(port)
     r.set("stays", "here")
     pipe_size = 1000
     # Everything expires at one instant, some seconds after the writes end.
@@ -78,9 +70,9 @@ def run(name, url, args):
     # The GETs are timed in another process (no GIL shared with the DBSIZE sampler), over the
     # same window on both servers: from --settle seconds before the instant to --after after.
     q = mp.Queue()
-    timer = mp.Process(target=time_gets, args=(host, int(port), expire_at_ms, args, q))
+    timer = mp.Process(target=time_gets, args=(port, expire_at_ms, args, q))
     timer.start()
-    c = redis.Redis(host=host, port=int(port))
+    c = compare.redis_client(port)
     reclaimed = {}
     deadline = expire_at_ms / 1000 + args.timeout
     while time.time() < deadline:
@@ -118,17 +110,11 @@ def main():
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, start in (("redis", lambda: start_redis(tmp)),
-                            ("data-bridge-kv", lambda: start_kv(
-                                tmp, ["--shards", str(args.shards)]))):
-            proc, url = start()
-            if url.startswith("kv://"):
-                url = "redis://" + url[len("kv://"):]  # the same port speaks RESP
-            try:
-                results.append(run(name, url, args))
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
+        # One server at a time; our port speaks RESP too.
+        for name, start in (("redis", lambda s: s.redis(tmp)),
+                            ("data-bridge-kv", lambda s: s.kv(["--shards", str(args.shards)]))):
+            with compare.Servers() as servers:
+                results.append(run(name, start(servers).port, args))
 
     print(f"mass expiry of {args.keys} keys ({args.value_size} B values) in the same second; "
           f"GETs of another key from one redis-py client")

@@ -46,17 +46,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import compare  # noqa: E402  (the server start/stop and load-generator helpers)
-import durability  # noqa: E402  (the kv frame encoder, Celery-shaped items, INFO)
-import tiering  # noqa: E402  (the Celery result shape of the tiering comparison)
+import compare  # noqa: E402  (the harness: servers, load generator, sampling, clients)
+from compare import geomean, loadavg, log, ratio, rss  # noqa: E402
 
 ROOT = compare.ROOT
-SERVER = os.path.join(compare.BIN, "server/data-bridge-kv-server")
-BENCH = os.path.join(compare.BIN, "bench/data-bridge-kv-bench")
 SERVERS = ("redis", "kv")
 NAMES = {"redis": "Redis 7", "kv": "data-bridge-kv"}
 # A ratio within this factor of 1 is called noise: interleaved runs on this kind of machine
-# agree to about +-10 % (shared/PERF-NOTES.md).
+# agree to about +-10 % (docs/PERFORMANCE.md).
 NOISE = 0.10
 TAIL_NOISE = 0.25  # p99.9 rests on a few hundred samples per run: noisier
 
@@ -70,10 +67,6 @@ DEFAULTS = {
     "rss_keys": (1000000, 50000),
     "durability": (True, False),
 }
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def sh(argv):
@@ -113,7 +106,7 @@ def versions():
     return {
         "redis": sh(["redis-server", "--version"]),
         "redis_package": sh(["dpkg-query", "-W", "-f=${Version}", "redis-server"]),
-        "ours": sh([SERVER, "--version"]),
+        "ours": sh([compare.SERVER, "--version"]),
         "git_rev": rev + (" (with uncommitted changes)" if dirty else ""),
         "git_subject": sh(["git", "-C", ROOT, "log", "-1", "--format=%s"]),
         "caf_package": sh(["dpkg-query", "-W", "-f=${Version}", "libcaf-dev"]),
@@ -122,26 +115,15 @@ def versions():
     }
 
 
-def loadavg():
-    return "%.2f %.2f %.2f" % os.getloadavg()
-
-
-def rss(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 # -- Server processes: every one started is stopped, whatever happens.
 
-class Servers:
-    """Tracks the servers this script starts; stop_all() stops every one still running."""
+class Servers(compare.Servers):
+    """The servers this script starts, each with a data directory and log in tmp;
+    stop_all() stops every one still running."""
 
     def __init__(self, tmp, kv_flags, tls):
+        super().__init__()
         self.tmp, self.kv_flags, self.tls = tmp, kv_flags, tls
-        self.procs = []
         self.commands = {}
 
     def start(self, name, tag):
@@ -149,20 +131,12 @@ class Servers:
         os.makedirs(d, exist_ok=True)
         log_path = os.path.join(self.tmp, f"{name}-{tag}.log")
         if name == "redis":
-            proc, url = compare.start_redis(d, tls=self.tls, log_path=log_path)
+            server = self.redis(d, tls=self.tls, log_path=log_path)
         else:
-            proc, url = compare.start_kv(d, self.kv_flags, tls=self.tls, log_path=log_path)
-        self.procs.append(proc)
-        self.commands[name] = " ".join(shlex.quote(a) for a in proc.args)
-        log(f"started {name} (pid {proc.pid}) at {url}")
-        return proc, url
-
-    def stop(self, proc):
-        compare.stop(proc)
-
-    def stop_all(self):
-        for p in self.procs:
-            compare.stop(p)
+            server = self.kv(self.kv_flags, tls=self.tls, log_path=log_path)
+        self.commands[name] = server.command()
+        log(f"started {name} (pid {server.pid}) at {server.url}")
+        return server
 
 
 def on_signal(signum, _frame):
@@ -208,9 +182,7 @@ def preload(url, pid, size, args, pki):
 def matrix(args, servers, pki):
     cells = [(w, c, p, s) for s in args.value_sizes for w in args.workloads
              for c in args.connections for p in args.pipelines]
-    procs = {}
-    for name in SERVERS:
-        procs[name] = servers.start(name, "matrix")
+    procs = {name: servers.start(name, "matrix") for name in SERVERS}
     runs = []  # every run: the bench JSON plus server, round, cell
     extra = ["--no-preload", "--threads", str(args.threads)] + tls_args(pki)
     total = len(cells) * 2 * args.runs
@@ -219,22 +191,22 @@ def matrix(args, servers, pki):
     for rnd in range(args.runs):
         for size in args.value_sizes:
             for name in SERVERS:
-                proc, url = procs[name]
+                s = procs[name]
                 log(f"round {rnd + 1}: writing {args.keys} keys of {fmt_size(size)} to {name}")
-                preload(url, proc.pid, size, args, pki)
+                preload(s.url, s.pid, size, args, pki)
                 if rnd == 0 and args.warmup_run > 0:  # caches, allocator, page faults
                     compare.run_json(compare.bench_cmd(
-                        url, proc.pid, "mixed:80", 16, 50, size, args.keys, args.warmup_run, 0,
+                        s.url, s.pid, "mixed:80", 16, 50, size, args.keys, args.warmup_run, 0,
                         extra), timeout=args.warmup_run + 120)
             for i, cell in enumerate(c for c in cells if c[3] == size):
                 order = SERVERS if (rnd + i) % 2 == 0 else SERVERS[::-1]
                 for name in order:
-                    proc, url = procs[name]
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"{name} exited with {proc.returncode} "
+                    s = procs[name]
+                    if s.proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {s.proc.returncode} "
                                            f"(log in {servers.tmp})")
                     w, conns, pipeline, _ = cell
-                    cmd = compare.bench_cmd(url, proc.pid, w, pipeline, conns, size, args.keys,
+                    cmd = compare.bench_cmd(s.url, s.pid, w, pipeline, conns, size, args.keys,
                                             args.duration, args.warmup, extra)
                     try:
                         r = compare.run_json(cmd, timeout=args.duration + args.warmup + 120)
@@ -252,7 +224,7 @@ def matrix(args, servers, pki):
                         + (f"  ERRORS {r['errors']}: {r.get('first_error') or r.get('failed')}"
                            if r.get("errors") else ""))
     for name in SERVERS:
-        servers.stop(procs[name][0])
+        procs[name].stop()
     return cells, runs
 
 
@@ -276,58 +248,13 @@ def summarize(cells, runs):
     return out
 
 
-def ratio(a, b):
-    return a / b if b and not math.isnan(a) and not math.isnan(b) else math.nan
-
-
-def geomean(xs):
-    xs = [x for x in xs if x > 0 and not math.isnan(x)]
-    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else math.nan
-
-
 # -- 2. RSS per key.
 
-def celery_large(n):
-    """bench/tiering.py's shape: 53 B keys, 1-4 KiB JSON results."""
-    for i in range(n):
-        yield tiering.task_key(i).encode(), tiering.task_result(i).encode()
-
-
-def celery_small(n):
-    """bench/durability.py's shape: 53 B keys, ~170 B JSON results."""
-    return durability.celery_items(n, 7)
-
-
 SHAPES = {
-    "celery-large": ("1-4 KiB JSON results (bench/tiering.py)", celery_large),
-    "celery-small": ("~170 B JSON results (bench/durability.py)", celery_small),
+    "celery-large": ("1-4 KiB JSON results (bench/tiering.py)", compare.celery_large),
+    "celery-small": ("~170 B JSON results (bench/durability.py)",
+                     lambda n: compare.celery_small(n, 7)),
 }
-
-
-def _resp_drain(sock, buf, n):
-    """Reads n one-line RESP replies (+OK / -ERR); returns (errors, rest of buf)."""
-    errors = 0
-    while n > 0:
-        j = buf.find(b"\r\n")
-        if j < 0:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                raise RuntimeError("redis closed the connection")
-            buf += chunk
-            continue
-        if buf.startswith(b"-"):
-            errors += 1
-        del buf[:j + 2]
-        n -= 1
-    return errors, buf
-
-
-def redis_command(port, *parts, tls=None):
-    """One RESP command over a fresh connection; returns the raw reply."""
-    out = subprocess.run(["redis-cli", "-p", str(port)] + (
-        ["--tls", "--cacert", tls.ca] if tls else []) + list(parts),
-        capture_output=True, text=True, check=True, timeout=60).stdout
-    return out.strip()
 
 
 def rss_shape(shape, n, servers, batch):
@@ -338,28 +265,19 @@ def rss_shape(shape, n, servers, batch):
     try:
         procs = {name: plain.start(name, "rss-" + shape) for name in SERVERS}
         time.sleep(0.5)
-        idle = {name: rss(procs[name][0].pid) for name in SERVERS}
-        ports = {name: int(procs[name][1].rsplit(":", 1)[1]) for name in SERVERS}
-        socks = {name: socket.create_connection(("127.0.0.1", ports[name]))
-                 for name in SERVERS}
-        ex = [durability._mp_str(b"EX"), durability._mp_int(86400)]
-        bufs = {name: bytearray() for name in SERVERS}
+        idle = {name: rss(procs[name].pid) for name in SERVERS}
+        kv = compare.KvConnection(procs["kv"].port)
+        red = compare.redis_client(procs["redis"].port)
         errors = {name: 0 for name in SERVERS}
         data_bytes = 0
         t0 = time.monotonic()
         pending = []
 
         def flush():
-            kv = b"".join(durability._frame((i + 1) & 0xffffffff, durability.OP_SET,
-                                            [durability._mp_str(k), durability._mp_str(v)] + ex)
-                          for i, (k, v) in enumerate(pending))
-            red = b"".join(durability._resp(b"SET", k, v, b"EX", b"86400") for k, v in pending)
-            socks["kv"].sendall(kv)
-            socks["redis"].sendall(red)
-            frames, bufs["kv"] = durability._read_frames(socks["kv"], bufs["kv"], len(pending))
-            errors["kv"] += sum(1 for st, _ in frames if st != 0)
-            e, bufs["redis"] = _resp_drain(socks["redis"], bufs["redis"], len(pending))
-            errors["redis"] += e
+            # Both servers take each batch at the same time.
+            sent = kv.send_sets(pending, ex=86400)
+            errors["redis"] += compare.redis_set_many(red, pending, ex=86400)
+            errors["kv"] += kv.read_errors(sent)
             pending.clear()
 
         for k, v in items(n):
@@ -370,23 +288,18 @@ def rss_shape(shape, n, servers, batch):
         if pending:
             flush()
         load_s = time.monotonic() - t0
-        for s in socks.values():
-            s.close()
+        kv.close()
         time.sleep(2)  # let both allocators settle
         out = {"shape": shape, "what": what, "keys": n, "data_bytes": data_bytes,
                "load_s": load_s}
-        info = durability.kv_info(ports["kv"])
-        out["kv"] = {"idle": idle["kv"], "rss": rss(procs["kv"][0].pid), "errors": errors["kv"],
-                     "dbsize": durability.kv_call(ports["kv"], "DBSIZE"),
+        info = compare.kv_info(procs["kv"].port)
+        out["kv"] = {"idle": idle["kv"], "rss": rss(procs["kv"].pid), "errors": errors["kv"],
+                     "dbsize": compare.kv_call(procs["kv"].port, "DBSIZE"),
                      "accounted": info.get("memory_bytes")}
-        used = 0
-        for line in redis_command(ports["redis"], "INFO", "memory").splitlines():
-            if line.startswith("used_memory:"):
-                used = int(line.split(":")[1])
-        out["redis"] = {"idle": idle["redis"], "rss": rss(procs["redis"][0].pid),
-                        "errors": errors["redis"],
-                        "dbsize": int(redis_command(ports["redis"], "DBSIZE")),
-                        "accounted": used}
+        out["redis"] = {"idle": idle["redis"], "rss": rss(procs["redis"].pid),
+                        "errors": errors["redis"], "dbsize": red.dbsize(),
+                        "accounted": red.info("memory")["used_memory"]}
+        red.close()
         for name in SERVERS:
             s = out[name]
             s["per_key"] = (s["rss"] - s["idle"]) / n
@@ -580,7 +493,7 @@ def write_report(path, ctx):
                  "`CPU-s per M ops` = the same figure in seconds per million operations.")
         L.append(f"- Ratios are ours / Redis. Throughput: above 1 we are faster. Latency and CPU: "
                  f"above 1 we are worse. Differences under {NOISE:.0%} are within run-to-run "
-                 f"noise on a machine like this (shared/PERF-NOTES.md).")
+                 f"noise on a machine like this (docs/PERFORMANCE.md).")
         if ctx["tls"]:
             L.append("- **TLS on both servers** (`--tls`): every connection speaks TLS.")
     L.append("")
@@ -839,12 +752,7 @@ def main():
     for s in args.rss_shapes:
         if s not in SHAPES:
             sys.exit(f"--rss-shapes: {s}? ({', '.join(SHAPES)})")
-    for path in (SERVER, BENCH):
-        if not os.access(path, os.X_OK):
-            sys.exit(f"{path} missing: bazel build //server:data-bridge-kv-server "
-                     f"//bench:data-bridge-kv-bench")
-    if shutil.which("redis-server") is None:
-        sys.exit("redis-server not found (apt-get install redis-server)")
+    compare.require_binaries()
 
     cells = len(args.workloads) * len(args.connections) * len(args.pipelines) * len(
         args.value_sizes)

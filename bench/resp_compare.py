@@ -15,34 +15,14 @@ calibration run against Redis), and the same -n is used for both servers.
 """
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import compare  # noqa: E402
-from compare import free_port  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVER = os.path.join(ROOT, "bazel-bin", "server", "data-bridge-kv-server")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def wait_port(port, proc):
-    compare.wait_port(port, proc, timeout=30)
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
+import compare  # noqa: E402  (the harness: servers, sampling, figures)
+from compare import cpu_seconds, loadavg, log  # noqa: E402
 
 
 def bench(port, pid, test, pipeline, clients, n, keyspace):
@@ -76,38 +56,26 @@ def main():
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="dbkv-resp-bench-")
-    rport, kport = free_port(), free_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", tmp], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    kv = subprocess.Popen(
-        [SERVER, "--bind", f"127.0.0.1:{kport}", "--http-bind", "none"] + args.kv_flags.split(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    servers = (("redis", redis, rport), ("ours", kv, kport))
     rows = []
     load_before = loadavg()
-    try:
-        for proc, port in ((redis, rport), (kv, kport)):
-            wait_port(port, proc)
+    with compare.Servers() as servers:
+        srv = {"redis": servers.redis(tmp, timeout=30),
+               "ours": servers.kv(args.kv_flags.split(), http_bind="none", timeout=30)}
         for test in args.tests.split(","):
             for pipeline in [int(p) for p in args.pipelines.split(",")]:
-                probe = bench(rport, redis.pid, test, pipeline, args.clients,
+                probe = bench(srv["redis"].port, srv["redis"].pid, test, pipeline, args.clients,
                               20000 * pipeline, args.keyspace)
                 n = int(probe["rps"] * args.seconds / 10000 + 1) * 10000
-                res = {"redis": [], "ours": []}
-                for _ in range(args.runs):
-                    for name, proc, port in servers:
-                        r = bench(port, proc.pid, test, pipeline, args.clients, n, args.keyspace)
-                        res[name].append(r)
-                        print(f"  {name:5} {test} -P {pipeline} -n {n}: {r['rps']:.0f} req/s, "
-                              f"{r['cpu_s_per_m']:.2f} CPU-s per M, {r['wall']:.1f} s "
-                              f"(load {loadavg()})", file=sys.stderr)
-                rows.append((test, pipeline, n, res))
-    finally:
-        for _, proc, _ in servers:
-            proc.terminate()
-            proc.wait(timeout=30)
+
+                def run(name, _rnd):
+                    s = srv[name]
+                    r = bench(s.port, s.pid, test, pipeline, args.clients, n, args.keyspace)
+                    log(f"  {name:5} {test} -P {pipeline} -n {n}: {r['rps']:.0f} req/s, "
+                        f"{r['cpu_s_per_m']:.2f} CPU-s per M, {r['wall']:.1f} s "
+                        f"(load {loadavg()})")
+                    return r
+                rows.append((test, pipeline, n, compare.alternate(("redis", "ours"), args.runs,
+                                                                  run)))
     load_after = loadavg()
 
     print(f"redis-benchmark -c {args.clients} -r {args.keyspace}, {args.runs} runs per server, "
@@ -117,15 +85,14 @@ def main():
           "| CPU ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     for test, pipeline, n, res in rows:
-        med = {k: {f: statistics.median(r[f] for r in v) for f in ("rps", "cpu_s_per_m")}
-               for k, v in res.items()}
-        spread = {k: (max(r["rps"] for r in v) - min(r["rps"] for r in v)) / med[k]["rps"] * 100
-                  for k, v in res.items()}
+        med = {k: compare.medians(v, ("rps", "cpu_s_per_m")) for k, v in res.items()}
+        spread = {k: compare.spread_pct(r["rps"] for r in v) for k, v in res.items()}
         r, o = med["redis"], med["ours"]
         print(f"| {test.upper()} | {pipeline} | {n} | {r['rps']:.0f} (±{spread['redis']:.0f}%) "
-              f"| {o['rps']:.0f} (±{spread['ours']:.0f}%) | {o['rps'] / r['rps']:.2f} "
+              f"| {o['rps']:.0f} (±{spread['ours']:.0f}%) "
+              f"| {compare.ratio(o['rps'], r['rps']):.2f} "
               f"| {r['cpu_s_per_m']:.2f} | {o['cpu_s_per_m']:.2f} "
-              f"| {o['cpu_s_per_m'] / r['cpu_s_per_m']:.2f} |")
+              f"| {compare.ratio(o['cpu_s_per_m'], r['cpu_s_per_m']):.2f} |")
     print("\nCommands (ports vary):")
     for test, pipeline, n, res in rows:
         print(f"    {res['ours'][0]['cmd']}")

@@ -11,7 +11,8 @@ processes: throughput and latency percentiles; and our restart time and RSS afte
     bazel build //server:data-bridge-kv-server
     python3 bench/tiering.py --keys 256000 --max-memory 64MiB
 
-Needs the Python package (make python) and redis (pip) in the interpreter that runs it.
+Needs the Python package (make python) and bench/requirements.txt (redis, msgpack) in the
+interpreter that runs it.
 """
 from __future__ import annotations
 
@@ -21,70 +22,21 @@ import multiprocessing as mp
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVER = ROOT / "bazel-bin/server/data-bridge-kv-server"
-
-
-def task_key(i: int) -> str:
-    h = (i * 2654435761) & 0xFFFFFFFF
-    return "celery-task-meta-%08x-%04x-4%03x-a%03x-%012x" % (
-        h, i & 0xFFFF, (i >> 4) & 0xFFF, (h >> 8) & 0xFFF, i)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402  (the harness: servers, sampling, figures, the Celery shape)
+from compare import celery_task_key as task_key, celery_task_result as task_result  # noqa: E402
+from compare import rss  # noqa: E402
 
 
-def task_result(i: int) -> str:
-    size = 1000 + (i * 7919) % 3096
-    parts = ['{"status": "SUCCESS", "task_id": "%s", "date_done": "2026-11-26T04:%d:00", '
-             '"result": [' % (task_key(i)[17:], i % 60)]
-    n = len(parts[0])
-    x = i + 1
-    while n < size:
-        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
-        s = '{"row": %d, "name": "item-%d"}, ' % (x % 100000, (x >> 8) % 977)
-        parts.append(s)
-        n += len(s)
-    v = "".join(parts)[: size - 2]
-    return v + "]}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return time.monotonic() - start
-        except OSError:
-            time.sleep(0.01)
-    raise RuntimeError("server did not come up")
-
-
-def start_ours(port: int, data_dir: str, args) -> subprocess.Popen:
-    cmd = [str(SERVER), "--bind", f"127.0.0.1:{port}", "--http-bind", "none", "--data-dir",
-           data_dir, "--max-memory", args.max_memory, "--shards", str(args.shards)]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(
-        os.path.join(data_dir, "..", "server.log"), "ab"))
+def start_ours(data_dir: str, args, port=None) -> compare.Server:
+    """Ours with tiered storage: --max-memory and a data dir (its log beside the data dir)."""
+    return compare.start_kv(["--max-memory", args.max_memory, "--shards", str(args.shards)],
+                            data_dir=data_dir, http_bind="none", port=port, timeout=60,
+                            poll=0.01, log_path=os.path.join(data_dir, "..", "server.log"))
 
 
 def load_ours(port: int, n: int, batch: int) -> float:
@@ -98,20 +50,6 @@ def load_ours(port: int, n: int, batch: int) -> float:
     return took
 
 
-def load_redis(port: int, n: int, batch: int) -> float:
-    import redis
-    r = redis.Redis(port=port)
-    start = time.monotonic()
-    for i in range(0, n, batch):
-        p = r.pipeline(transaction=False)
-        for k in range(i, min(n, i + batch)):
-            p.set(task_key(k), task_result(k), ex=86400)
-        p.execute()
-    took = time.monotonic() - start
-    r.close()
-    return took
-
-
 def reader(kind: str, port: int, n: int, seconds: float, seed: int, out: mp.Queue) -> None:
     rnd = random.Random(seed)
     lat = []
@@ -120,8 +58,7 @@ def reader(kind: str, port: int, n: int, seconds: float, seed: int, out: mp.Queu
         c = KvClient(f"127.0.0.1:{port}", timeout=60)
         get = c.get
     else:
-        import redis
-        c = redis.Redis(port=port)
+        c = compare.redis_client(port)
         get = c.get
     end = time.monotonic() + seconds
     wrong = 0
@@ -152,7 +89,7 @@ def read_phase(kind: str, port: int, n: int, procs: int, seconds: float) -> dict
     lat.sort()
 
     def pct(p):
-        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1e6 if lat else 0.0
+        return compare.percentile(lat, p, 0.0) * 1e6
     return {"reads_per_s": len(lat) / seconds, "p50_us": pct(0.5), "p99_us": pct(0.99),
             "p999_us": pct(0.999), "wrong": wrong}
 
@@ -181,48 +118,40 @@ def main() -> int:
     data_dir = os.path.join(work, "data")
     os.makedirs(data_dir)
     try:
-        port = free_port()
-        srv = start_ours(port, data_dir, args)
-        wait_port(port, srv)
-        idle = rss(srv.pid)
-        took = load_ours(port, n, args.batch)
-        peak_after_load = rss(srv.pid)
-        time.sleep(2)
-        info = info_ours(port)
-        ours = {"load_s": took, "load_keys_per_s": n / took, "rss_idle": idle,
-                "rss_after_load": peak_after_load, "rss": rss(srv.pid),
-                "memory_bytes": info["memory_bytes"], "cold_keys": info["cold_keys"],
-                "disk_bytes": info["disk_bytes"], "spilled_bytes": info["spilled_bytes"]}
-        ours["reads"] = read_phase("ours", port, n, args.readers, args.read_seconds)
-        ours["rss_after_reads"] = rss(srv.pid)
-        srv.send_signal(signal.SIGTERM)
-        t0 = time.monotonic()
-        srv.wait(timeout=120)
-        ours["stop_s"] = time.monotonic() - t0
-        srv = start_ours(port, data_dir, args)
-        ours["restart_ready_s"] = wait_port(port, srv)
-        ours["rss_after_restart"] = rss(srv.pid)
-        srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=120)
-        results["ours"] = ours
-
-        if not args.skip_redis:
-            rport = free_port()
-            redis_dir = os.path.join(work, "redis")
-            os.makedirs(redis_dir)
-            rs = subprocess.Popen(["redis-server", "--port", str(rport), "--save", "",
-                                   "--appendonly", "no", "--dir", redis_dir],
-                                  stdout=subprocess.DEVNULL)
-            wait_port(rport, rs)
-            ridle = rss(rs.pid)
-            rtook = load_redis(rport, n, args.batch)
+        with compare.Servers(stop_timeout=120) as servers:
+            srv = servers.add(start_ours(data_dir, args))
+            port = srv.port
+            idle = rss(srv.pid)
+            took = load_ours(port, n, args.batch)
+            peak_after_load = rss(srv.pid)
             time.sleep(2)
-            red = {"load_s": rtook, "load_keys_per_s": n / rtook, "rss_idle": ridle,
-                   "rss": rss(rs.pid)}
-            red["reads"] = read_phase("redis", rport, n, args.readers, args.read_seconds)
-            rs.terminate()
-            rs.wait(timeout=30)
-            results["redis"] = red
+            info = info_ours(port)
+            ours = {"load_s": took, "load_keys_per_s": n / took, "rss_idle": idle,
+                    "rss_after_load": peak_after_load, "rss": rss(srv.pid),
+                    "memory_bytes": info["memory_bytes"], "cold_keys": info["cold_keys"],
+                    "disk_bytes": info["disk_bytes"], "spilled_bytes": info["spilled_bytes"]}
+            ours["reads"] = read_phase("ours", port, n, args.readers, args.read_seconds)
+            ours["rss_after_reads"] = rss(srv.pid)
+            _, ours["stop_s"] = srv.term(timeout=120)
+            srv = servers.add(start_ours(data_dir, args, port))
+            ours["restart_ready_s"] = srv.ready_s
+            ours["rss_after_restart"] = rss(srv.pid)
+            srv.term(timeout=120)
+            results["ours"] = ours
+
+            if not args.skip_redis:
+                redis_dir = os.path.join(work, "redis")
+                os.makedirs(redis_dir)
+                rs = servers.redis(redis_dir, timeout=60, poll=0.01)
+                ridle = rss(rs.pid)
+                rtook = compare.fill(rs, ((task_key(k), task_result(k)) for k in range(n)),
+                                     args.batch)
+                time.sleep(2)
+                red = {"load_s": rtook, "load_keys_per_s": n / rtook, "rss_idle": ridle,
+                       "rss": rss(rs.pid)}
+                red["reads"] = read_phase("redis", rs.port, n, args.readers, args.read_seconds)
+                rs.stop()
+                results["redis"] = red
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -186,7 +186,7 @@ struct Server::Impl {
 Status Server::Impl::StartShards() {
   caf_cfg = std::make_unique<caf::actor_system_config>();
   // CAF's default is max(cores, 4) workers, the slowest choice on small machines
-  // (PERF-NOTES.md): set it explicitly.
+  // (docs/PERFORMANCE.md): set it explicitly.
   caf_cfg->set("scheduler.max-threads", static_cast<size_t>(state.options.workers));
   caf_cfg->set("logger.verbosity", caf::atom("quiet"));
   // An idle worker spins briefly, then sleeps on its condition variable until a batch arrives.
