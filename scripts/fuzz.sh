@@ -3,6 +3,9 @@
 # their corpora with valid input, and runs each for a bounded time:
 #   frame_fuzzer (protocol/fuzz/frame_fuzzer.cc): binary frames and msgpack values;
 #   resp_fuzzer  (protocol/fuzz/resp_fuzzer.cc): RESP requests (whole and in pieces) and replies.
+# The code under test is //protocol:protocol and its dependencies: Bazel lists their sources
+# (bazel query: nothing is built by Bazel), compiled here, instrumented, into
+# build/fuzz/lib/libcodecs.a.
 # Exits non-zero if a build fails or a fuzzer finds a crash, a leak, undefined behaviour or a
 # broken invariant (the reproducer is left in build/fuzz/<target>/artifacts/).
 #
@@ -21,43 +24,79 @@ CXX=${FUZZ_CXX:-clang++-14}
 ROOT=build/fuzz
 TARGETS=${FUZZ_TARGETS:-frame_fuzzer resp_fuzzer}
 
-COMMON_SOURCES=(
-  protocol/frame.cc
-  protocol/value_codec.cc
-  protocol/resp.cc
-  core/status.cc
-  core/decimal.cc
-  core/value.cc
-  core/value_list.cc
-  core/numeric.cc
-)
-HEADERS=(protocol/*.h core/status.h core/decimal.h core/value.h core/value_list.h core/reply.h
-  core/numeric.h)
+# The codecs under test: //protocol:protocol and the libraries it depends on, as Bazel lists
+# them (sources, headers, defines, link options: scripts/bazel_cc_sources.py). A source added
+# to those BUILD targets is fuzzed with no edit here. Sets CC_SOURCES, CC_HEADERS, CC_DEFINES,
+# CC_LINKOPTS.
+LIBRARY_TARGET=//protocol:protocol
+cc_info=$(scripts/bazel_cc_sources.py --shell "$LIBRARY_TARGET")
+eval "$cc_info"
 
 if ! command -v "$CXX" >/dev/null 2>&1; then
   echo "fuzz: $CXX not found; run scripts/setup.sh (clang-14, libfuzzer-14-dev)" >&2
   exit 1
 fi
 
-# Builds $1 into build/fuzz/$1/$1 unless it is up to date.
+# FUZZ_CXXFLAGS adds flags, e.g. FUZZ_CXXFLAGS=-DDBKV_FUZZ_SKIP_INTEGRAL_DOUBLES=0 (see
+# frame_fuzzer.cc).
+CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
+  "${CC_DEFINES[@]/#/-D}" ${FUZZ_CXXFLAGS:-} -I.)
+LIB=$ROOT/lib/libcodecs.a
+
+# Builds the library sources, instrumented (coverage, ASan, UBSan), into $LIB unless it is up
+# to date: rebuilt when missing, older than any source, header or this script, or built from
+# another source list or with other flags. Compiles on every core.
+build_library() {
+  local objdir=$ROOT/lib/obj
+  local stamp=("$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer-no-link,address,undefined
+    "${CC_SOURCES[@]}")
+  local rebuild=0
+  [ -f "$LIB" ] || rebuild=1
+  [ "$(cat "$LIB.cmd" 2>/dev/null)" = "${stamp[*]}" ] || rebuild=1
+  for f in "${CC_SOURCES[@]}" "${CC_HEADERS[@]}" "$0" scripts/bazel_cc_sources.py; do
+    [ "$f" -nt "$LIB" ] && rebuild=1
+  done
+  [ "$rebuild" -eq 1 ] || return 0
+  echo "fuzz: building $LIB (${#CC_SOURCES[@]} sources of $LIBRARY_TARGET)"
+  rm -rf "$objdir" "$LIB"
+  mkdir -p "$objdir"
+  local jobs pids=() objects=() failed=0 src obj
+  jobs=$(nproc 2>/dev/null || echo 2)
+  for src in "${CC_SOURCES[@]}"; do
+    obj=$objdir/${src//\//_}.o
+    objects+=("$obj")
+    "$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$src" -o "$obj" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ]; then
+      wait "${pids[0]}" || failed=1
+      pids=("${pids[@]:1}")
+    fi
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" -eq 0 ] || { echo "fuzz: building $LIB failed" >&2; exit 1; }
+  ar rcs "$LIB.tmp" "${objects[@]}"
+  mv -f "$LIB.tmp" "$LIB"
+  echo "${stamp[*]}" >"$LIB.cmd"
+}
+
+# Builds $1 (protocol/fuzz/$1.cc, linked with $LIB) into build/fuzz/$1/$1 unless it is up to
+# date. The archive brings in the objects the fuzzer uses; --as-needed drops the libraries
+# only the others need.
 build() {
   local target=$1 out=$ROOT/$1
   local bin=$out/$target
+  build_library
   # Before the RESP fuzzer, build/fuzz/frame_fuzzer was the binary itself: make way.
   [ -d "$out" ] || rm -f "$out"
   mkdir -p "$out/corpus" "$out/artifacts"
-  # Same msgpack defines as //third_party:msgpack. FUZZ_CXXFLAGS adds flags, e.g.
-  # FUZZ_CXXFLAGS=-DDBKV_FUZZ_SKIP_INTEGRAL_DOUBLES=0 (see frame_fuzzer.cc).
-  local cmd=("$CXX" -std=c++17 -O1 -g -fno-omit-frame-pointer
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-    -DMSGPACK_NO_BOOST -DMSGPACK_DISABLE_LEGACY_NIL ${FUZZ_CXXFLAGS:-}
-    -I. "protocol/fuzz/$target.cc" "${COMMON_SOURCES[@]}")
-  # Rebuild when the binary is missing, older than any source, header or this script, or was
-  # built with other flags.
+  local cmd=("$CXX" "${CXXFLAGS[@]}" -fsanitize=fuzzer,address,undefined
+    "protocol/fuzz/$target.cc" "$LIB" -Wl,--as-needed "${CC_LINKOPTS[@]}")
+  # Rebuild when the binary is missing, older than the library, its source, a header or this
+  # script, or was built with other flags.
   local rebuild=0
   [ -x "$bin" ] || rebuild=1
   [ "$(cat "$bin.cmd" 2>/dev/null)" = "${cmd[*]}" ] || rebuild=1
-  for f in "protocol/fuzz/$target.cc" "${COMMON_SOURCES[@]}" "${HEADERS[@]}" "$0"; do
+  for f in "protocol/fuzz/$target.cc" "$LIB" "${CC_HEADERS[@]}" "$0"; do
     [ "$f" -nt "$bin" ] && rebuild=1
   done
   if [ "$rebuild" -eq 1 ]; then
