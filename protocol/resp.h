@@ -2,7 +2,7 @@
 // on the same port (protocol/PROTOCOL.md, "RESP"): telling the two apart from a connection's
 // first bytes, a resumable request parser (multibulk and inline commands), and the reply
 // encoder that maps typed values to Redis's representation. Pure: no sockets, no state beyond a
-// parser's.
+// parser's. The client side's reply parser is protocol/resp_reply_parser.h.
 #ifndef DATABRIDGE_PROTOCOL_RESP_H_
 #define DATABRIDGE_PROTOCOL_RESP_H_
 
@@ -45,6 +45,8 @@ struct RespLimits {
 constexpr int64_t kUnauthenticatedMaxArgs = 10;
 constexpr int64_t kUnauthenticatedMaxBulk = 16384;
 
+// The outcome of parsing a request (RespRequestParser), or a reply (ParseRespReply in
+// protocol/resp_reply_parser.h, where kCommand means a whole reply).
 enum class RespParse {
   kCommand,   // a request: *argv holds it (argv[0] the name; empty: a blank line or "*0")
   kNeedMore,  // the request is not complete yet
@@ -119,18 +121,11 @@ std::string_view RespErrorPrefix(Code code, std::string_view text);
 // "1e+300"), "inf", "-inf" or "nan".
 std::string FormatDouble(double d);
 
-// -- The client side (tests, benchmarks, the fuzzer).
+// -- The client side (tests, benchmarks, the fuzzer). Its reply parser, ParseRespReply, is in
+// protocol/resp_reply_parser.h.
 
 // Appends a request as a multibulk of bulk strings.
 void AppendRespCommand(std::string* out, const std::vector<std::string_view>& args);
-
-// Parses one reply at the start of data into a Reply: simple string -> Reply::Simple; error ->
-// Reply::Error (a known prefix maps back to its code and is removed from the text; an unknown
-// one gives kInvalidArgument with the whole text); integer -> int; bulk and verbatim strings ->
-// bytes; null bulk/array and RESP3 null -> nil; array, set and push -> list; map -> map;
-// double -> double; boolean -> bool; big number -> string. Aggregates may nest 64 deep; an
-// error inside an aggregate and attributes are refused. kError: *error is kProtocol.
-RespParse ParseRespReply(std::string_view data, Reply* out, size_t* consumed, Status* error);
 
 }  // namespace dbkv::protocol
 

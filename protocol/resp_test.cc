@@ -1,6 +1,6 @@
 // The RESP codec (protocol/PROTOCOL.md, "RESP"): detection, the request parser (whole, in
-// pieces, at its limits), the reply encoder for every value type in RESP2 and RESP3, and the
-// client-side reply parser.
+// pieces, at its limits), the reply encoder for every value type in RESP2 and RESP3, and
+// AppendRespCommand. The client-side reply parser: protocol/resp_reply_parser_test.cc.
 #include "protocol/resp.h"
 
 #include <catch2/catch.hpp>
@@ -312,54 +312,7 @@ TEST_CASE("doubles print as the shortest text that reads back the same", "[resp]
   CHECK(FormatDouble(std::nan("")) == "nan");
 }
 
-Reply Decode(std::string_view data) {
-  Reply r;
-  size_t n = 0;
-  Status error;
-  REQUIRE(ParseRespReply(data, &r, &n, &error) == RespParse::kCommand);
-  CHECK(n == data.size());
-  return r;
-}
-
-TEST_CASE("the client-side reply parser reads what the encoder writes", "[resp]") {
-  CHECK(Decode("+OK\r\n").simple);
-  Reply err = Decode("-WRONGTYPE Operation against a key\r\n");
-  CHECK(err.code == Code::kWrongType);
-  CHECK(err.error == "Operation against a key");
-  Reply other = Decode("-MOVED 3999 127.0.0.1:6381\r\n");
-  CHECK(other.code == Code::kInvalidArgument);
-  CHECK(other.error == "MOVED 3999 127.0.0.1:6381");
-  CHECK(Decode(":-7\r\n").value == I(-7));
-  CHECK(Decode("$-1\r\n").value.is_null());
-  CHECK(Decode("*-1\r\n").value.is_null());
-  CHECK(Decode("_\r\n").value.is_null());
-  CHECK(Decode("$3\r\na\r\n\r\n").value == Bin("a\r\n"));
-  CHECK(Decode("=8\r\ntxt:some\r\n").value == Bin("some"));
-  CHECK(Decode("#f\r\n").value == B(false));
-  CHECK(Decode(",inf\r\n").value == Value::Double(HUGE_VAL));
-  CHECK(Decode(",-1.5\r\n").value == Value::Double(-1.5));
-  CHECK(Decode("(12345678901234567890\r\n").value == S("12345678901234567890"));
-  CHECK(Decode("*2\r\n+a\r\n:1\r\n").value == L({S("a"), I(1)}));
-  CHECK(Decode("~1\r\n:1\r\n").value == L({I(1)}));
-  CHECK(Decode("%1\r\n$1\r\nk\r\n_\r\n").value == Value::Map({{Bin("k"), Value::Null()}}));
-
-  // Every prefix of a reply needs more; garbage is an error.
-  const std::string whole = "*2\r\n$3\r\nabc\r\n%1\r\n:1\r\n,2.5\r\n";
-  for (size_t n = 0; n < whole.size(); ++n) {
-    Reply r;
-    size_t used = 0;
-    Status error;
-    CHECK(ParseRespReply(whole.substr(0, n), &r, &used, &error) == RespParse::kNeedMore);
-  }
-  for (const char* bad : {"?\r\n", ":x\r\n", "*1\r\n-ERR x\r\n", "#x\r\n", "$1\r\nab\r\n"}) {
-    Reply r;
-    size_t used = 0;
-    Status error;
-    INFO(bad);
-    CHECK(ParseRespReply(bad, &r, &used, &error) == RespParse::kError);
-    CHECK(error.code() == Code::kProtocol);
-  }
-  // Round trip of a command.
+TEST_CASE("AppendRespCommand writes a multibulk the request parser reads", "[resp]") {
   std::string cmd;
   AppendRespCommand(&cmd, {"SET", "k", std::string_view("\0\r\n", 3)});
   CHECK(cmd == std::string("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n\0\r\n\r\n", 29));

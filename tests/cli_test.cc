@@ -302,6 +302,153 @@ TEST_CASE("--help prints usage and exits 0; bad options exit 2", "[integration][
   CHECK_THAT(r.err, Contains("-p needs a value"));
 }
 
+TEST_CASE("--help lists every flag, one per line, and nothing on stderr", "[integration][cli]") {
+  ProgramResult r = RunProgram(Cli(), {"--help"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.empty());
+  // Each flag (with its value's name) starts a line of the list, after the usage lines.
+  for (const char* flag :
+       {"-h HOST", "-p PORT", "-a PASSWORD", "-n NAMESPACE", "-u URL", "--tls", "--cacert FILE",
+        "--cert FILE", "--key FILE", "--sni NAME", "-s", "-t TIMEOUT_S", "--help", "--version"}) {
+    INFO(flag);
+    CHECK(std::regex_search(r.out, std::regex("\n  " + std::string(flag) + " ")));
+  }
+  CHECK_THAT(r.out, Contains("KV_PASSWORD") && Contains("COMMAND"));
+  // Help wins wherever it is among the flags; after COMMAND it is an argument (see below).
+  r = RunProgram(Cli(), {"-p", "1", "-s", "--help"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, StartsWith("usage: data-bridge-kv-cli"));
+  // -h is the host, not help.
+  r = RunProgram(Cli(), {"-h"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Contains("-h needs a value"));
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("unknown and malformed flags are refused before anything is sent", "[integration][cli]") {
+  ServerProcess server;
+  const std::string port = std::to_string(server.port());
+  auto refused = [&](const std::vector<std::string>& args, const std::string& message) {
+    ProgramResult r = RunProgram(Cli(), args, "", 20000);
+    INFO("args ending " << args.back() << "\n  stdout: " << r.out << "\n  stderr: " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, StartsWith("data-bridge-kv-cli: ") && Contains(message));
+  };
+  refused({"-p", port, "--bogus", "SET", "k", "v"}, "unknown option --bogus (see --help)");
+  refused({"-p", port, "-x", "SET", "k", "v"}, "unknown option -x (see --help)");
+  refused({"--bogus", "-p", port, "SET", "k", "v"}, "unknown option --bogus");
+  refused({"-p", port, "-x", "--y", "SET", "k", "v"}, "unknown options -x --y");
+  refused({"-p", port, "--bogus", "--", "SET", "k", "v"}, "unknown option --bogus");
+  refused({"-p", port, "--Tls", "SET", "k", "v"}, "unknown option --Tls");
+  refused({"-p", port, "--tls=yes", "SET", "k", "v"}, "tls");
+  refused({"-p", "0", "SET", "k", "v"}, "-p: bad port '0'");
+  refused({"-p", "http", "SET", "k", "v"}, "-p: bad port 'http'");
+  refused({"-p", port, "-t", "soon", "SET", "k", "v"}, "-t: bad timeout 'soon'");
+  refused({"-u", "127.0.0.1:" + port + "?nosuch=1", "SET", "k", "v"}, "-u: invalid URL");
+  refused({"-p", port, "--cacert"}, "--cacert needs a value");
+  refused({"-p", port, "-u"}, "-u needs a value");
+  // Nothing reached the server.
+  CHECK(Out(server.port(), {"EXISTS", "k"}) == "(integer) 0\n");
+}
+
+TEST_CASE("words after COMMAND reach the server as they are, even if they look like flags",
+          "[integration][cli]") {
+  ServerProcess server;
+  const uint16_t p = server.port();
+  CHECK(Out(p, {"SET", "k", "-1"}) == "OK\n");
+  CHECK(Out(p, {"GET", "k"}) == "(integer) -1\n");
+  CHECK(Out(p, {"SET", "k", "-1.5"}) == "OK\n");
+  CHECK(Out(p, {"GET", "k"}) == "(decimal) -1.5\n");
+  for (const char* word : {"-h", "-p", "--help", "--version", "-s", "--tls", "--bogus", "-x", "-",
+                           "--", "-u=1", "--cacert=x", ""}) {
+    INFO("argument '" << word << "'");
+    CHECK(Out(p, {"SET", "k", word}) == "OK\n");
+    CHECK(Out(p, {"GET", "k"}) == "\"" + std::string(word) + "\"\n");
+    CHECK(Out(p, {"PING", word}) == "\"" + std::string(word) + "\"\n");
+  }
+  // More than one, after a value, and after flags: each is one argument.
+  CHECK(Out(p, {"-s", "RPUSH", "l", "-a", "x", "-n", "--", "-5"}) == "(integer) 5\n");
+  CHECK(Out(p, {"LRANGE", "l", "0", "-1"}) ==
+        "1) \"-a\"\n2) \"x\"\n3) \"-n\"\n4) \"--\"\n5) \"-5\"\n");
+  // -s applies to words that look like numbers; the flags before COMMAND still apply.
+  CHECK(Out(p, {"-s", "SET", "n", "-5"}) == "OK\n");
+  CHECK(Out(p, {"GET", "n"}) == "\"-5\"\n");
+  CHECK(Out(p, {"-n", "other", "SET", "k", "-n"}) == "OK\n");
+  CHECK(Out(p, {"-n", "other", "GET", "k"}) == "\"-n\"\n");
+  // After "--", the first word is COMMAND even if it looks like a flag: here an unknown command.
+  ProgramResult r = RunCli(p, {"--", "-h", "x"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, StartsWith("(error) UNKNOWN unknown command '-h'"));
+  // A word that starts with '-' and a digit is COMMAND, not a flag, as before.
+  r = RunCli(p, {"-5"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, StartsWith("(error) UNKNOWN unknown command '-5'"));
+}
+
+TEST_CASE("flags apply in order, the last one winning; values may start with '-'",
+          "[integration][cli]") {
+  const std::string dir = MakeTempDir("cli-flags");
+  const std::string password_file = dir + "/password";
+  std::ofstream(password_file) << "-p 1\n";  // a password that looks like a flag
+  ServerProcess server({"--password-file", password_file});
+  const std::string port = std::to_string(server.port());
+  const std::string closed = std::to_string(ClosedPort());
+  auto run = [&](const std::vector<std::string>& args) {
+    ProgramResult r = RunProgram(Cli(), args, "", 20000);
+    INFO("stdout " << r.out << " stderr " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+    return r.out;
+  };
+  CHECK(run({"-p", port, "-a", "-p 1", "SET", "k", "default"}) == "OK\n");
+  CHECK(run({"-a", "-p 1", "-p", port, "-n", "ns", "SET", "k", "in-ns"}) == "OK\n");
+  // -p after -u overrides the URL's port, and -u after -p the other way round.
+  CHECK(run({"-a", "-p 1", "-u", "127.0.0.1:" + closed, "-p", port, "GET", "k"}) ==
+        "\"default\"\n");
+  CHECK(run({"-a", "-p 1", "-p", closed, "-u", "127.0.0.1:" + port, "GET", "k"}) ==
+        "\"default\"\n");
+  // The same for -n and the URL's namespace, and for -h and the URL's host.
+  CHECK(run({"-a", "-p 1", "-u", "127.0.0.1:" + port + "/other", "-n", "ns", "GET", "k"}) ==
+        "\"in-ns\"\n");
+  CHECK(run({"-a", "-p 1", "-n", "other", "-u", "127.0.0.1:" + port + "/ns", "GET", "k"}) ==
+        "\"in-ns\"\n");
+  CHECK(run({"-a", "-p 1", "-u", "nosuchhost.invalid:" + port, "-h", "127.0.0.1", "GET", "k"}) ==
+        "\"default\"\n");
+  // A flag given twice: the last one counts.
+  CHECK(run({"-a", "wrong", "-a", "-p 1", "-p", closed, "-p", port, "-n", "other", "-n", "ns",
+             "GET", "k"}) == "\"in-ns\"\n");
+  // The URL's password replaces -a's, and -a after the URL replaces the URL's.
+  CHECK(run({"-p", port, "-a", "wrong", "-u", "databridge://:-p%201@127.0.0.1:" + port, "GET",
+             "k"}) == "\"default\"\n");
+  ProgramResult r =
+      RunProgram(Cli(), {"-u", "databridge://:-p%201@127.0.0.1:" + port, "-a", "wrong", "GET", "k"},
+                 "", 20000);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, StartsWith("(error) NOAUTH "));
+  // KV_PASSWORD is the default; -a and a URL's password override it.
+  const std::string env = "/usr/bin/env";
+  r = RunProgram(env, {"KV_PASSWORD=-p 1", Cli(), "-p", port, "GET", "k"}, "", 20000);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "\"default\"\n");
+  r = RunProgram(env, {"KV_PASSWORD=-p 1", Cli(), "-p", port, "-a", "wrong", "GET", "k"}, "",
+                 20000);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, StartsWith("(error) NOAUTH "));
+  r = RunProgram(env,
+                 {"KV_PASSWORD=wrong", Cli(), "-u", "kv://:-p%201@127.0.0.1:" + port, "GET", "k"},
+                 "", 20000);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "\"default\"\n");
+  // -s, -t and "--" before COMMAND, in any order; and in piped mode.
+  CHECK(run({"-a", "-p 1", "-t", "5", "-p", port, "-s", "--", "SET", "s", "5"}) == "OK\n");
+  CHECK(run({"-a", "-p 1", "-p", port, "GET", "s"}) == "\"5\"\n");
+  r = RunProgram(Cli(), {"-p", port, "-a", "-p 1", "-s", "-t", "5", "--"}, "SET t 6\nGET t\n",
+                 20000);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "OK\n\"6\"\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Locks, waits, blocking pops and a plugin's command through the CLI.
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "protocol/resp.h"
+#include "protocol/resp_reply_parser.h"
 #include "protocol/wire_format.h"
 
 namespace dbkv::testing {

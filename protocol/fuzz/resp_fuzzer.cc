@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "core/value.h"
 #include "protocol/resp.h"
+#include "protocol/resp_reply_parser.h"
 #include "protocol/value_codec.h"
 #include "protocol/wire_format.h"
 
