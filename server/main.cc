@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "server/check_config.h"
 #include "server/logging.h"
@@ -21,13 +22,21 @@ namespace {
 
 // --check-config (or KV_CHECK_CONFIG) asked for, seen before parsing: with it, every way the
 // flags can be wrong exits 1, whatever CLI11's own exit codes are.
+bool Truthy(const char* v) {
+  return *v != '\0' && std::strcmp(v, "0") != 0 && std::strcmp(v, "false") != 0;
+}
+
 bool CheckConfigRequested(int argc, char** argv) {
+  constexpr std::string_view kFlag = "--check-config";
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--check-config") == 0) return true;
+    const std::string_view arg = argv[i];
+    if (arg == kFlag) return true;
+    if (arg.substr(0, kFlag.size() + 1) == "--check-config=") {
+      return Truthy(argv[i] + kFlag.size() + 1);
+    }
   }
   const char* env = std::getenv("KV_CHECK_CONFIG");
-  return env != nullptr && *env != '\0' && std::strcmp(env, "0") != 0 &&
-         std::strcmp(env, "false") != 0;
+  return env != nullptr && Truthy(env);
 }
 
 }  // namespace

@@ -126,6 +126,8 @@ TEST_CASE("--check-config refuses, with exit 1 and the reason, what start-up wou
       {{"--data-dir", file}, {}, "is not a directory"},
       {{"--data-dir", file + "/below"}, {}, "is not a directory"},
       {{"--password-file", dir + "/no-password"}, {}, "--password-file"},
+      // A flag's value CLI11 refuses is still a refusal (exit 1), with --check-config=VALUE.
+      {{"--check-config=maybe"}, {}, "check-config"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = {"--check-config", "--http-bind", "none"};
