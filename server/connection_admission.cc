@@ -90,9 +90,8 @@ void Connection::Dispatch(Pipeline& p, uint32_t index) {
   const size_t nargs = r.argv.size() - r.arg_offset;
   if (nargs < static_cast<size_t>(cmd.min_args) ||
       (cmd.max_args >= 0 && nargs > static_cast<size_t>(cmd.max_args))) {
-    r.reply =
-        Reply::Error(Code::kInvalidArgument, "wrong number of arguments for '" +
-                                                 AsciiLower(cmd.name) + "' command");
+    r.reply = Reply::Error(Code::kInvalidArgument,
+                           "wrong number of arguments for '" + AsciiLower(cmd.name) + "' command");
     r.cmd = nullptr;
     return;
   }

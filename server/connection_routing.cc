@@ -45,9 +45,8 @@ void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
   KeyGroups keys;
   if (!ResolveKeys(cmd.keys, args.size(), &keys)) {
     r.cmd = nullptr;
-    r.reply =
-        Reply::Error(Code::kInvalidArgument, "wrong number of arguments for '" +
-                                                 AsciiLower(cmd.name) + "' command");
+    r.reply = Reply::Error(Code::kInvalidArgument,
+                           "wrong number of arguments for '" + AsciiLower(cmd.name) + "' command");
     return;
   }
   Value* argv = r.argv.data() + r.arg_offset;

@@ -22,8 +22,7 @@ bool ParseByteSize(const std::string& text, uint64_t* out) {
   }
   if (i == 0) return false;
   std::string suffix;
-  for (; i < text.size(); ++i)
-    suffix += absl::ascii_tolower(static_cast<unsigned char>(text[i]));
+  for (; i < text.size(); ++i) suffix += absl::ascii_tolower(static_cast<unsigned char>(text[i]));
   uint64_t mult = 1;
   if (suffix.empty() || suffix == "b") {
     mult = 1;
