@@ -1,7 +1,8 @@
 // Operating the real server: the HTTP endpoints (/metrics in Prometheus text, /health, /ready),
 // the probes during recovery and with a shard that stops answering, wrong-password accounting
 // and delay, the idle timeout, JSON logs and what the log must not hold. HTTP goes over a plain
-// socket: HTTP/1.1 GET, read to EOF.
+// socket: HTTP/1.1 GET with "Connection: close", read to EOF (tests/http_test.cc has the rest
+// of HTTP: keep-alive, HEAD, errors, deadlines).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -87,12 +88,14 @@ struct HttpResponse {
   std::string body;
 };
 
-// One HTTP/1.1 request; the response is read to EOF (the server closes after it).
+// One HTTP/1.1 request with "Connection: close"; the response is read to EOF (the server
+// closes after it).
 HttpResponse Http(uint16_t port, const std::string& method, const std::string& path,
                   int timeout_ms = 5000) {
   const int fd = ConnectTo(port);
   REQUIRE(fd >= 0);
-  std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  std::string request =
+      method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (method == "POST") request += "Content-Length: 0\r\n";
   request += "\r\n";
   REQUIRE(SendAll(fd, request));
@@ -246,7 +249,7 @@ HttpResponse TryGet(uint16_t port, const std::string& path) {
   const int fd = ConnectTo(port);
   if (fd < 0) return r;
   std::string raw;
-  if (SendAll(fd, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) {
+  if (SendAll(fd, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")) {
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     for (;;) {
       pollfd p = {fd, POLLIN, 0};
