@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 
+#include "actors/snapshot_writer.h"
+#include "actors/wal_syncer.h"
 #include "core/clock.h"
 #include "storage/data_dir.h"
 #include "storage/log_format.h"
@@ -27,15 +29,6 @@ void FailWrites(ShardBatch* b, const std::string& why) {
   }
 }
 
-// Counts one successful fdatasync that took ns (any thread).
-void RecordSync(PersistenceState* shared, int64_t ns) {
-  shared->fsyncs.fetch_add(1, std::memory_order_relaxed);
-  shared->fsync_us_total.fetch_add(static_cast<uint64_t>(ns / 1000), std::memory_order_relaxed);
-  size_t b = 0;
-  while (b < kFsyncBuckets.size() && ns * 1e-9 > kFsyncBuckets[b]) ++b;
-  shared->fsync_buckets[b].fetch_add(1, std::memory_order_relaxed);
-}
-
 // The LSN of an encoded WAL record (0 if it does not decode).
 uint64_t RecordLsn(std::string_view record) {
   storage::WalRecordHeader h;
@@ -43,6 +36,7 @@ uint64_t RecordLsn(std::string_view record) {
 }
 
 struct WalState;
+using Self = persistence_actor::stateful_pointer<WalState>;
 void DeleteDeadSegments(WalState& st);
 
 // Dead cold segments holding more than this start a snapshot (which lets them be deleted).
@@ -52,9 +46,9 @@ struct WalState {
   static inline const char* name = "dbkv.persistence";
   PersistenceOptions options;
   PersistenceState* shared = nullptr;
-  std::vector<caf::actor> shards;
-  caf::actor writer;  // snapshot writer
-  caf::actor syncer;  // periodic: fdatasyncs the WAL off this actor's thread
+  std::vector<shard_actor> shards;
+  snapshot_writer_actor writer;
+  wal_syncer_actor syncer;  // periodic: fdatasyncs the WAL off this actor's thread
 
   // Shared with the syncer while it syncs the file (WalFileRef).
   std::shared_ptr<storage::WritableFile> file;
@@ -79,7 +73,7 @@ struct WalState {
   uint64_t snapshot_lsn = 0;
   size_t shards_done = 0;
   bool snapshot_ok = true;
-  std::vector<caf::response_promise> finish_waiters;
+  std::vector<caf::typed_response_promise<bool>> finish_waiters;
   bool finishing = false;
   // Tiering: the round number of the snapshot under way, and of the last complete ones.
   uint64_t snapshot_round = 0;
@@ -163,7 +157,7 @@ struct WalState {
     const int64_t start = MonotonicNs();
     Status s = file->Sync();
     if (s.ok()) {
-      RecordSync(shared, MonotonicNs() - start);
+      shared->RecordSync(MonotonicNs() - start);
       written_lsn = next_lsn - 1;
       dirty = false;
       if (options.fsync == FsyncMode::kPeriodic) unsynced.clear();
@@ -255,7 +249,7 @@ void PruneAfterSnapshot(const PersistenceOptions& options, uint64_t lsn) {
 }
 
 // While the WAL has failed, tries again every second (see WalState::Recover).
-void ScheduleRetry(caf::stateful_actor<WalState>* self) {
+void ScheduleRetry(Self self) {
   WalState& st = self->state;
   if (!st.shared->failed || st.retry_scheduled) return;
   st.retry_scheduled = true;
@@ -293,7 +287,7 @@ void DeleteDeadSegments(WalState& st) {
 // before the sync began stay in `unsynced` until it succeeds. A failure is the WAL's failure
 // (writes refused, then Recover), unless the file was replaced since: rotation syncs a file
 // before closing it, and a failed sync makes every later one of that file fail too.
-void SyncInBackground(caf::stateful_actor<WalState>* self) {
+void SyncInBackground(Self self) {
   WalState& st = self->state;
   if (!st.dirty || st.shared->failed || st.file == nullptr) return;
   if (st.sync_running) {
@@ -320,9 +314,9 @@ void SyncInBackground(caf::stateful_actor<WalState>* self) {
       .then(done, [done](caf::error& e) { done("WAL syncer: " + to_string(e)); });
 }
 
-caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOptions options,
-                          PersistenceState* shared, std::vector<caf::actor> shards,
-                          uint64_t next_lsn) {
+persistence_actor::behavior_type WalBehavior(Self self, PersistenceOptions options,
+                                             PersistenceState* shared,
+                                             std::vector<shard_actor> shards, uint64_t next_lsn) {
   WalState& st = self->state;
   st.options = std::move(options);
   st.shared = shared;
@@ -360,8 +354,9 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
     st.snapshot_ok = true;
     st.writes_since_snapshot = 0;
     spdlog::info("snapshot: starting at lsn {} ({} shards)", st.snapshot_lsn, st.shards.size());
-    for (const caf::actor& shard : st.shards) {
-      self->send(shard, snapshot_atom::value, st.snapshot_lsn, st.writer, caf::actor(self));
+    const auto coordinator = caf::actor_cast<persistence_actor>(self);
+    for (const shard_actor& shard : st.shards) {
+      self->send(shard, snapshot_atom::value, st.snapshot_lsn, st.writer, coordinator);
     }
   };
 
@@ -458,93 +453,11 @@ caf::behavior WalBehavior(caf::stateful_actor<WalState>* self, PersistenceOption
   };
 }
 
-// -- WAL syncer.
-
-struct SyncerState {
-  static inline const char* name = "dbkv.wal-syncer";
-};
-
-caf::behavior SyncerBehavior(caf::stateful_actor<SyncerState>*, PersistenceState* shared) {
-  return {
-      // Answers the error, or "" once the file's written data is durable.
-      [shared](sync_atom, const WalFileRef& ref) -> std::string {
-        const int64_t start = MonotonicNs();
-        Status s = ref.file->SyncWritten();
-        if (!s.ok()) return s.message();
-        RecordSync(shared, MonotonicNs() - start);
-        return std::string();
-      },
-  };
-}
-
-// -- Snapshot writer.
-
-struct WriterState {
-  static inline const char* name = "dbkv.snapshot-writer";
-  storage::Env* env = nullptr;
-  std::string dir;
-  std::map<uint32_t, std::unique_ptr<storage::WritableFile>> files;
-};
-
-caf::behavior WriterBehavior(caf::stateful_actor<WriterState>* self, storage::Env* env,
-                             std::string dir) {
-  self->state.env = env;
-  self->state.dir = std::move(dir);
-  return {
-      [self](snapbegin_atom, uint32_t shard, const std::string& header) -> caf::result<bool> {
-        WriterState& st = self->state;
-        std::unique_ptr<storage::WritableFile> f;
-        Status s = st.env->NewWritableFile(JoinPath(st.dir, storage::SnapshotTempName(shard)), &f);
-        if (s.ok()) s = f->Append(header);
-        if (!s.ok()) {
-          spdlog::error("snapshot: shard {}: {}", shard, s.ToString());
-          return false;
-        }
-        st.files[shard] = std::move(f);
-        return true;
-      },
-      [self](snapblock_atom, uint32_t shard, const std::string& block) -> caf::result<bool> {
-        WriterState& st = self->state;
-        auto it = st.files.find(shard);
-        if (it == st.files.end()) return false;
-        Status s = it->second->Append(block);
-        if (!s.ok()) {
-          spdlog::error("snapshot: shard {}: {}", shard, s.ToString());
-          st.files.erase(it);
-          return false;
-        }
-        return true;
-      },
-      [self](snapend_atom, uint32_t shard, const std::string& footer,
-             uint64_t lsn) -> caf::result<bool> {
-        WriterState& st = self->state;
-        auto it = st.files.find(shard);
-        if (it == st.files.end()) return false;
-        std::unique_ptr<storage::WritableFile> f = std::move(it->second);
-        st.files.erase(it);
-        // Whole, synced, then renamed: a snapshot file that exists is complete.
-        Status s = f->Append(footer);
-        if (s.ok()) s = f->Sync();
-        if (s.ok()) s = f->Close();
-        const std::string final_path = JoinPath(st.dir, storage::SnapshotFileName(shard, lsn));
-        if (s.ok()) {
-          s = st.env->RenameFile(JoinPath(st.dir, storage::SnapshotTempName(shard)), final_path);
-        }
-        if (s.ok()) s = st.env->SyncDir(st.dir);
-        if (!s.ok()) {
-          spdlog::error("snapshot: shard {}: {}", shard, s.ToString());
-          return false;
-        }
-        return true;
-      },
-  };
-}
-
 }  // namespace
 
-caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions options,
-                            PersistenceState* state, std::vector<caf::actor> shards,
-                            uint64_t next_lsn) {
+persistence_actor SpawnPersistence(caf::actor_system& system, PersistenceOptions options,
+                                   PersistenceState* state, std::vector<shard_actor> shards,
+                                   uint64_t next_lsn) {
   if (options.fsync == FsyncMode::kAlways) {
     // An fdatasync per group commit: on a thread of its own, so that it holds up only the
     // replies that wait for it.
@@ -555,14 +468,6 @@ caf::actor SpawnPersistence(caf::actor_system& system, PersistenceOptions option
   // I/O loop that ran a shard's batch runs its WAL write too, and the replies leave in the same
   // pass (IoLoop).
   return system.spawn(WalBehavior, std::move(options), state, std::move(shards), next_lsn);
-}
-
-caf::actor SpawnSnapshotWriter(caf::actor_system& system, storage::Env* env, std::string dir) {
-  return system.spawn<caf::detached>(WriterBehavior, env, std::move(dir));
-}
-
-caf::actor SpawnWalSyncer(caf::actor_system& system, PersistenceState* state) {
-  return system.spawn<caf::detached>(SyncerBehavior, state);
 }
 
 }  // namespace dbkv

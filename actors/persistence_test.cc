@@ -157,10 +157,10 @@ class Fixture {
   }
   ~Fixture() { Stop(); }
 
-  void Start(std::vector<caf::actor> with_shards = {}, uint64_t next_lsn = 1) {
+  void Start(std::vector<shard_actor> with_shards = {}, uint64_t next_lsn = 1) {
     shards = std::move(with_shards);
     persistence = SpawnPersistence(*system, options, &state, shards, next_lsn);
-    for (const caf::actor& s : shards) caf::anon_send(s, attach_atom::value, persistence);
+    for (const shard_actor& s : shards) caf::anon_send(s, attach_atom::value, persistence);
   }
 
   void Stop() {
@@ -168,7 +168,7 @@ class Fixture {
     for (auto& a : shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     if (persistence) caf::anon_send_exit(persistence, caf::exit_reason::user_shutdown);
     shards.clear();
-    persistence = caf::actor();
+    persistence = persistence_actor();
     system->await_all_actors_done();
   }
 
@@ -216,8 +216,8 @@ class Fixture {
   PersistenceOptions options;
   caf::actor_system_config cfg;  // outlives the system
   std::unique_ptr<caf::actor_system> system;
-  caf::actor persistence;
-  std::vector<caf::actor> shards;
+  persistence_actor persistence;
+  std::vector<shard_actor> shards;
 };
 
 const Value* Lookup(const storage::RecoveryResult& r, std::string_view key) {
@@ -510,7 +510,7 @@ class ShardDriver {
       shards_.push_back(SpawnShard(*f.system, i, n, nullptr, &f.state));
     }
   }
-  std::vector<caf::actor> shards() const { return shards_; }
+  std::vector<shard_actor> shards() const { return shards_; }
 
   // Runs one command on the shard of its key; returns the reply.
   Reply Run(std::string_view name, ValueList args) {
@@ -527,7 +527,7 @@ class ShardDriver {
  private:
   Fixture& f_;
   Completion done_;
-  std::vector<caf::actor> shards_;
+  std::vector<shard_actor> shards_;
   std::vector<std::unique_ptr<TestBatch>> batches_;
   size_t sent_ = 0;
 };

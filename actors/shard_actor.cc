@@ -7,6 +7,7 @@
 #include <exception>
 #include <string>
 
+#include "actors/tier_actors.h"
 #include "core/clock.h"
 
 namespace dbkv {
@@ -15,7 +16,7 @@ namespace {
 
 // Whether a write may run under the memory limit: past it, evicts by policy (down to 99% of
 // the limit, so that not every write evicts) as long as eviction frees something.
-bool MemoryAllowsWrite(Partition& partition, Waiters& waiters, const ShardLimits& limits,
+bool MemoryAllowsWrite(Partition& partition, CommandRunner& runner, const ShardLimits& limits,
                        const Tier* tier, int64_t now_ms) {
   const uint64_t memory = partition.stats().memory_bytes;
   if (memory <= limits.max_memory) return true;
@@ -28,9 +29,9 @@ bool MemoryAllowsWrite(Partition& partition, Waiters& waiters, const ShardLimits
   for (int round = 0; round < 64 && partition.stats().memory_bytes > target; ++round) {
     const size_t freed = partition.Evict(
         limits.eviction, partition.stats().memory_bytes - target, now_ms, 2 * KeyTable::kSegmentMax,
-        [&waiters](std::string_view ns, std::string_view key, uint64_t version) {
+        [&runner](std::string_view ns, std::string_view key, uint64_t version) {
           // A removal like any other: logged, and seen by blocked commands.
-          waiters.OnWrite(ns, key, nullptr, version, nullptr);
+          runner.OnWrite(ns, key, nullptr, version, nullptr);
         });
     if (freed == 0) break;
   }
@@ -52,7 +53,7 @@ Reply OutOfMemory(const Partition& partition, const ShardLimits& limits, const T
 
 }  // namespace
 
-bool RunOp(Partition& partition, Waiters& waiters, ShardOp& op, BatchCompletion* completion,
+bool RunOp(Partition& partition, CommandRunner& runner, ShardOp& op, BatchCompletion* completion,
            const PersistenceState* p, const ShardLimits* limits, const Tier* tier, int64_t now_ms) {
   if ((op.cmd->flags & kCmdWrite) && p != nullptr && p->failed.load(std::memory_order_relaxed)) {
     *op.reply =
@@ -62,27 +63,29 @@ bool RunOp(Partition& partition, Waiters& waiters, ShardOp& op, BatchCompletion*
   }
   if (limits != nullptr && limits->max_memory != 0 &&
       (op.cmd->flags & (kCmdWrite | kCmdAllowOom)) == kCmdWrite &&
-      !MemoryAllowsWrite(partition, waiters, *limits, tier, now_ms)) {
+      !MemoryAllowsWrite(partition, runner, *limits, tier, now_ms)) {
     *op.reply = OutOfMemory(partition, *limits, tier);
+    Waiters& waiters = runner.waiters();
     if (waiters.has_written()) waiters.ProcessWrites(now_ms);
     return false;
   }
-  const bool parked = waiters.Run(op, completion, now_ms);
+  const bool parked = runner.Run(op, completion, now_ms);
+  Waiters& waiters = runner.waiters();
   // Blocked commands waiting on what this op wrote go before the next op (as in Redis, a
   // push is handed to a waiting BLPOP before anyone else can pop it).
   if (waiters.has_written()) waiters.ProcessWrites(now_ms);
   return parked;
 }
 
-void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch, const PersistenceState* p,
-              const ShardLimits* limits, Tier* tier) {
+void RunBatch(Partition& partition, CommandRunner& runner, ShardBatch& batch,
+              const PersistenceState* p, const ShardLimits* limits, Tier* tier) {
   const int64_t now_ms = WallClockMs();
   size_t kept = 0;
   for (size_t i = 0; i < batch.ops.size(); ++i) {
     ShardOp& op = batch.ops[i];
     // Waiting for a cold value to load (or behind its connection's op that does).
     if (tier != nullptr && tier->Park(op, batch.completion)) continue;
-    if (!RunOp(partition, waiters, op, batch.completion, p, limits, tier, now_ms)) {
+    if (!RunOp(partition, runner, op, batch.completion, p, limits, tier, now_ms)) {
       batch.ops[kept++] = op;
     }
   }
@@ -105,12 +108,12 @@ void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, Sha
 
 namespace {
 
-using Self = caf::stateful_actor<ShardState>;
+using Self = shard_actor::stateful_pointer<ShardState>;
 
 // The tier's requests, as messages to the shard's writer and reader.
 class ActorTierIo final : public TierIo {
  public:
-  ActorTierIo(Self* self, caf::actor writer, caf::actor reader)
+  ActorTierIo(Self self, tier_writer_actor writer, tier_reader_actor reader)
       : self_(self), writer_(std::move(writer)), reader_(std::move(reader)) {}
   void Append(TierAppend* a) override {
     self_->send(writer_, tier_append_atom::value, TierAppendPtr{a});
@@ -119,15 +122,15 @@ class ActorTierIo final : public TierIo {
   void Scan(TierScan* s) override { self_->send(reader_, tier_scan_atom::value, TierScanPtr{s}); }
 
  private:
-  Self* self_;
-  caf::actor writer_;
-  caf::actor reader_;
+  Self self_;
+  tier_writer_actor writer_;
+  tier_reader_actor reader_;
 };
 
 // Makes sure a timer message arrives by the waiters' next deadline.
-void ScheduleTimer(Self* self) {
+void ScheduleTimer(Self self) {
   ShardState& st = self->state;
-  const int64_t next = st.waiters->next_timer();
+  const int64_t next = st.runner->waiters().next_timer();
   if (next == 0) return;
   if (st.timer_at_ms != 0 && st.timer_at_ms <= next) return;
   st.timer_at_ms = next;
@@ -139,7 +142,7 @@ void ScheduleTimer(Self* self) {
 // finished batches go back to their I/O loops. When the message changed anything, its batches
 // (reads too: they may have seen the change) go with the records, and the persistence actor
 // hands them back once the records are written to the WAL file (with --fsync always, synced).
-void AfterWork(Self* self) {
+void AfterWork(Self self) {
   ShardState& st = self->state;
   if (st.tier != nullptr) st.tier->AfterWork(WallClockMs());
   if (st.wal && !st.wal_buffer.empty()) {
@@ -150,17 +153,18 @@ void AfterWork(Self* self) {
     self->send(st.wal, wal_atom::value, WalWritePtr{w});
   }
   // Counters first: a client that got its reply sees them.
-  if (st.metrics != nullptr) st.metrics->Publish(st.partition->stats(), st.waiters->size());
+  if (st.metrics != nullptr)
+    st.metrics->Publish(st.partition->stats(), st.runner->waiters().size());
   for (ShardBatch* b : st.deliveries) b->completion->OnBatchDone(b);
   st.deliveries.clear();
-  if (st.waiters->size() != 0) ScheduleTimer(self);
+  if (st.runner->waiters().size() != 0) ScheduleTimer(self);
 }
 
 // -- Snapshots.
 
 constexpr size_t kBlockTargetBytes = 512 * 1024;
 
-void FinishWalk(Self* self, bool ok, const std::string& error) {
+void FinishWalk(Self self, bool ok, const std::string& error) {
   ShardState& st = self->state;
   ShardState::Walk& w = st.walk;
   for (const std::string& ns : w.namespaces) {
@@ -173,7 +177,7 @@ void FinishWalk(Self* self, bool ok, const std::string& error) {
 
 // Serializes the next block (whole segments, about kBlockTargetBytes), sends it to the writer
 // and continues when the writer has it.
-void WalkStep(Self* self) {
+void WalkStep(Self self) {
   ShardState& st = self->state;
   ShardState::Walk& w = st.walk;
   storage::SnapshotBlockBuilder block;
@@ -228,7 +232,8 @@ void WalkStep(Self* self) {
           [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
 }
 
-void StartWalk(Self* self, uint64_t lsn, caf::actor writer, caf::actor coordinator) {
+void StartWalk(Self self, uint64_t lsn, snapshot_writer_actor writer,
+               persistence_actor coordinator) {
   ShardState& st = self->state;
   if (st.walk.active) {
     self->send(coordinator, snapdone_atom::value, st.id, lsn, false,
@@ -259,10 +264,10 @@ void StartWalk(Self* self, uint64_t lsn, caf::actor writer, caf::actor coordinat
           [self](caf::error& e) { FinishWalk(self, false, to_string(e)); });
 }
 
-caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
-                            const std::shared_ptr<std::unique_ptr<Partition>>& loaded,
-                            PersistenceState* persistence, ShardMetrics* metrics,
-                            ShardLimits limits, const ShardTiering& tiering) {
+shard_actor::behavior_type ShardBehavior(Self self, uint32_t id, uint32_t count,
+                                         const std::shared_ptr<std::unique_ptr<Partition>>& loaded,
+                                         PersistenceState* persistence, ShardMetrics* metrics,
+                                         ShardLimits limits, const ShardTiering& tiering) {
   ShardState& st = self->state;
   st.limits = limits;
   self->delayed_send(self, std::chrono::milliseconds(kHousekeepIntervalMs), housekeep_atom::value,
@@ -272,8 +277,8 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
   st.count = count;
   st.partition = *loaded != nullptr ? std::move(*loaded) : std::make_unique<Partition>();
   st.persistence = persistence;
-  st.waiters = std::make_unique<Waiters>(st.partition.get(), id, count);
-  st.waiters->set_deliver([self](ShardBatch* b) { self->state.deliveries.push_back(b); });
+  st.runner = std::make_unique<CommandRunner>(st.partition.get(), id, count);
+  st.runner->waiters().set_deliver([self](ShardBatch* b) { self->state.deliveries.push_back(b); });
   if (!tiering.dir.empty()) {
     st.tier_writer = SpawnTierWriter(self->system(), tiering.env, tiering.dir);
     st.tier_reader = SpawnTierReader(self->system(), tiering.env, tiering.dir);
@@ -295,16 +300,16 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
         to, tiering.segments, st.partition.get(), st.tier_io.get(), st.sync_reader.get(),
         [self](ShardOp& op, BatchCompletion* completion) {
           ShardState& st = self->state;
-          return RunOp(*st.partition, *st.waiters, op, completion, st.persistence, &st.limits,
+          return RunOp(*st.partition, *st.runner, op, completion, st.persistence, &st.limits,
                        st.tier.get(), WallClockMs());
         },
         [self](ShardBatch* b) { self->state.deliveries.push_back(b); });
-    st.waiters->set_cold_resolver(st.tier.get());
+    st.runner->set_cold_resolver(st.tier.get());
   }
   return {
       [self](run_atom, BatchPtr p) {
         ShardState& st = self->state;
-        RunBatch(*st.partition, *st.waiters, *p.batch, st.persistence, &st.limits, st.tier.get());
+        RunBatch(*st.partition, *st.runner, *p.batch, st.persistence, &st.limits, st.tier.get());
         st.deliveries.push_back(p.batch);
         AfterWork(self);
       },
@@ -312,23 +317,24 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
         ShardState& st = self->state;
         const int64_t now = WallClockMs();
         if (st.timer_at_ms <= now) st.timer_at_ms = 0;
-        st.waiters->ProcessTimers(now);
+        st.runner->waiters().ProcessTimers(now);
         AfterWork(self);
         ScheduleTimer(self);
       },
       [self](cancel_atom, uint64_t conn_id, uint64_t seq) {
         ShardState& st = self->state;
-        st.waiters->Cancel(conn_id, seq);
+        st.runner->waiters().Cancel(conn_id, seq);
         if (seq == 0 && st.tier != nullptr) st.tier->Cancel(conn_id);
         AfterWork(self);
         ScheduleTimer(self);
       },
-      [self](attach_atom, caf::actor wal) {
+      [self](attach_atom, persistence_actor wal) {
         ShardState& st = self->state;
         st.wal = std::move(wal);
-        st.waiters->set_write_listener(&st.wal_buffer);
+        st.runner->set_write_listener(&st.wal_buffer);
       },
-      [self](snapshot_atom, uint64_t lsn, caf::actor writer, caf::actor coordinator) {
+      [self](snapshot_atom, uint64_t lsn, snapshot_writer_actor writer,
+             persistence_actor coordinator) {
         StartWalk(self, lsn, std::move(writer), std::move(coordinator));
       },
       [](health_atom) { return true; },
@@ -369,9 +375,9 @@ caf::behavior ShardBehavior(Self* self, uint32_t id, uint32_t count,
 
 }  // namespace
 
-caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
-                      std::unique_ptr<Partition> partition, PersistenceState* persistence,
-                      ShardMetrics* metrics, ShardLimits limits, ShardTiering tiering) {
+shard_actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
+                       std::unique_ptr<Partition> partition, PersistenceState* persistence,
+                       ShardMetrics* metrics, ShardLimits limits, ShardTiering tiering) {
   // CAF copies spawn arguments: hand the partition over through a shared pointer.
   auto loaded = std::make_shared<std::unique_ptr<Partition>>(std::move(partition));
   if (metrics != nullptr && *loaded != nullptr) metrics->Publish((*loaded)->stats(), 0);

@@ -16,31 +16,19 @@
 #include <string>
 #include <vector>
 
-#include "actors/persistence.h"
+#include "actors/command_runner.h"
+#include "actors/messages.h"
+#include "actors/persistence_types.h"
 #include "actors/shard_batch.h"
 #include "actors/shard_metrics.h"
 #include "actors/tier.h"
 #include "actors/tier_io.h"
-#include "actors/waiters.h"
 #include "actors/wal_buffer.h"
 #include "core/partition.h"
 #include "plugins/api/contexts.h"
 #include "storage/snapshot.h"
 
 namespace dbkv {
-
-using run_atom = caf::atom_constant<caf::atom("run")>;
-using timer_atom = caf::atom_constant<caf::atom("timer")>;
-// (cancel_atom, conn_id, seq): answer and drop that connection's blocked ops (seq 0: all).
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
-// (attach_atom, persistence actor): from now on, log writes there.
-using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using snapstep_atom = caf::atom_constant<caf::atom("snapstep")>;
-// (health_atom) -> true: the shard is responsive (for /health).
-using health_atom = caf::atom_constant<caf::atom("health")>;
-// (housekeep_atom, tick): reclaim expired keys, a slice at a time. tick: from the periodic
-// timer (re-armed); otherwise the continuation of a slice that ran out of budget.
-using housekeep_atom = caf::atom_constant<caf::atom("housekeep")>;
 
 // How often a shard looks for expired keys to reclaim, and how many keys one slice (one
 // message) may look at: slices are short so that requests run between them.
@@ -67,8 +55,8 @@ struct ShardState {
   uint32_t id = 0;
   uint32_t count = 1;
   std::unique_ptr<Partition> partition;
-  std::unique_ptr<Waiters> waiters;
-  int64_t timer_at_ms = 0;  // the earliest timer message in flight, or 0
+  std::unique_ptr<CommandRunner> runner;  // and the waiters (blocked commands) it owns
+  int64_t timer_at_ms = 0;                // the earliest timer message in flight, or 0
   ShardLimits limits;
   bool housekeep_more = false;  // a continuation slice is queued
   // Tiered storage (null when off): the tier, its I/O actors, and a reader for the rare load
@@ -76,13 +64,13 @@ struct ShardState {
   std::unique_ptr<Tier> tier;
   std::unique_ptr<TierIo> tier_io;
   std::unique_ptr<TierReaderFiles> sync_reader;
-  caf::actor tier_writer;
-  caf::actor tier_reader;
+  tier_writer_actor tier_writer;
+  tier_reader_actor tier_reader;
 
   ShardMetrics* metrics = nullptr;  // published after each message, if set
   // Persistence (null / empty when memory only).
   PersistenceState* persistence = nullptr;
-  caf::actor wal;
+  persistence_actor wal;
   WalBuffer wal_buffer;
   // Batches (and answered blocked ops) to hand back once this message is done.
   std::vector<ShardBatch*> deliveries;
@@ -91,8 +79,8 @@ struct ShardState {
   struct Walk {
     bool active = false;
     uint64_t lsn = 0;
-    caf::actor writer;
-    caf::actor coordinator;
+    snapshot_writer_actor writer;
+    persistence_actor coordinator;
     std::vector<std::string> namespaces;
     size_t ns = 0;
     size_t segment = 0;
@@ -103,27 +91,25 @@ struct ShardState {
 };
 
 // Runs every op of a batch against partition, in order, writing each reply; ops that block
-// are parked in waiters and removed from the batch. While persistence has failed (p->failed),
-// write commands are refused with IOERR. Past limits->max_memory, writes first evict by
-// policy, and are refused with OOM when nothing can be evicted (kCmdAllowOom writes still
-// run). Exposed for tests and benchmarks that drive a shard without an actor system.
-void RunBatch(Partition& partition, Waiters& waiters, ShardBatch& batch,
+// are parked in runner's waiters and removed from the batch. While persistence has failed
+// (p->failed), write commands are refused with IOERR. Past limits->max_memory, writes first evict
+// by policy, and are refused with OOM when nothing can be evicted (kCmdAllowOom writes still run).
+// Exposed for tests and benchmarks that drive a shard without an actor system.
+void RunBatch(Partition& partition, CommandRunner& runner, ShardBatch& batch,
               const PersistenceState* p = nullptr, const ShardLimits* limits = nullptr,
               Tier* tier = nullptr);
 // One op of RunBatch, after the tier let it run: true if the waiters took it (it blocked).
-bool RunOp(Partition& partition, Waiters& waiters, ShardOp& op, BatchCompletion* completion,
+bool RunOp(Partition& partition, CommandRunner& runner, ShardOp& op, BatchCompletion* completion,
            const PersistenceState* p, const ShardLimits* limits, const Tier* tier, int64_t now_ms);
 // The same without blocking support (a blocking command gets an error).
 void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, ShardBatch& batch);
 
 // partition: what recovery loaded (null: empty). persistence: null for memory only.
-caf::actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
-                      std::unique_ptr<Partition> partition = nullptr,
-                      PersistenceState* persistence = nullptr, ShardMetrics* metrics = nullptr,
-                      ShardLimits limits = ShardLimits(), ShardTiering tiering = ShardTiering());
+shard_actor SpawnShard(caf::actor_system& system, uint32_t id, uint32_t count,
+                       std::unique_ptr<Partition> partition = nullptr,
+                       PersistenceState* persistence = nullptr, ShardMetrics* metrics = nullptr,
+                       ShardLimits limits = ShardLimits(), ShardTiering tiering = ShardTiering());
 
 }  // namespace dbkv
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dbkv::BatchPtr)
 
 #endif  // DATABRIDGE_ACTORS_SHARD_ACTOR_H_

@@ -137,14 +137,14 @@ struct ActorSystem {
     shards.clear();
     system->await_all_actors_done();
   }
-  caf::actor Spawn(uint32_t id, uint32_t count) {
+  shard_actor Spawn(uint32_t id, uint32_t count) {
     shards.push_back(SpawnShard(*system, id, count));
     return shards.back();
   }
 
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> system;
-  std::vector<caf::actor> shards;
+  std::vector<shard_actor> shards;
 };
 
 TEST_CASE("RunBatch runs every op in order and writes its reply", "[shard]") {
@@ -234,7 +234,7 @@ TEST_CASE("RunBatch with no ops does nothing", "[shard]") {
 TEST_CASE("a shard actor runs a batch and hands it back", "[shard][actor]") {
   Commands commands;
   ActorSystem actors;
-  caf::actor shard = actors.Spawn(0, 1);
+  shard_actor shard = actors.Spawn(0, 1);
 
   PromiseCompletion completion;
   TestBatch t(commands);
@@ -254,7 +254,7 @@ TEST_CASE("a shard actor runs a batch and hands it back", "[shard][actor]") {
 TEST_CASE("a shard actor runs batches in the order they were sent", "[shard][actor]") {
   Commands commands;
   ActorSystem actors;
-  caf::actor shard = actors.Spawn(0, 1);
+  shard_actor shard = actors.Spawn(0, 1);
 
   // Sent back to back, without waiting: the mailbox keeps their order.
   constexpr int kBatches = 50;
@@ -286,8 +286,8 @@ TEST_CASE("a shard actor runs batches in the order they were sent", "[shard][act
 TEST_CASE("each shard actor owns its own partition", "[shard][actor]") {
   Commands commands;
   ActorSystem actors;
-  caf::actor shard0 = actors.Spawn(0, 2);
-  caf::actor shard1 = actors.Spawn(1, 2);
+  shard_actor shard0 = actors.Spawn(0, 2);
+  shard_actor shard1 = actors.Spawn(1, 2);
 
   PromiseCompletion c0, c1;
   TestBatch t0(commands), t1(commands);
@@ -305,7 +305,7 @@ TEST_CASE("each shard actor owns its own partition", "[shard][actor]") {
 TEST_CASE("a shard actor survives a throwing handler", "[shard][actor]") {
   Commands commands;
   ActorSystem actors;
-  caf::actor shard = actors.Spawn(0, 1);
+  shard_actor shard = actors.Spawn(0, 1);
 
   PromiseCompletion first_done;
   TestBatch first(commands);

@@ -9,7 +9,7 @@
 #define DATABRIDGE_ACTORS_TIER_IO_H_
 
 #include <atomic>
-#include <caf/all.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -68,19 +68,6 @@ struct TierReadPtr {
 struct TierScanPtr {
   TierScan* p = nullptr;
 };
-
-// Shard -> writer (tier_append_atom, TierAppendPtr); writer -> shard (tier_appended_atom, ...).
-using tier_append_atom = caf::atom_constant<caf::atom("tappend")>;
-using tier_appended_atom = caf::atom_constant<caf::atom("tappended")>;
-// Shard -> reader (tier_read_atom, TierReadPtr); reader -> shard (tier_loaded_atom, ...).
-using tier_read_atom = caf::atom_constant<caf::atom("tread")>;
-using tier_loaded_atom = caf::atom_constant<caf::atom("tloaded")>;
-// Shard -> reader (tier_scan_atom, TierScanPtr); reader -> shard (tier_scanned_atom, ...).
-using tier_scan_atom = caf::atom_constant<caf::atom("tscan")>;
-using tier_scanned_atom = caf::atom_constant<caf::atom("tscanned")>;
-// (tier_sync_atom) -> bool: the writer's open segments are on disk (before a snapshot that
-// references them is made durable).
-using tier_sync_atom = caf::atom_constant<caf::atom("tsync")>;
 
 // The writer's files: the segments it appends to.
 class TierWriterFiles {
@@ -171,9 +158,6 @@ class TierSegments {
   std::atomic<uint64_t> dead_bytes_{0};
   std::atomic<uint64_t> count_{0};
 };
-
-caf::actor SpawnTierWriter(caf::actor_system& system, storage::Env* env, const std::string& dir);
-caf::actor SpawnTierReader(caf::actor_system& system, storage::Env* env, const std::string& dir);
 
 }  // namespace dbkv
 

@@ -94,7 +94,7 @@ class Rig {
       : dir_(storage::NewTestDir("tier_test")),
         io_(dir_),
         sync_reader_(storage::Env::Default(), dir_),
-        waiters_(&partition_, 0, 1) {
+        runner_(&partition_, 0, 1) {
     REQUIRE(RegisterBuiltinFamilies(&registry_).ok());
     TierOptions o;
     o.max_memory = max_memory;
@@ -103,11 +103,11 @@ class Rig {
     tier_ = std::make_unique<Tier>(
         o, &segments_, &partition_, &io_, &sync_reader_,
         [this](ShardOp& op, BatchCompletion* c) {
-          return RunOp(partition_, waiters_, op, c, nullptr, &limits_, tier_.get(), WallClockMs());
+          return RunOp(partition_, runner_, op, c, nullptr, &limits_, tier_.get(), WallClockMs());
         },
         [this](ShardBatch* b) { b->completion->OnBatchDone(b); });
     io_.set_tier(tier_.get());
-    waiters_.set_cold_resolver(tier_.get());
+    runner_.set_cold_resolver(tier_.get());
   }
 
   // Runs commands as one batch: (connection, name, args). Returns the replies of the ops that
@@ -133,7 +133,7 @@ class Rig {
       op.index = static_cast<uint32_t>(delivered.ops.size() + i);
       b.batch.ops.push_back(op);
     }
-    RunBatch(partition_, waiters_, b.batch, nullptr, &limits_, tier_.get());
+    RunBatch(partition_, runner_, b.batch, nullptr, &limits_, tier_.get());
     for (const ShardOp& op : b.batch.ops) delivered.ops.push_back(op);
     b.batch.ops.clear();
     tier_->AfterWork(WallClockMs());
@@ -174,7 +174,7 @@ class Rig {
   CommandRegistry registry_;
   QueueIo io_;
   TierReaderFiles sync_reader_;
-  Waiters waiters_;
+  CommandRunner runner_;
   ShardLimits limits_;
   std::deque<Batch> batches_;
 

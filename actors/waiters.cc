@@ -1,14 +1,13 @@
 #include "actors/waiters.h"
 
 #include <algorithm>
-#include <exception>
 
+#include "actors/command_runner.h"
 #include "core/clock.h"
 
 namespace dbkv {
 
-Waiters::Waiters(Partition* partition, uint32_t shard_id, uint32_t shard_count)
-    : partition_(partition), ctx_(partition, shard_id, shard_count, this) {}
+Waiters::Waiters(uint32_t shard_id, CommandRunner* runner) : shard_id_(shard_id), runner_(runner) {}
 
 Waiters::~Waiters() = default;
 
@@ -21,61 +20,25 @@ std::string Waiters::WatchKey(std::string_view ns, std::string_view key) {
   return k;
 }
 
-void Waiters::Block(BlockRequest request) {
-  blocked_ = true;
-  pending_ = std::move(request);
-}
-
-void Waiters::OnWrite(std::string_view ns, std::string_view key, const Entry* entry,
-                      uint64_t version, const ListChange* change) {
-  if (listener_ != nullptr) listener_->OnWrite(ns, key, entry, version, change);
+void Waiters::OnKeyWritten(std::string_view ns, std::string_view key) {
   if (by_key_.empty()) return;
   std::string k = WatchKey(ns, key);
   if (by_key_.count(k) != 0) written_.push_back(std::move(k));
 }
 
-Reply Waiters::Invoke(ShardOp& op, int64_t now_ms, bool timed_out) {
-  ctx_.Reset(op.ns, now_ms, timed_out, ReadsValues(*op.cmd, op.args),
-             (op.cmd->flags & kCmdWrite) != 0);
-  blocked_ = false;
-  Reply reply;
-  try {
-    reply = op.cmd->shard(ctx_, op.args);
-  } catch (const std::exception& e) {
-    // A handler (a plugin's, most likely) threw: answer with an error, keep the shard alive.
-    reply = Reply::Error(Code::kInternal, op.cmd->name + " failed: " + e.what());
-  }
-  if (reply.blocked && !blocked_) {
-    reply = Reply::Error(Code::kInternal, op.cmd->name + " returned blocked without blocking");
-  } else if (!reply.blocked && blocked_) {
-    blocked_ = false;  // Block() called, then answered anyway: the answer wins
-  }
-  if (reply.blocked && (op.cmd->flags & kCmdBlocking) == 0) {
-    reply = Reply::Error(Code::kInternal, op.cmd->name + " may not block");
-    blocked_ = false;
-  }
-  return reply;
-}
-
-bool Waiters::Run(ShardOp& op, BatchCompletion* completion, int64_t now_ms) {
-  Reply reply = Invoke(op, now_ms, false);
-  if (!reply.blocked) {
-    *op.reply = std::move(reply);
-    return false;
-  }
+void Waiters::Park(const ShardOp& op, BatchCompletion* completion, const BlockRequest& block) {
   auto w = std::make_unique<Waiter>();
   w->id = next_id_++;
   w->op = op;
   w->completion = completion;
-  w->deadline_ms = pending_.deadline_ms;
-  w->recheck_ms = pending_.recheck_ms;
-  for (std::string_view key : pending_.keys) {
+  w->deadline_ms = block.deadline_ms;
+  w->recheck_ms = block.recheck_ms;
+  for (std::string_view key : block.keys) {
     w->watched.push_back(WatchKey(op.ns, key));
     by_key_[w->watched.back()].push_back(w->id);
   }
   SetTimer(w.get());
   waiters_.emplace(w->id, std::move(w));
-  return true;
 }
 
 void Waiters::SetTimer(Waiter* w) {
@@ -88,7 +51,8 @@ void Waiters::SetTimer(Waiter* w) {
 
 bool Waiters::Rerun(Waiter* w, int64_t now_ms, bool last) {
   last = last || (w->deadline_ms != 0 && now_ms >= w->deadline_ms);
-  Reply reply = Invoke(w->op, now_ms, last);
+  BlockRequest block;
+  Reply reply = runner_->Invoke(w->op, now_ms, last, &block);
   if (last && reply.blocked) {
     reply = Reply::Error(Code::kInternal, w->op.cmd->name + " did not answer at its deadline");
   }
@@ -97,7 +61,7 @@ bool Waiters::Rerun(Waiter* w, int64_t now_ms, bool last) {
     return true;
   }
   // Still waiting: same keys, same deadline; the handler may move its recheck time.
-  w->recheck_ms = pending_.recheck_ms;
+  w->recheck_ms = block.recheck_ms;
   SetTimer(w);
   return false;
 }
@@ -113,7 +77,7 @@ void Waiters::Finish(Waiter* w, Reply reply) {
   }
   if (w->timer_ms != 0) timers_.erase({w->timer_ms, w->id});
   auto* batch = new ShardBatch();
-  batch->shard = ctx_.shard_id();
+  batch->shard = shard_id_;
   batch->completion = w->completion;
   batch->ops.push_back(w->op);
   BatchCompletion* completion = w->completion;

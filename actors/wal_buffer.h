@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "actors/waiters.h"
+#include "actors/command_runner.h"
 #include "storage/wal.h"
 
 namespace dbkv {

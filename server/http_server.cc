@@ -227,7 +227,7 @@ bool HttpServer::Impl::Healthy() {
   if (sys == nullptr) return true;  // still recovering: the process is alive and working
   // Every shard at once, one deadline for all.
   caf::scoped_actor self(*sys);
-  for (const caf::actor& shard : state->shards) self->send(shard, health_atom::value);
+  for (const shard_actor& shard : state->shards) self->send(shard, health_atom::value);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   size_t answered = 0;
   bool timed_out = false;

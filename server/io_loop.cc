@@ -29,10 +29,12 @@ IoLoop::IoLoop(ServerState* state, uint32_t index, caf::actor_system* system)
       open_(state->shards.size(), nullptr) {
   // The actors this loop runs when it wakes them: the shards, and the WAL writer (when it is
   // not detached: CAF never schedules a detached actor through an execution unit).
-  std::vector<caf::actor> local = state->shards;
-  if (state->wal) local.push_back(state->wal);
-  for (const caf::actor& a : local) {
-    auto* job = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(a));
+  std::vector<caf::abstract_actor*> local;
+  for (const shard_actor& a : state->shards)
+    local.push_back(caf::actor_cast<caf::abstract_actor*>(a));
+  if (state->wal) local.push_back(caf::actor_cast<caf::abstract_actor*>(state->wal));
+  for (caf::abstract_actor* a : local) {
+    auto* job = dynamic_cast<caf::resumable*>(a);
     if (job != nullptr) local_jobs_.insert(job);
   }
 }

@@ -68,6 +68,12 @@ class IoLoop final : public BatchCompletion, public caf::execution_unit {
   // cancel never overtakes the op it cancels).
   template <class... Ts>
   void SendToShard(uint32_t shard, Ts&&... xs) {
+    // Checked against the shard's interface as a typed send would be (the message is enqueued
+    // as this execution unit, below CAF's send).
+    using token = caf::detail::type_list<
+        typename caf::detail::implicit_conversions<typename std::decay<Ts>::type>::type...>;
+    static_assert(caf::response_type_unbox<caf::signatures_of_t<shard_actor>, token>::valid,
+                  "a shard does not accept this message (actors/messages.h)");
     SendBatch(shard);
     Enqueue(shard, caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
                                              std::forward<Ts>(xs)...));

@@ -48,7 +48,7 @@ int Server::Run() {
   m.system->await_all_actors_done();
   if (m.http) m.http->Stop();
   m.state.shards.clear();
-  m.state.wal = caf::actor();
+  m.state.wal = persistence_actor();
   spdlog::info("bye");
   return m.exit_code;
 }

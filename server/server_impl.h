@@ -48,7 +48,7 @@ struct Server::Impl {
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<caf::actor_system> system;
   std::unique_ptr<PersistenceState> persistence_state;
-  caf::actor persistence;
+  persistence_actor persistence;
   std::vector<std::unique_ptr<IoLoop>> loops;
   boost::asio::io_context control{1};  // main thread: accept and signals
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;

@@ -29,7 +29,7 @@ namespace dbkv {
 struct ServerState {
   ServerOptions options;
   CommandRegistry registry;
-  std::vector<caf::actor> shards;
+  std::vector<shard_actor> shards;
   int64_t start_ms = 0;
   std::atomic<uint64_t> connections{0};
   std::atomic<uint64_t> total_connections{0};
@@ -37,7 +37,7 @@ struct ServerState {
   std::atomic<bool> shutting_down{false};
   std::atomic<uint64_t> next_connection_id{1};
   PersistenceState* persistence = nullptr;  // null: memory only
-  caf::actor wal;                           // the persistence actor (null: memory only)
+  persistence_actor wal;                    // the persistence actor (null: memory only)
   // TLS for client connections (--tls-cert/--tls-key), or null.
   std::unique_ptr<boost::asio::ssl::context> tls;
   // Set (release) once the shards, tier_segments and persistence exist; never cleared. The HTTP

@@ -203,7 +203,7 @@ Status Server::Impl::StartShards() {
   po.env = env;
   po.tier_segments = state.tier_segments.get();
   persistence = SpawnPersistence(*system, po, persistence_state.get(), state.shards, rr.next_lsn);
-  for (const caf::actor& shard : state.shards)
+  for (const shard_actor& shard : state.shards)
     caf::anon_send(shard, attach_atom::value, persistence);
   state.persistence = persistence_state.get();
   state.wal = persistence;
