@@ -37,6 +37,10 @@ IoLoop::IoLoop(ServerState* state, uint32_t index, caf::actor_system* system)
     auto* job = dynamic_cast<caf::resumable*>(a);
     if (job != nullptr) local_jobs_.insert(job);
   }
+  // Sets up the loop's reactor (its epoll, eventfd and timerfd) now, at start-up: Asio would do
+  // it with the first socket or timer, and out of descriptors then, it throws (uncaught, on the
+  // accept path, it ended the process). A timer is the public way to ask for it.
+  asio::steady_timer reactor_now(io_);
 }
 
 IoLoop::~IoLoop() {

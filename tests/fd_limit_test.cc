@@ -127,11 +127,6 @@ TEST_CASE("at the descriptor limit both ports wait, without spinning, and serve 
   ServerProcess server;
   const pid_t pid = server.pid();
   const auto deadline = Clock::now() + std::chrono::seconds(20);
-  {
-    // Every I/O loop has served a connection (its event loop is set up before the limit).
-    Socket warm(server.port());
-    REQUIRE(warm.Ask(kPing, "+PONG\r\n", deadline) == "+PONG\r\n");
-  }
 
   // No descriptor left: the soft limit at the number open now.
   rlimit old{};
@@ -168,6 +163,32 @@ TEST_CASE("at the descriptor limit both ports wait, without spinning, and serve 
   for (auto& s : http) {
     const std::string answer = s->Ask(kGetReady, "ready\n", deadline);
     CHECK(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  }
+}
+
+TEST_CASE("a loop's first connection with one descriptor left is served",
+          "[integration][fd_limit]") {
+  // Two I/O loops and no idle sweep (its timer would set them up at start): before, a loop set
+  // up its reactor (epoll, eventfd, timerfd) with its first socket, and with only the accepted
+  // socket's descriptor free that threw ("eventfd_select_interrupter: Too many open files")
+  // and ended the process.
+  ServerProcess server({"--io-threads", "2", "--idle-timeout-s", "0"});
+  const pid_t pid = server.pid();
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  rlimit old{};
+  REQUIRE(prlimit(pid, RLIMIT_NOFILE, nullptr, &old) == 0);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(OpenDescriptors(pid)) + 1;
+  REQUIRE(prlimit(pid, RLIMIT_NOFILE, &low, nullptr) == 0);
+  {
+    Socket first(server.port());
+    CHECK(first.Ask(kPing, "+PONG\r\n", deadline) == "+PONG\r\n");
+  }
+  REQUIRE(prlimit(pid, RLIMIT_NOFILE, &old, nullptr) == 0);
+  // The other loop's first connection, once descriptors are back.
+  for (int i = 0; i < 2; ++i) {
+    Socket again(server.port());
+    CHECK(again.Ask(kPing, "+PONG\r\n", deadline) == "+PONG\r\n");
   }
 }
 
