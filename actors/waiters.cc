@@ -20,8 +20,7 @@ std::string Waiters::WatchKey(std::string_view ns, std::string_view key) {
   return k;
 }
 
-void Waiters::OnKeyWritten(std::string_view ns, std::string_view key) {
-  if (by_key_.empty()) return;
+void Waiters::NoteWritten(std::string_view ns, std::string_view key) {
   std::string k = WatchKey(ns, key);
   if (by_key_.count(k) != 0) written_.push_back(std::move(k));
 }

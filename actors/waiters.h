@@ -38,7 +38,9 @@ class Waiters final {
   // completion takes it back once it is answered.
   void Park(const ShardOp& op, BatchCompletion* completion, const BlockRequest& block);
   // A key was written: the waiters watching it are re-run at the next ProcessWrites.
-  void OnKeyWritten(std::string_view ns, std::string_view key);
+  void OnKeyWritten(std::string_view ns, std::string_view key) {
+    if (!by_key_.empty()) NoteWritten(ns, key);
+  }
 
   // Re-runs the waiters of keys written since the last call.
   void ProcessWrites(int64_t now_ms);
@@ -71,6 +73,7 @@ class Waiters final {
   };
 
   static std::string WatchKey(std::string_view ns, std::string_view key);
+  void NoteWritten(std::string_view ns, std::string_view key);
   // Re-runs a parked waiter: answers it, or keeps it (with updated times). Returns true if it
   // was answered. With last, the handler must answer.
   bool Rerun(Waiter* w, int64_t now_ms, bool last = false);

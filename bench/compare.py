@@ -508,40 +508,56 @@ def main():
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--kv-flags", default="", help="extra flags for data-bridge-kv-server")
     ap.add_argument("--json-out", help="write every run as JSON lines here")
+    ap.add_argument("--kv-bin", action="append", default=[], metavar="NAME=PATH",
+                    help="compare these builds of our server (repeat; e.g. before=/tmp/old "
+                         "after=bazel-bin/server/data-bridge-kv-server) instead of the one in "
+                         "bazel-bin; the first is the base of the last column")
     args = ap.parse_args()
 
+    kv_bins = [tuple(b.split("=", 1)) for b in args.kv_bin] or [("kv", None)]
+    names = ["redis"] + [n for n, _ in kv_bins]
     tmp = tempfile.mkdtemp(prefix="dbkv-bench-")
     rows = []
     raw = []
     fields = ("ops_per_sec", "server_cpu_us_per_op", "p50_us", "p99_us")
     with Servers() as servers:
-        srv = {"redis": servers.redis(tmp), "kv": servers.kv(args.kv_flags.split())}
+        srv = {"redis": servers.redis(tmp)}
+        for n, path in kv_bins:
+            srv[n] = servers.add(start_kv(args.kv_flags.split(), binary=path, name=n))
         for workload in args.workloads.split(","):
             for pipeline in [int(p) for p in args.pipelines.split(",")]:
                 def run(name, _rnd):
                     s = srv[name]
                     r = run_bench(s.url, s.pid, workload, pipeline, args)
                     raw.append(dict(r, server=name))
-                    log(f"  {name:5} {workload} P{pipeline}: {r['ops_per_sec']:.0f} ops/s, "
+                    log(f"  {name:6} {workload} P{pipeline}: {r['ops_per_sec']:.0f} ops/s, "
                         f"{r['server_cpu_us_per_op']:.2f} us CPU/op, p99 {r['p99_us']:.0f} us")
                     return r
-                res = alternate(("redis", "kv"), args.runs, run)
+                res = alternate(names, args.runs, run)
                 med = {n: medians(v, fields) for n, v in res.items()}
                 spread = {n: spread_pct(x["ops_per_sec"] for x in v) for n, v in res.items()}
                 rows.append((workload, pipeline, med, spread))
     print(f"{args.connections} connections, {args.value_size} B values, {args.keys} keys, "
           f"{args.runs} runs of {args.duration}s each (medians; spread = (max-min)/median)")
-    print("| workload | pipeline | Redis ops/s | ours ops/s | ratio | Redis CPU us/op | ours CPU us/op "
-          "| CPU ratio | Redis p99 us | ours p99 us |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    kv_names = names[1:]
+    head = ["workload", "pipeline", "Redis ops/s"] + [f"{n} ops/s" for n in kv_names] + \
+        ["Redis CPU us/op"] + [f"{n} CPU us/op (/Redis)" for n in kv_names]
+    if len(kv_names) > 1:
+        head.append(f"ops per CPU-s {kv_names[-1]} / {kv_names[0]}")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
     for workload, pipeline, med, spread in rows:
-        r, k = med["redis"], med["kv"]
-        print(f"| {workload} | {pipeline} | {r['ops_per_sec']:.0f} (±{spread['redis']:.0f}%) "
-              f"| {k['ops_per_sec']:.0f} (±{spread['kv']:.0f}%) "
-              f"| {ratio(k['ops_per_sec'], r['ops_per_sec']):.2f} "
-              f"| {r['server_cpu_us_per_op']:.2f} | {k['server_cpu_us_per_op']:.2f} "
-              f"| {ratio(k['server_cpu_us_per_op'], r['server_cpu_us_per_op']):.2f} "
-              f"| {r['p99_us']:.0f} | {k['p99_us']:.0f} |")
+        r = med["redis"]
+        cells = [workload, str(pipeline), f"{r['ops_per_sec']:.0f} (±{spread['redis']:.0f}%)"]
+        cells += [f"{med[n]['ops_per_sec']:.0f} (±{spread[n]:.0f}%)" for n in kv_names]
+        cells.append(f"{r['server_cpu_us_per_op']:.2f}")
+        cells += [f"{med[n]['server_cpu_us_per_op']:.2f} "
+                  f"({ratio(med[n]['server_cpu_us_per_op'], r['server_cpu_us_per_op']):.2f})"
+                  for n in kv_names]
+        if len(kv_names) > 1:
+            base, last = med[kv_names[0]], med[kv_names[-1]]
+            cells.append(f"{ratio(base['server_cpu_us_per_op'], last['server_cpu_us_per_op']):.3f}")
+        print("| " + " | ".join(cells) + " |")
     if args.json_out:
         with open(args.json_out, "w") as f:
             for r in raw:

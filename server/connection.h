@@ -128,7 +128,7 @@ class Connection final : public ConnectionContext, public std::enable_shared_fro
   void Resolve(PendingRequest& r, uint8_t opcode);
   void Dispatch(Pipeline& p, uint32_t index);
   void DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args, std::string_view ns);
-  std::string_view CurrentNamespace(Pipeline& p);
+  std::string_view CurrentNamespace(Pipeline& p) { return p.HoldNamespace(ns_); }
   std::unique_ptr<Pipeline> NewPipeline();
   void RecyclePipeline(std::unique_ptr<Pipeline> p);
   // Encodes the replies of every finished pipeline at the front, then writes.

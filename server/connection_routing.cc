@@ -11,8 +11,6 @@ namespace dbkv {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-std::string_view Connection::CurrentNamespace(Pipeline& p) { return p.HoldNamespace(ns_); }
-
 void Connection::DispatchToShards(Pipeline& p, uint32_t index, CommandArgs args,
                                   std::string_view ns) {
   PendingRequest& r = p[index];

@@ -23,21 +23,8 @@ KeySpec::RedisPositions KeySpec::redis_positions() const {
   return {first + 1, last >= 0 ? last + 1 : last, step};
 }
 
-bool ResolveKeys(const KeySpec& spec, size_t nargs, KeyGroups* out) {
-  if (spec.first < 0 || spec.step < 1) return false;
-  const int n = static_cast<int>(nargs);
-  const int step = spec.step;
-  const int end = spec.last >= 0 ? std::min(spec.last + step - 1, n - 1) : n + spec.last;
-  if (end < spec.first || (end - spec.first + 1) % step != 0) return false;
-  out->first = spec.first;
-  out->step = step;
-  out->end = end;
-  out->last = end - step + 1;
-  return true;
-}
-
-Status NormalizeKeys(const KeyGroups& g, Value* args) {
-  for (int k = g.first; k <= g.last; k += g.step) {
+Status NormalizeKeysFrom(const KeyGroups& g, Value* args, int from) {
+  for (int k = from; k <= g.last; k += g.step) {
     Value& key = args[k];
     if (key.type() == ValueType::kInt) {
       key = Value::String(std::to_string(key.AsInt()));
@@ -47,14 +34,6 @@ Status NormalizeKeys(const KeyGroups& g, Value* args) {
     }
   }
   return Status::OK();
-}
-
-uint32_t CommonShard(const KeyGroups& g, const Value* args, uint32_t nshards) {
-  const uint32_t shard = ShardOf(args[g.first].AsStringView(), nshards);
-  for (int k = g.first + g.step; k <= g.last; k += g.step) {
-    if (ShardOf(args[k].AsStringView(), nshards) != shard) return kSeveralShards;
-  }
-  return shard;
 }
 
 ShardSplit SplitByShard(const KeyGroups& g, Value* args, size_t nargs, uint32_t nshards) {

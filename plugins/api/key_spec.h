@@ -6,10 +6,12 @@
 #ifndef DATABRIDGE_PLUGINS_API_KEY_SPEC_H_
 #define DATABRIDGE_PLUGINS_API_KEY_SPEC_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/shard_hash.h"
 #include "core/status.h"
 #include "core/value.h"
 #include "core/value_list.h"
@@ -64,17 +66,45 @@ struct KeyGroups {
   }
 };
 
+// The functions on every request's path (ResolveKeys, NormalizeKeys, CommonShard) are inline:
+// out of line they cost about 70 instructions per request (callgrind, SET pipelined).
+
 // The key groups of a call with nargs arguments. False when the arguments do not hold whole
 // key groups (fewer than one, or a group cut short): the call has a wrong number of arguments.
-bool ResolveKeys(const KeySpec& spec, size_t nargs, KeyGroups* out);
+inline bool ResolveKeys(const KeySpec& spec, size_t nargs, KeyGroups* out) {
+  if (spec.first < 0 || spec.step < 1) return false;
+  const int n = static_cast<int>(nargs);
+  const int step = spec.step;
+  const int end = spec.last >= 0 ? std::min(spec.last + step - 1, n - 1) : n + spec.last;
+  if (end < spec.first || (end - spec.first + 1) % step != 0) return false;
+  out->first = spec.first;
+  out->step = step;
+  out->end = end;
+  out->last = end - step + 1;
+  return true;
+}
+
+// NormalizeKeys from the first key that is not text (key_spec.cc).
+Status NormalizeKeysFrom(const KeyGroups& g, Value* args, int from);
 
 // Keys must be text: integers (binary protocol) stand for their decimal text and are rewritten
 // in place; any other type is refused with an error naming it.
-Status NormalizeKeys(const KeyGroups& g, Value* args);
+inline Status NormalizeKeys(const KeyGroups& g, Value* args) {
+  for (int k = g.first; k <= g.last; k += g.step) {
+    if (!args[k].is_string_like()) return NormalizeKeysFrom(g, args, k);
+  }
+  return Status::OK();
+}
 
 // The shard of every key of the call, or kSeveralShards. Keys must be text (NormalizeKeys).
 constexpr uint32_t kSeveralShards = UINT32_MAX;
-uint32_t CommonShard(const KeyGroups& g, const Value* args, uint32_t nshards);
+inline uint32_t CommonShard(const KeyGroups& g, const Value* args, uint32_t nshards) {
+  const uint32_t shard = ShardOf(args[g.first].AsStringView(), nshards);
+  for (int k = g.first + g.step; k <= g.last; k += g.step) {
+    if (ShardOf(args[k].AsStringView(), nshards) != shard) return kSeveralShards;
+  }
+  return shard;
+}
 
 // A call whose keys are on several shards, as one part per shard.
 struct ShardSplit {
