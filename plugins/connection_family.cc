@@ -117,9 +117,9 @@ Value Flags(const CommandSpec& s) {
 // name at 0; last -1: the last argument), ACL categories, tips, key specs, subcommands.
 Value CommandEntry(const CommandSpec& s) {
   const KeySpec::RedisPositions keys = s.keys.redis_positions();
-  return Value::List({Text(AsciiLower(s.name)), Value::Int(Arity(s)), Flags(s), Value::Int(keys.first),
-                      Value::Int(keys.last), Value::Int(keys.step), Value::List({}),
-                      Value::List({}), Value::List({}), Value::List({})});
+  return Value::List({Text(AsciiLower(s.name)), Value::Int(Arity(s)), Flags(s),
+                      Value::Int(keys.first), Value::Int(keys.last), Value::Int(keys.step),
+                      Value::List({}), Value::List({}), Value::List({}), Value::List({})});
 }
 
 Value Doc(const CommandSpec& s) {
