@@ -34,15 +34,7 @@ using Clock = std::chrono::steady_clock;
 // A TCP connection to 127.0.0.1:port (connected: the kernel queues it until it is accepted).
 class Socket {
  public:
-  explicit Socket(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  }
+  explicit Socket(uint16_t port) : fd_(ConnectTo(port)) { REQUIRE(fd_ >= 0); }
   ~Socket() { close(fd_); }
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;

@@ -46,15 +46,8 @@ struct HttpResponse {
 class HttpConnection {
  public:
   // rcvbuf > 0: SO_RCVBUF, set before connecting.
-  explicit HttpConnection(uint16_t port, int rcvbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  explicit HttpConnection(uint16_t port, int rcvbuf = 0) : fd_(ConnectTo(port, rcvbuf)) {
     REQUIRE(fd_ >= 0);
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
   }
   ~HttpConnection() { close(fd_); }
   HttpConnection(const HttpConnection&) = delete;

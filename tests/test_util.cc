@@ -1,7 +1,10 @@
 #include "tests/test_util.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
@@ -82,6 +85,21 @@ std::string ByName(uint32_t id, std::string_view name, ValueList args) {
   std::string out;
   AppendByName(&out, id, name, std::move(args));
   return out;
+}
+
+int ConnectTo(uint16_t port, int rcvbuf) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 RawConnection::RawConnection(uint16_t port) : socket_(io_) {

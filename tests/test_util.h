@@ -60,6 +60,9 @@ struct Frame {
   Reply reply;
 };
 
+// A plain TCP socket connected to 127.0.0.1:port, or -1. rcvbuf > 0 sets SO_RCVBUF first.
+int ConnectTo(uint16_t port, int rcvbuf = 0);
+
 // A client socket that writes raw bytes and reads raw frames; every wait is bounded. A frame
 // the server sends that does not split or decode fails the test.
 class RawConnection {
