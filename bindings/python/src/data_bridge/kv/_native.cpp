@@ -17,6 +17,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -159,6 +160,10 @@ py::object FromValue(const Value& v, bool as_key = false) {
       for (const auto& kv : v.AsMap()) out[FromValue(kv.first, true)] = FromValue(kv.second);
       return std::move(out);
     }
+    case ValueType::kCold:
+      // A reference to a value in the server's cold segments: the wire codec has no encoding
+      // for one, so a decoded reply never holds it.
+      throw std::runtime_error("internal error: a server-side cold reference in a reply");
   }
   return py::none();
 }
