@@ -43,16 +43,7 @@ class Socket {
   std::string Ask(std::string_view request, std::string_view until, Clock::time_point deadline) {
     REQUIRE(send(fd_, request.data(), request.size(), MSG_NOSIGNAL) ==
             static_cast<ssize_t>(request.size()));
-    std::string in;
-    while (in.find(until) == std::string::npos) {
-      pollfd p = {fd_, POLLIN, 0};
-      if (poll(&p, 1, MsLeft(deadline)) <= 0) break;
-      char buf[4096];
-      const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      in.append(buf, static_cast<size_t>(n));
-    }
-    return in;
+    return ReadUntil(fd_, until, deadline);
   }
 
  private:

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/ascii.h"
 #include "tests/server_process.h"
 #include "tests/test_util.h"
 
@@ -73,7 +74,7 @@ class HttpConnection {
     }
     const std::string head = in_.substr(0, end);
     size_t length = 0;
-    const size_t field = Lower(head).find("\r\ncontent-length:");
+    const size_t field = AsciiLower(head).find("\r\ncontent-length:");
     if (field != std::string::npos) length = std::strtoul(head.c_str() + field + 17, nullptr, 10);
     if (head_only) length = 0;
     while (in_.size() < end + 4 + length) {
@@ -106,11 +107,6 @@ class HttpConnection {
   const std::string& received() const { return in_; }
 
  private:
-  static std::string Lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  }
-
   // Appends what arrives before the deadline to in_; false on timeout, EOF or error.
   bool Receive(Clock::time_point deadline) {
     if (closed_) return false;

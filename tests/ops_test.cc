@@ -83,20 +83,9 @@ HttpResponse Http(uint16_t port, const std::string& method, const std::string& p
   if (method == "POST") request += "Content-Length: 0\r\n";
   request += "\r\n";
   REQUIRE(SendAll(fd, request));
-  std::string raw;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   bool eof = false;
-  while (!eof) {
-    pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, MsLeft(deadline)) <= 0) break;
-    char buf[65536];
-    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n > 0) {
-      raw.append(buf, static_cast<size_t>(n));
-    } else {
-      eof = true;
-    }
-  }
+  const std::string raw =
+      ReadUntil(fd, "", Clock::now() + std::chrono::milliseconds(timeout_ms), &eof);
   close(fd);
   INFO(method << " " << path << ": " << raw.substr(0, 200));
   REQUIRE(eof);
@@ -234,15 +223,7 @@ HttpResponse TryGet(uint16_t port, const std::string& path) {
   if (fd < 0) return r;
   std::string raw;
   if (SendAll(fd, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")) {
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
-    for (;;) {
-      pollfd p = {fd, POLLIN, 0};
-      if (poll(&p, 1, MsLeft(deadline)) <= 0) break;
-      char buf[65536];
-      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      raw.append(buf, static_cast<size_t>(n));
-    }
+    raw = ReadUntil(fd, "", Clock::now() + std::chrono::seconds(5));
   }
   close(fd);
   const size_t end = raw.find("\r\n\r\n");

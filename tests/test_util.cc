@@ -102,6 +102,23 @@ int ConnectTo(uint16_t port, int rcvbuf) {
   return fd;
 }
 
+std::string ReadUntil(int fd, std::string_view until, Clock::time_point deadline, bool* eof) {
+  std::string in;
+  if (eof != nullptr) *eof = false;
+  while (until.empty() || in.find(until) == std::string::npos) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, MsLeft(deadline)) <= 0) break;
+    char buf[65536];
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      if (eof != nullptr) *eof = true;
+      break;
+    }
+    in.append(buf, static_cast<size_t>(n));
+  }
+  return in;
+}
+
 RawConnection::RawConnection(uint16_t port) : socket_(io_) {
   socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   socket_.set_option(tcp::no_delay(true));

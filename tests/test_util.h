@@ -63,6 +63,11 @@ struct Frame {
 // A plain TCP socket connected to 127.0.0.1:port, or -1. rcvbuf > 0 sets SO_RCVBUF first.
 int ConnectTo(uint16_t port, int rcvbuf = 0);
 
+// Reads from fd until what arrived contains `until` (empty: until the peer closes), or EOF, an
+// error or the deadline comes first; returns what arrived. *eof, if given: the peer closed.
+std::string ReadUntil(int fd, std::string_view until,
+                      std::chrono::steady_clock::time_point deadline, bool* eof = nullptr);
+
 // A client socket that writes raw bytes and reads raw frames; every wait is bounded. A frame
 // the server sends that does not split or decode fails the test.
 class RawConnection {
