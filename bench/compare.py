@@ -457,6 +457,12 @@ def celery_small(n, seed):
         yield key.encode(), value.encode()
 
 
+def tiny(n):
+    """n (key, value) pairs of 16 bytes each."""
+    for i in range(n):
+        yield b"k:%014d" % i, b"v:%014d" % i
+
+
 def celery_large(n):
     """n (key, value) pairs: 53-byte keys, 1-4 KiB JSON results (celery_task_key/_result)."""
     for i in range(n):
@@ -523,7 +529,7 @@ def main():
     with Servers() as servers:
         srv = {"redis": servers.redis(tmp)}
         for n, path in kv_bins:
-            srv[n] = servers.add(start_kv(args.kv_flags.split(), binary=path, name=n))
+            srv[n] = servers.kv(args.kv_flags.split(), binary=path, name=n)
         for workload in args.workloads.split(","):
             for pipeline in [int(p) for p in args.pipelines.split(",")]:
                 def run(name, _rnd):

@@ -28,14 +28,6 @@ import compare  # noqa: E402  (the harness: bench/compare.py)
 import report  # noqa: E402  (rss_shape: the load and the measurement, as make bench does)
 
 
-def tiny(n):
-    """n (key, value) pairs of 16 bytes each."""
-    for i in range(n):
-        yield b"k:%014d" % i, b"v:%014d" % i
-
-
-report.SHAPES.setdefault("tiny", ("16 B keys and 16 B values", tiny))
-
 # The memory issue's targets, ours / Redis (RSS per key).
 TARGETS = {"celery-small": 0.70, "celery-large": 1.00, "tiny": 0.50}
 

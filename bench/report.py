@@ -254,6 +254,7 @@ SHAPES = {
     "celery-large": ("1-4 KiB JSON results (bench/tiering.py)", compare.celery_large),
     "celery-small": ("~170 B JSON results (bench/durability.py)",
                      lambda n: compare.celery_small(n, 7)),
+    "tiny": ("16 B keys and 16 B values", compare.tiny),
 }
 
 
