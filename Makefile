@@ -32,6 +32,13 @@ test: setup
 	$(MAKE) test-python
 	$(MAKE) test-wheel
 
+# One requirements file's packages into the project's virtualenv; the target is its stamp.
+define venv-install
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r $<
+	@touch $@
+endef
+
 # The Python package, installed into a virtualenv with its test dependencies (PyPI).
 $(VENV_STAMP): bindings/python/pyproject.toml bindings/python/requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,9 +67,7 @@ WHEEL_PLAT ?= manylinux_2_34_x86_64
 WHEEL_STAMP := $(VENV)/.wheel-deps-done
 
 $(WHEEL_STAMP): bindings/python/requirements-wheel.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r bindings/python/requirements-wheel.txt
-	@touch $@
+	$(venv-install)
 
 wheel: setup $(WHEEL_STAMP)
 	rm -rf bindings/python/src/*.egg-info bindings/python/build build/wheel
@@ -110,9 +115,7 @@ BENCH_FLAGS ?=
 BENCH_STAMP := $(VENV)/.bench-deps-done
 
 $(BENCH_STAMP): bench/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r bench/requirements.txt
-	@touch $@
+	$(venv-install)
 
 bench: setup $(BENCH_STAMP)
 	$(BAZEL) build $(BAZEL_FLAGS) //server:data-bridge-kv-server //bench:data-bridge-kv-bench
@@ -128,9 +131,7 @@ bench-test: setup $(BENCH_STAMP)
 LINT_STAMP := $(VENV)/.lint-deps-done
 
 $(LINT_STAMP): bindings/python/requirements-lint.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r bindings/python/requirements-lint.txt
-	@touch $@
+	$(venv-install)
 
 lint: setup $(LINT_STAMP)
 	@files=$$(git ls-files '*.cc' '*.h' '*.cpp'); \
