@@ -1,6 +1,6 @@
-// The data port: Listen binds --bind (a name is resolved) and writes --port-file; Accept deals
-// each connection to an I/O loop in turn, or refuses it over --max-connections
-// (connection_refusal.cc).
+// The data port: Listen binds --bind (a name is resolved); WritePortFile writes --port-file once
+// the server is ready; Accept deals each connection to an I/O loop in turn, or refuses it over
+// --max-connections (connection_refusal.cc).
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -44,18 +44,21 @@ Status Server::Impl::Listen() {
   spdlog::info("listening on {}:{}{} ({} shards, {} workers, {} io threads)", host, bound,
                state.tls ? (state.options.tls_ca.empty() ? " with TLS" : " with mutual TLS") : "",
                state.shards.size(), state.options.workers, state.options.io_threads);
-  if (!state.options.port_file.empty()) {
-    // Written whole, then renamed: a reader never sees a partial file.
-    const std::string tmp = state.options.port_file + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << bound << "\n";
-      if (http) out << http->port() << "\n";  // the HTTP port, second
-      if (!out) return Status::IoError("cannot write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), state.options.port_file.c_str()) != 0) {
-      return Status::IoError("cannot rename " + tmp + " to " + state.options.port_file);
-    }
+  return Status::OK();
+}
+
+Status Server::Impl::WritePortFile() {
+  if (state.options.port_file.empty()) return Status::OK();
+  // Written whole, then renamed: a reader never sees a partial file.
+  const std::string tmp = state.options.port_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << acceptor->local_endpoint().port() << "\n";
+    if (http) out << http->port() << "\n";  // the HTTP port, second
+    if (!out) return Status::IoError("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), state.options.port_file.c_str()) != 0) {
+    return Status::IoError("cannot rename " + tmp + " to " + state.options.port_file);
   }
   return Status::OK();
 }

@@ -185,8 +185,9 @@ Status ParseServerOptions(int argc, char** argv, ServerOptions* o, bool* exit_no
                "print the result and exit 0 if the server would start, 1 if not; binds and "
                "writes nothing")
       ->envname("KV_CHECK_CONFIG");
-  app.add_option("--port-file", o->port_file,
-                 "write the bound port to this file once listening (for --bind host:0)")
+  app.add_option(
+         "--port-file", o->port_file,
+         "once ready, write the bound port (then the HTTP port) to this file (for --bind host:0)")
       ->envname("KV_PORT_FILE");
   app.add_option("--shutdown-timeout-ms", o->shutdown_timeout_ms,
                  "on SIGTERM, how long in-flight requests may take before connections are cut")

@@ -61,6 +61,8 @@ struct Server::Impl {
 
   // listener.cc
   Status Listen();
+  // Once ready (recovered, listening, loops running): a reader of the file may send at once.
+  Status WritePortFile();
   void Accept();
   boost::asio::steady_timer accept_retry{control};  // after a failed accept
   AcceptFailureLog accept_failures{"accept failed"};

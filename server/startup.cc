@@ -87,6 +87,16 @@ bool Server::Impl::Start() {
   }
   for (auto& loop : loops) loop->Start();
   state.ready = true;
+  // Last: whoever waits for the file (tests, scripts) finds /ready already 200.
+  s = WritePortFile();
+  if (!s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    for (auto& loop : loops) loop->Stop();
+    loops.clear();
+    for (auto& a : state.shards) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (persistence) caf::anon_send_exit(persistence, caf::exit_reason::user_shutdown);
+    return false;
+  }
   return true;
 }
 
