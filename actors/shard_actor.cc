@@ -189,10 +189,10 @@ void WalkStep(Self self) {
       w.segment = 0;
       continue;
     }
-    for (const auto& kv : it->second.segment(w.segment)) {
-      if (kv.second.IsExpired(now)) continue;
-      block.Add(w.namespaces[w.ns], kv.first, kv.second);
-      w.max_version = std::max(w.max_version, kv.second.version);
+    for (const Record* r : it->second.segment(w.segment)) {
+      if (r->IsExpired(now)) continue;
+      block.Add(w.namespaces[w.ns], r->key(), *r);
+      w.max_version = std::max<uint64_t>(w.max_version, r->version);
     }
     ++w.segment;
   }

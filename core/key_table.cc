@@ -11,38 +11,83 @@ constexpr int kMaxDepth = 20;
 
 KeyTable::KeyTable() : dir_(1, 0), segments_(1), info_(1) {}
 
-KeyTable::Slot* KeyTable::Find(std::string_view key, size_t hash) {
-  Segment& s = segments_[dir_[DirIndex(hash)]];
-  auto it = s.find(key, hash);  // the hash is computed once
-  return it == s.end() ? nullptr : &*it;
+KeyTable::~KeyTable() { FreeRecords(); }
+
+KeyTable::KeyTable(KeyTable&& o) noexcept
+    : dir_(std::move(o.dir_)),
+      global_depth_(o.global_depth_),
+      segments_(std::move(o.segments_)),
+      info_(std::move(o.info_)),
+      size_(o.size_),
+      bytes_(o.bytes_),
+      frozen_(o.frozen_) {
+  o.clear();
 }
 
-std::pair<KeyTable::Slot*, bool> KeyTable::TryEmplace(std::string_view key) {
+KeyTable& KeyTable::operator=(KeyTable&& o) noexcept {
+  if (this != &o) {
+    FreeRecords();
+    dir_ = std::move(o.dir_);
+    global_depth_ = o.global_depth_;
+    segments_ = std::move(o.segments_);
+    info_ = std::move(o.info_);
+    size_ = o.size_;
+    bytes_ = o.bytes_;
+    frozen_ = o.frozen_;
+    o.clear();
+  }
+  return *this;
+}
+
+void KeyTable::FreeRecords() {
+  for (Segment& s : segments_) {
+    for (Record* r : s) Record::Delete(r);
+    s.clear();
+  }
+}
+
+Record* KeyTable::Find(std::string_view key, size_t hash) {
+  Segment& s = segments_[dir_[DirIndex(hash)]];
+  auto it = s.find(key, hash);  // the hash is computed once
+  return it == s.end() ? nullptr : *it;
+}
+
+std::pair<Record*, bool> KeyTable::TryEmplace(std::string_view key) {
   const size_t hash = KeyHash()(key);
   size_t i = dir_[DirIndex(hash)];
   if (segments_[i].size() >= kSegmentMax && frozen_ == 0) {
     auto it = segments_[i].find(key, hash);
-    if (it != segments_[i].end()) return {&*it, false};
+    if (it != segments_[i].end()) return {*it, false};
     if (Split(i)) i = dir_[DirIndex(hash)];
   }
   Segment& s = segments_[i];
   const size_t before = ArrayBytes(s);
-  auto [it, inserted] = s.try_emplace(key);
+  // One probe: the slot is found, or claimed for key and given a new record.
+  bool inserted = false;
+  auto it = s.lazy_emplace(key, [&](const Segment::constructor& make) {
+    inserted = true;
+    make(Record::New(key));
+  });
   if (inserted) {
     ++size_;
     bytes_ += ArrayBytes(s) - before;
   }
-  return {&*it, inserted};
+  return {*it, inserted};
 }
 
-bool KeyTable::Erase(std::string_view key) {
-  const size_t hash = KeyHash()(key);
+bool KeyTable::Erase(std::string_view key) { return EraseHashed(key, KeyHash()(key)); }
+
+void KeyTable::Erase(Record* r) { EraseHashed(r->key(), KeyHash()(r->key())); }
+
+bool KeyTable::EraseHashed(std::string_view key, size_t hash) {
   Segment& s = segments_[dir_[DirIndex(hash)]];
   auto it = s.find(key, hash);
   if (it == s.end()) return false;
+  Record* r = *it;
   s.erase(it);
+  Record::Delete(r);  // key may point into it: not used past here
   --size_;
-  // A flat_hash_map never shrinks on erase; an emptied segment gives its array back.
+  // A flat_hash_set never shrinks on erase; an emptied segment gives its array back.
   if (s.empty()) {
     bytes_ -= ArrayBytes(s);
     Segment().swap(s);
@@ -62,6 +107,7 @@ void KeyTable::Compact(size_t i) {
 }
 
 void KeyTable::clear() {
+  FreeRecords();
   dir_.assign(1, 0);
   global_depth_ = 0;
   segments_.clear();
@@ -92,13 +138,14 @@ bool KeyTable::Split(size_t i) {
   size_t first_hash = 0;
   bool have_first = false;
   for (auto it = from.begin(); it != from.end();) {
-    const size_t h = KeyHash()(it->first);
+    const size_t h = KeyHash()((*it)->key());
     if (!have_first) {
       first_hash = h;
       have_first = true;
     }
     if ((h >> bit) & 1) {
-      to.insert(from.extract(it++));
+      to.insert(*it);
+      from.erase(it++);
     } else {
       ++it;
     }

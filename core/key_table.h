@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
-#include "core/entry.h"
+#include "core/record.h"
 
 namespace dbkv {
 
@@ -40,16 +40,33 @@ struct KeyEq {
   bool operator()(std::string_view a, std::string_view b) const { return a == b; }
 };
 
+// A segment's set of record pointers, hashed and compared by the records' keys (a lookup by
+// std::string_view builds nothing).
+struct RecordHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view key) const { return KeyHash()(key); }
+  size_t operator()(const Record* r) const { return KeyHash()(r->key()); }
+};
+struct RecordEq {
+  using is_transparent = void;
+  static std::string_view Key(std::string_view k) { return k; }
+  static std::string_view Key(const Record* r) { return r->key(); }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return Key(a) == Key(b);
+  }
+};
+
+// Owns its records: erasing a key (or clearing, or destroying the table) frees its record.
 class KeyTable {
  public:
-  using Segment = absl::flat_hash_map<std::string, Entry, KeyHash, KeyEq>;
-  using Slot = std::pair<const std::string, Entry>;
+  using Segment = absl::flat_hash_set<Record*, RecordHash, RecordEq>;
 
   // A segment holding this many keys splits before it takes another. The number is where a
   // flat_hash_map of capacity 4095 would grow (7/8 load): segments stay at that capacity.
   static constexpr size_t kSegmentMax = 3584;
-  // Bytes one slot of a segment's array costs: the slot and its control byte.
-  static constexpr size_t kSlotBytes = sizeof(Slot) + 1;
+  // Bytes one slot of a segment's array costs: the record pointer and its control byte.
+  static constexpr size_t kSlotBytes = sizeof(Record*) + 1;
 
   // What the partition knows about a segment beyond its keys.
   struct SegmentInfo {
@@ -61,19 +78,28 @@ class KeyTable {
   };
 
   KeyTable();
+  ~KeyTable();
+  KeyTable(KeyTable&& o) noexcept;
+  KeyTable& operator=(KeyTable&& o) noexcept;
+  KeyTable(const KeyTable&) = delete;
+  KeyTable& operator=(const KeyTable&) = delete;
 
-  // The slot of key, or nullptr. Valid until the next insertion into this table.
-  Slot* Find(std::string_view key) { return Find(key, KeyHash()(key)); }
-  Slot* Find(std::string_view key, size_t hash);
-  // The slot of key, inserted (null entry) if absent; second: whether it was inserted.
-  std::pair<Slot*, bool> TryEmplace(std::string_view key);
-  // Removes key; false if absent.
+  // The record of key, or nullptr. Valid until key is erased.
+  Record* Find(std::string_view key) { return Find(key, KeyHash()(key)); }
+  Record* Find(std::string_view key, size_t hash);
+  // The record of key, inserted (null entry) if absent; second: whether it was inserted.
+  std::pair<Record*, bool> TryEmplace(std::string_view key);
+  // Removes key and frees its record; false if absent.
   bool Erase(std::string_view key);
+  // Removes r (a record of this table) and frees it.
+  void Erase(Record* r);
   // Removes the key at it, in segment i, during a scan of that segment (the scan goes on from
-  // a copy of it incremented before the call). Follow a scan that erased with Compact(i) if
-  // Sparse(i).
+  // a copy of it incremented before the call), and frees its record. Follow a scan that erased
+  // with Compact(i) if Sparse(i).
   void EraseAt(size_t i, Segment::iterator it) {
+    Record* r = *it;
     segments_[i].erase(it);
+    Record::Delete(r);
     --size_;
   }
 
@@ -102,8 +128,8 @@ class KeyTable {
     return s.capacity() > 0 && (s.empty() || (s.capacity() > 64 && s.size() < s.capacity() / 8));
   }
 
-  // Bytes of the segments' slot arrays (what the table costs beyond keys' and values' own heap
-  // blocks): exact, from the segments' capacities.
+  // Bytes of the segments' slot arrays (what the table costs beyond its records and their
+  // values' heap blocks): exact, from the segments' capacities.
   size_t bytes() const { return bytes_; }
 
   // While frozen the segments never split (they may grow past kSegmentMax): a walk by segment
@@ -123,6 +149,8 @@ class KeyTable {
   // Splits segment i in two (doubling the directory if it must). False if it cannot (the
   // segment's keys already use every directory bit available).
   bool Split(size_t i);
+  bool EraseHashed(std::string_view key, size_t hash);
+  void FreeRecords();
 
   std::vector<uint32_t> dir_;  // 2^global_depth_ entries: segment indexes
   int global_depth_ = 0;

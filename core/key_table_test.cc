@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace dbkv {
 
@@ -10,10 +11,10 @@ TEST_CASE("KeyTable finds, inserts and erases across segment splits", "[key_tabl
   KeyTable t;
   const int n = static_cast<int>(KeyTable::kSegmentMax) * 10;
   for (int i = 0; i < n; ++i) {
-    auto [slot, inserted] = t.TryEmplace("key:" + std::to_string(i));
+    auto [r, inserted] = t.TryEmplace("key:" + std::to_string(i));
     REQUIRE(inserted);
-    REQUIRE(slot->first == "key:" + std::to_string(i));  // the slot returned is the key's
-    slot->second.version = static_cast<uint64_t>(i);
+    REQUIRE(r->key() == "key:" + std::to_string(i));  // the record returned is the key's
+    r->version = static_cast<uint64_t>(i);
   }
   CHECK(t.size() == static_cast<size_t>(n));
   // Segments split one at a time: between n/max and 2n/max of them, none over the maximum.
@@ -23,13 +24,13 @@ TEST_CASE("KeyTable finds, inserts and erases across segment splits", "[key_tabl
   for (size_t i = 0; i < t.segment_count(); ++i) {
     CHECK(t.segment(i).size() <= KeyTable::kSegmentMax);
     total += t.segment(i).size();
-    for (const auto& kv : t.segment(i)) CHECK(t.SegmentIndexOf(kv.first) == i);
+    for (const Record* r : t.segment(i)) CHECK(t.SegmentIndexOf(r->key()) == i);
   }
   CHECK(total == static_cast<size_t>(n));
   for (int i = 0; i < n; i += 97) {
-    KeyTable::Slot* s = t.Find("key:" + std::to_string(i));
-    REQUIRE(s != nullptr);
-    CHECK(s->second.version == static_cast<uint64_t>(i));
+    Record* r = t.Find("key:" + std::to_string(i));
+    REQUIRE(r != nullptr);
+    CHECK(r->version == static_cast<uint64_t>(i));
   }
   CHECK_FALSE(t.TryEmplace("key:7").second);
   CHECK(t.Erase("key:7"));
@@ -53,7 +54,7 @@ TEST_CASE("KeyTable charges its slot arrays exactly and gives them back", "[key_
     if (cap != 0) expected += cap * KeyTable::kSlotBytes + 16;
   }
   CHECK(t.bytes() == expected);
-  CHECK(t.bytes() >= static_cast<size_t>(n) * sizeof(KeyTable::Slot));
+  CHECK(t.bytes() >= static_cast<size_t>(n) * KeyTable::kSlotBytes);
   for (int i = 0; i < n; ++i) REQUIRE(t.Erase("k" + std::to_string(i)));
   CHECK(t.bytes() == 0);  // every emptied segment freed its array
 }
@@ -66,7 +67,7 @@ TEST_CASE("a frozen KeyTable keeps its segments while a walk runs", "[key_table]
   // A walk segment by segment, with inserts and erases between the steps.
   std::set<std::string> seen;
   for (size_t i = 0; i < t.segment_count(); ++i) {
-    for (const auto& kv : t.segment(i)) seen.insert(kv.first);
+    for (const Record* r : t.segment(i)) seen.emplace(r->key());
     for (int j = 0; j < 5000; ++j) t.TryEmplace("b" + std::to_string(i * 5000 + j));
     CHECK(t.segment_count() == segments);
   }
@@ -76,6 +77,53 @@ TEST_CASE("a frozen KeyTable keeps its segments while a walk runs", "[key_table]
   CHECK(t.segment_count() > segments);  // oversized segments split on the next inserts
   CHECK(t.Find("a0") != nullptr);
   CHECK(t.Find("b0") != nullptr);
+}
+
+TEST_CASE("a record keeps its key exactly, at every length, and never moves", "[key_table]") {
+  KeyTable t;
+  std::vector<std::string> keys;
+  for (size_t n : {0, 1, 15, 16, 17, 23, 24, 25, 55, 56, 57, 255, 256, 511, 512, 513, 1 << 20}) {
+    std::string k(n, 'k');
+    for (size_t i = 0; i < n; ++i) k[i] = static_cast<char>((i * 131 + n) & 0xff);  // NULs too
+    keys.push_back(k);
+  }
+  keys.emplace_back("\x80\xff\x00binary", 9);
+  std::vector<Record*> records;
+  for (const std::string& k : keys) {
+    auto [r, inserted] = t.TryEmplace(k);
+    REQUIRE(inserted);
+    CHECK(r->key() == k);
+    CHECK(r->AllocBytes() == AllocSize(sizeof(Record) + k.size()));
+    CHECK(r->AllocBytes() == Record::AllocBytesFor(k.size()));
+    r->value = Value::Bytes(k);
+    records.push_back(r);
+  }
+  // Many more keys: the segments split, the records stay where they are.
+  for (size_t i = 0; i < KeyTable::kSegmentMax * 4; ++i) t.TryEmplace("x" + std::to_string(i));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    CHECK(t.Find(keys[i]) == records[i]);
+    CHECK(records[i]->key() == keys[i]);
+    CHECK(records[i]->value.AsStringView() == keys[i]);
+  }
+  CHECK(t.Find(std::string(16, 'k')) == nullptr);  // same length, other bytes
+  // A moved table owns the records; the old one is empty.
+  KeyTable moved(std::move(t));
+  CHECK(moved.Find(keys[3]) == records[3]);
+  CHECK(t.size() == 0);  // NOLINT(bugprone-use-after-move): a moved-from table is empty
+  CHECK(t.Find(keys[3]) == nullptr);
+}
+
+TEST_CASE("AllocSize is jemalloc's size classes", "[key_table]") {
+  CHECK(AllocSize(0) == 8);
+  CHECK(AllocSize(8) == 8);
+  CHECK(AllocSize(16) == 16);
+  CHECK(AllocSize(17) == 32);
+  CHECK(AllocSize(93) == 96);  // a Celery key's record: 40 + 53
+  CHECK(AllocSize(129) == 160);
+  CHECK(AllocSize(183) == 192);
+  CHECK(AllocSize(513) == 640);
+  CHECK(AllocSize(4097) == 5120);
+  CHECK(AllocSize((1 << 20) + 1) == (1 << 20) + (1 << 18));
 }
 
 }  // namespace dbkv

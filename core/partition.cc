@@ -5,17 +5,9 @@
 #include "core/clock.h"
 
 namespace dbkv {
-namespace {
-
-// A std::string key longer than its inline buffer (15 bytes) owns one heap block.
-size_t KeyHeapBytes(std::string_view key) {
-  return key.size() > 15 ? ((key.size() + 1 + 8 + 15) & ~static_cast<size_t>(15)) : 0;
-}
-
-}  // namespace
 
 size_t EntryCharge(std::string_view key, const Entry& e) {
-  return KeyHeapBytes(key) + e.value.HeapBytes();
+  return Record::AllocBytesFor(key.size()) + e.value.HeapBytes();
 }
 
 bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* policy) {
@@ -94,41 +86,40 @@ void Partition::MoveCold(Entry& e, const ColdRef& to) {
   ColdAdded(to);
 }
 
-void Partition::EraseSlot(KeyTable& t, const KeyTable::Slot& slot) {
-  DropValue(slot.second.value);
-  stats_.memory_bytes -= EntryCharge(slot.first, slot.second);
+void Partition::EraseRecord(KeyTable& t, Record* r) {
+  DropValue(r->value);
+  stats_.memory_bytes -= EntryCharge(r->key(), *r);
   --stats_.keys;
-  const std::string key = slot.first;  // the slot goes away with the erase
   const size_t before = t.bytes();
-  t.Erase(key);
+  t.Erase(r);
   TableChanged(t, before);
 }
 
 Entry* Partition::Find(std::string_view ns, std::string_view key, int64_t now_ms) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return nullptr;
-  KeyTable::Slot* slot = t->Find(key);
-  if (slot == nullptr) return nullptr;
-  if (slot->second.IsExpired(now_ms)) {
+  Record* r = t->Find(key);
+  if (r == nullptr) return nullptr;
+  if (r->IsExpired(now_ms)) {
     ++stats_.expired_keys;
-    EraseSlot(*t, *slot);
+    EraseRecord(*t, r);
     return nullptr;
   }
-  slot->second.access = AccessClock(now_ms);
-  return &slot->second;
+  r->access = AccessClock(now_ms);
+  return r;
 }
 
 Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
                       int64_t expire_at_ms) {
   KeyTable& t = GetTable(ns);
   const size_t before = t.bytes();
-  auto [slot, inserted] = t.TryEmplace(key);
+  auto [r, inserted] = t.TryEmplace(key);
   TableChanged(t, before);
-  Entry& e = slot->second;
+  Entry& e = *r;
   if (inserted) {
     ++stats_.keys;
   } else {
-    stats_.memory_bytes -= EntryCharge(slot->first, e);
+    stats_.memory_bytes -= EntryCharge(key, e);
     DropValue(e.value);
   }
   e.value = std::move(value);
@@ -136,8 +127,8 @@ Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
   e.version = ++version_;
   e.access = AccessClock(WallClockMs());
   e.flags = 0;
-  stats_.memory_bytes += EntryCharge(slot->first, e);
-  if (expire_at_ms != kNoExpiry) t.NoteExpiry(t.SegmentIndexOf(slot->first), expire_at_ms);
+  stats_.memory_bytes += EntryCharge(key, e);
+  if (expire_at_ms != kNoExpiry) t.NoteExpiry(t.SegmentIndexOf(key), expire_at_ms);
   return e;
 }
 
@@ -149,32 +140,32 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
                                bool measure) {
   KeyTable& t = GetTable(ns);
   const size_t before = t.bytes();
-  auto [slot, inserted] = t.TryEmplace(key);
+  auto [r, inserted] = t.TryEmplace(key);
   TableChanged(t, before);
   EntryRef ref;
   ref.table = &t;
-  ref.entry = &slot->second;
-  ref.key = slot->first;
-  if (!inserted && slot->second.IsExpired(now_ms)) {
-    // An expired entry is as good as absent: reuse its slot as a fresh entry.
-    stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
+  ref.entry = r;
+  ref.key = r->key();
+  if (!inserted && r->IsExpired(now_ms)) {
+    // An expired entry is as good as absent: reuse its record as a fresh entry.
+    stats_.memory_bytes -= EntryCharge(ref.key, *r);
     ++stats_.expired_keys;
-    DropValue(slot->second.value);
-    slot->second = Entry();
+    DropValue(r->value);
+    r->entry() = Entry();
     inserted = true;
   } else if (inserted) {
     ++stats_.keys;
   }
-  if (inserted) stats_.memory_bytes += EntryCharge(slot->first, slot->second);
+  if (inserted) stats_.memory_bytes += EntryCharge(ref.key, *r);
   ref.created = inserted;
-  if (slot->second.value.is_cold()) {
+  if (r->value.is_cold()) {
     ref.was_cold = true;
-    ref.old_cold = slot->second.value.cold_ref();
+    ref.old_cold = r->value.cold_ref();
   }
-  slot->second.access = AccessClock(now_ms != 0 ? now_ms : WallClockMs());
+  r->access = AccessClock(now_ms != 0 ? now_ms : WallClockMs());
   // A created entry is null: measuring it costs nothing, and Abort needs it.
   ref.measured = measure || inserted;
-  if (ref.measured) ref.old_charge = EntryCharge(slot->first, slot->second);
+  if (ref.measured) ref.old_charge = EntryCharge(ref.key, *r);
   return ref;
 }
 
@@ -205,9 +196,8 @@ void Partition::Abort(const EntryRef& ref) {
   // Upsert charged the fresh entry; the caller may have filled it in since.
   stats_.memory_bytes -= ref.old_charge;
   --stats_.keys;
-  const std::string key(ref.key);
   const size_t before = ref.table->bytes();
-  ref.table->Erase(key);
+  ref.table->Erase(ref.key);  // ref.key is the record's: the erase reads it before freeing
   TableChanged(*ref.table, before);
 }
 
@@ -215,11 +205,11 @@ bool Partition::Erase(std::string_view ns, std::string_view key, int64_t now_ms,
                       uint64_t* version) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return false;
-  KeyTable::Slot* slot = t->Find(key);
-  if (slot == nullptr) return false;
-  const bool live = !slot->second.IsExpired(now_ms);
+  Record* r = t->Find(key);
+  if (r == nullptr) return false;
+  const bool live = !r->IsExpired(now_ms);
   if (!live) ++stats_.expired_keys;
-  EraseSlot(*t, *slot);
+  EraseRecord(*t, r);
   if (live) {
     ++version_;
     if (version != nullptr) *version = version_;
@@ -237,9 +227,9 @@ size_t Partition::Clear(std::string_view ns) {
   if (t == nullptr) return 0;
   size_t n = t->size();
   for (size_t i = 0; i < t->segment_count(); ++i) {
-    for (const auto& kv : t->segment(i)) {
-      stats_.memory_bytes -= EntryCharge(kv.first, kv.second);
-      DropValue(kv.second.value);
+    for (const Record* r : t->segment(i)) {
+      stats_.memory_bytes -= EntryCharge(r->key(), *r);
+      DropValue(r->value);
     }
   }
   stats_.keys -= n;
@@ -252,31 +242,29 @@ size_t Partition::Clear(std::string_view ns) {
 bool Partition::Restore(std::string_view ns, std::string_view key, Entry entry, int64_t now_ms) {
   SeenVersion(entry.version);
   KeyTable& t = GetTable(ns);
-  KeyTable::Slot* slot = t.Find(key);
-  if (slot != nullptr && slot->second.version >= entry.version) return false;
+  Record* r = t.Find(key);
+  if (r != nullptr && r->version >= entry.version) return false;
   if (entry.IsExpired(now_ms)) {
     // Expired since it was written: never resurrected. A newer expired state still removes
     // an older live one.
-    if (slot != nullptr) EraseSlot(t, *slot);
+    if (r != nullptr) EraseRecord(t, r);
     return false;
   }
-  if (slot == nullptr) {
+  if (r == nullptr) {
     const size_t before = t.bytes();
-    slot = t.TryEmplace(key).first;
+    r = t.TryEmplace(key).first;
     TableChanged(t, before);
     ++stats_.keys;
   } else {
-    stats_.memory_bytes -= EntryCharge(slot->first, slot->second);
-    DropValue(slot->second.value);
+    stats_.memory_bytes -= EntryCharge(key, *r);
+    DropValue(r->value);
   }
-  slot->second = std::move(entry);
-  slot->second.access = AccessClock(now_ms);
-  slot->second.flags = 0;
-  if (slot->second.value.is_cold()) ColdAdded(slot->second.value.cold_ref());
-  stats_.memory_bytes += EntryCharge(slot->first, slot->second);
-  if (slot->second.HasExpiry()) {
-    t.NoteExpiry(t.SegmentIndexOf(slot->first), slot->second.expire_at_ms);
-  }
+  r->entry() = std::move(entry);
+  r->access = AccessClock(now_ms);
+  r->flags = 0;
+  if (r->value.is_cold()) ColdAdded(r->value.cold_ref());
+  stats_.memory_bytes += EntryCharge(key, *r);
+  if (r->HasExpiry()) t.NoteExpiry(t.SegmentIndexOf(key), r->expire_at_ms);
   return true;
 }
 
@@ -284,17 +272,16 @@ bool Partition::RestoreErase(std::string_view ns, std::string_view key, uint64_t
   SeenVersion(version);
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return false;
-  KeyTable::Slot* slot = t->Find(key);
-  if (slot == nullptr || slot->second.version >= version) return false;
-  EraseSlot(*t, *slot);
+  Record* r = t->Find(key);
+  if (r == nullptr || r->version >= version) return false;
+  EraseRecord(*t, r);
   return true;
 }
 
 Entry* Partition::FindForRestore(std::string_view ns, std::string_view key) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return nullptr;
-  KeyTable::Slot* slot = t->Find(key);
-  return slot == nullptr ? nullptr : &slot->second;
+  return t->Find(key);
 }
 
 EntryRef Partition::RestoreUpsert(std::string_view ns, std::string_view key) {
@@ -359,10 +346,10 @@ Partition::ExpiryScan Partition::ReclaimExpired(int64_t now_ms, size_t max_visit
     int64_t next = 0;
     r.visited += seg.size();
     for (auto it = seg.begin(); it != seg.end();) {
-      const Entry& e = it->second;
+      const Record& e = **it;
       if (e.IsExpired(now_ms)) {
         DropValue(e.value);
-        stats_.memory_bytes -= EntryCharge(it->first, e);
+        stats_.memory_bytes -= EntryCharge(e.key(), e);
         --stats_.keys;
         ++stats_.expired_keys;
         ++r.reclaimed;
@@ -398,13 +385,12 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
     visited += seg.size();
     // Lower score goes first: the oldest access, or the soonest expiry.
     candidates_.clear();
-    for (const auto& kv : seg) {
-      const Entry& e = kv.second;
+    for (Record* r : seg) {
       if (policy == EvictionPolicy::kAllKeysLru) {
-        const uint32_t age = now_clock - e.access;
-        candidates_.emplace_back(~uint64_t{age}, &kv);
-      } else if (e.HasExpiry()) {
-        candidates_.emplace_back(static_cast<uint64_t>(e.expire_at_ms), &kv);
+        const uint32_t age = now_clock - r->access;
+        candidates_.emplace_back(~uint64_t{age}, r);
+      } else if (r->HasExpiry()) {
+        candidates_.emplace_back(static_cast<uint64_t>(r->expire_at_ms), r);
       }
     }
     if (candidates_.empty()) continue;
@@ -414,16 +400,15 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
     const std::string ns = evict_cursor_.ns;
     const size_t before = t->bytes();
     for (size_t k = 0; k < take && freed < bytes_to_free; ++k) {
-      const KeyTable::Slot* slot = candidates_[k].second;
-      const std::string key = slot->first;  // the slot goes with the erase
-      const size_t charge = EntryCharge(slot->first, slot->second);
+      Record* r = candidates_[k].second;
+      const size_t charge = EntryCharge(r->key(), *r);
       freed += charge;
       ++stats_.evicted_keys;
-      on_evict(ns, key, ++version_);
-      DropValue(slot->second.value);
+      on_evict(ns, r->key(), ++version_);
+      DropValue(r->value);
       stats_.memory_bytes -= charge;
       --stats_.keys;
-      t->Erase(key);
+      t->Erase(r);
     }
     if (t->Sparse(i)) t->Compact(i);
     TableChanged(*t, before);
@@ -444,12 +429,11 @@ void Partition::PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t n
     KeyTable::Segment& seg = t->segment(i);
     visited += seg.size();
     candidates_.clear();
-    for (const auto& kv : seg) {
-      const Entry& e = kv.second;
-      if (e.value.is_cold() || (e.flags & kEntrySpilling) != 0) continue;
-      if (e.value.HeapBytes() < min_value_bytes) continue;
-      const uint32_t age = now_clock - e.access;
-      candidates_.emplace_back(~uint64_t{age}, &kv);
+    for (Record* r : seg) {
+      if (r->value.is_cold() || (r->flags & kEntrySpilling) != 0) continue;
+      if (r->value.HeapBytes() < min_value_bytes) continue;
+      const uint32_t age = now_clock - r->access;
+      candidates_.emplace_back(~uint64_t{age}, r);
     }
     if (candidates_.empty()) continue;
     const size_t take_n = (candidates_.size() + 1) / 2;
@@ -457,9 +441,9 @@ void Partition::PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t n
                       [](const auto& a, const auto& b) { return a.first < b.first; });
     const std::string ns = spill_cursor_.ns;
     for (size_t k = 0; k < take_n && offered < want_bytes; ++k) {
-      auto* slot = const_cast<KeyTable::Slot*>(candidates_[k].second);
-      offered += slot->second.value.HeapBytes();
-      if (!take(ns, slot->first, slot->second)) return;
+      Record* r = candidates_[k].second;
+      offered += r->value.HeapBytes();
+      if (!take(ns, r->key(), *r)) return;
     }
   }
 }

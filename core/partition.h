@@ -3,8 +3,8 @@
 // Not thread-safe: exactly one shard actor owns a partition and is the only code that touches
 // it. Expired entries are never returned: lookups erase them on the way (lazy expiry).
 //
-// Pointers to entries stay valid only until the next insertion into the same namespace (the
-// table may rehash); handlers look a key up again after writing another one.
+// An entry lives in its key's record (record.h): a pointer to it stays valid until the key is
+// erased (expired, evicted, deleted), whatever else is written.
 #ifndef DATABRIDGE_CORE_PARTITION_H_
 #define DATABRIDGE_CORE_PARTITION_H_
 
@@ -23,8 +23,8 @@
 namespace dbkv {
 
 // Heap bytes one key costs beyond its hash-table slot (the tables' slot arrays are charged
-// separately, exactly, from their capacity): the key's own block if it is too long to sit in
-// the slot, and the value's blocks.
+// separately, exactly, from their capacity): its record (entry and key, see record.h) and the
+// value's blocks.
 size_t EntryCharge(std::string_view key, const Entry& e);
 
 // What to do when a write would take memory past the limit (see Partition::Evict).
@@ -181,7 +181,7 @@ class Partition {
   void NoteExpiry(const EntryRef& ref);
   KeyTable* FindTable(std::string_view ns);
   KeyTable& GetTable(std::string_view ns);
-  void EraseSlot(KeyTable& t, const KeyTable::Slot& slot);
+  void EraseRecord(KeyTable& t, Record* r);
   // Accounts a value leaving an entry (overwritten, erased, expired): a cold one no longer
   // references its record.
   void DropValue(const Value& v) {
@@ -221,7 +221,7 @@ class Partition {
   absl::flat_hash_map<uint32_t, uint64_t> cold_live_;
   absl::flat_hash_map<uint32_t, int64_t> cold_deltas_;
   // Reused by Evict: (score, key) of the candidates of one segment.
-  std::vector<std::pair<uint64_t, const KeyTable::Slot*>> candidates_;
+  std::vector<std::pair<uint64_t, Record*>> candidates_;
 };
 
 }  // namespace dbkv

@@ -487,14 +487,15 @@ TEST_CASE("Partition memory accounting returns to its starting value", "[partiti
   for (const std::string& ns : namespaces) CHECK(p.Size(ns) == (ns.empty() ? 1 : 0));
 }
 
-TEST_CASE("Partition EntryCharge counts key and value heap bytes", "[partition]") {
+TEST_CASE("Partition EntryCharge counts the record and the value's heap bytes", "[partition]") {
   Entry small;
   const size_t base = EntryCharge("k", small);
-  CHECK(base == 0);  // the slot itself is charged with its table's array
-  // Keys that fit std::string's inline buffer cost nothing more.
-  CHECK(EntryCharge(Text(15, 'k'), small) == base);
-  CHECK(EntryCharge(Text(16, 'k'), small) > base);
-  CHECK(EntryCharge(Text(1000, 'k'), small) >= base + 1000);
+  CHECK(base == 48);  // the record: 40 B and the key, in jemalloc's 48 B class
+  // The key is in the record: its class grows with it.
+  CHECK(EntryCharge(Text(8, 'k'), small) == base);
+  CHECK(EntryCharge(Text(9, 'k'), small) == 64);
+  CHECK(EntryCharge(Text(53, 'k'), small) == 96);  // a Celery result's key
+  CHECK(EntryCharge(Text(1000, 'k'), small) == 1280);
 
   Entry big;
   big.value = Value::String(Text(1000));
@@ -559,7 +560,7 @@ TEST_CASE("Partition reclaims expired keys without reads, in bounded slices", "[
   CHECK(Data(p) == keep_only);
   CHECK(p.Find("", "keep7", kNow + 1000) != nullptr);
   // The emptied segments gave back most of their arrays.
-  CHECK(p.table_bytes() < static_cast<uint64_t>(n) * sizeof(KeyTable::Slot) / 4);
+  CHECK(p.table_bytes() < static_cast<uint64_t>(n) * KeyTable::kSlotBytes / 4);
 }
 
 TEST_CASE("Partition rescans a segment for expiry at most once a second", "[partition]") {
@@ -655,7 +656,9 @@ TEST_CASE("Partition accounts cold values: made cold, then dropped every way", "
   cold("k5", 3, 0);
   CHECK(p.stats().cold_keys == 6);
   CHECK(p.stats().cold_bytes == 600);
-  CHECK(Data(p) < hot / 50);  // the values' heap bytes went with them
+  // The values' heap bytes went with them; the records stay.
+  CHECK(Data(p) == 6 * EntryCharge("k0", Entry()));
+  CHECK(Data(p) < hot / 20);
   CHECK(Live(p, 1) == 200);
   CHECK(Live(p, 2) == 300);
   std::vector<std::pair<uint32_t, int64_t>> deltas;

@@ -137,10 +137,10 @@ Reply ScanShard(ShardContext& ctx, const CommandArgs& args) {
   if (table != nullptr) {
     const int64_t now = ctx.now_ms();
     while (segment < table->segment_count() && visited < o.count) {
-      for (const auto& [key, entry] : table->segment(segment)) {
+      for (const Record* r : table->segment(segment)) {
         ++visited;
-        if (entry.IsExpired(now) || !Wanted(o, key, entry)) continue;
-        keys.push_back(KeyValue(key));
+        if (r->IsExpired(now) || !Wanted(o, r->key(), *r)) continue;
+        keys.push_back(KeyValue(r->key()));
       }
       ++segment;
     }
@@ -187,8 +187,8 @@ Reply KeysShard(ShardContext& ctx, const CommandArgs& args) {
   if (const KeyTable* table = NamespaceTable(ctx)) {
     const int64_t now = ctx.now_ms();
     for (size_t i = 0; i < table->segment_count(); ++i) {
-      for (const auto& [key, entry] : table->segment(i)) {
-        if (!entry.IsExpired(now) && Wanted(o, key, entry)) keys.push_back(KeyValue(key));
+      for (const Record* r : table->segment(i)) {
+        if (!r->IsExpired(now) && Wanted(o, r->key(), *r)) keys.push_back(KeyValue(r->key()));
       }
     }
   }
@@ -218,7 +218,7 @@ Reply FlushDbShard(ShardContext& ctx, const CommandArgs& args) {
   if (const KeyTable* table = NamespaceTable(ctx)) {
     keys.reserve(table->size());
     for (size_t i = 0; i < table->segment_count(); ++i) {
-      for (const auto& kv : table->segment(i)) keys.push_back(kv.first);
+      for (const Record* r : table->segment(i)) keys.emplace_back(r->key());
     }
   }
   for (const std::string& key : keys) ctx.Erase(key);

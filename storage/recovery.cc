@@ -141,7 +141,10 @@ bool LoadSnapshotSet(Env* env, const std::string& dir, const SnapshotSet& set, u
       for (StagedFile& sf : staged) {
         for (auto& [ns, table] : sf.partitions[t]->tables()) {
           for (size_t seg = 0; seg < table.segment_count(); ++seg) {
-            for (auto& kv : table.segment(seg)) dst.Restore(ns, kv.first, kv.second, o.now_ms);
+            // The staged partition goes right after: its entries are moved, not copied.
+            for (Record* r : table.segment(seg)) {
+              dst.Restore(ns, r->key(), std::move(r->entry()), o.now_ms);
+            }
           }
         }
         sf.partitions[t].reset();

@@ -562,11 +562,11 @@ void CheckResharded(DataDir& d, uint32_t n, int keys) {
     const Partition& p = *d.result.partitions[s];
     for (const auto& [ns, table] : p.tables()) {
       for (size_t seg = 0; seg < table.segment_count(); ++seg) {
-        for (const auto& kv : table.segment(seg)) {
-          INFO("key " << kv.first << " in shard " << s);
-          CHECK(ShardOf(kv.first, n) == s);
+        for (const Record* r : table.segment(seg)) {
+          INFO("key " << r->key() << " in shard " << s);
+          CHECK(ShardOf(r->key(), n) == s);
           // New writes get versions above every version a key of this shard had.
-          CHECK(p.last_version() >= kv.second.version);
+          CHECK(p.last_version() >= r->version);
           ++total;
         }
       }
