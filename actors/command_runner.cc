@@ -16,9 +16,9 @@ void CommandRunner::Block(BlockRequest request) {
   pending_ = std::move(request);
 }
 
-void CommandRunner::OnWrite(std::string_view ns, std::string_view key, const Entry* entry,
+void CommandRunner::OnWrite(std::string_view ns, std::string_view key, const Record* record,
                             uint64_t version, const ListChange* change) {
-  if (listener_ != nullptr) listener_->OnWrite(ns, key, entry, version, change);
+  if (listener_ != nullptr) listener_->OnWrite(ns, key, record, version, change);
   waiters_.OnKeyWritten(ns, key);
 }
 

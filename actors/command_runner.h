@@ -20,7 +20,7 @@ namespace dbkv {
 class WriteListener {
  public:
   virtual ~WriteListener() = default;
-  virtual void OnWrite(std::string_view ns, std::string_view key, const Entry* entry,
+  virtual void OnWrite(std::string_view ns, std::string_view key, const Record* record,
                        uint64_t version, const ListChange* change) = 0;
 };
 
@@ -47,7 +47,7 @@ class CommandRunner final : public ShardHost {
 
   // ShardHost.
   void Block(BlockRequest request) override;
-  void OnWrite(std::string_view ns, std::string_view key, const Entry* entry, uint64_t version,
+  void OnWrite(std::string_view ns, std::string_view key, const Record* record, uint64_t version,
                const ListChange* change) override;
   size_t blocked_count() const override { return waiters_.size(); }
 

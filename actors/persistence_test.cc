@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -220,10 +221,11 @@ class Fixture {
   std::vector<shard_actor> shards;
 };
 
-const Value* Lookup(const storage::RecoveryResult& r, std::string_view key) {
+std::optional<Value> Lookup(const storage::RecoveryResult& r, std::string_view key) {
   const uint32_t n = static_cast<uint32_t>(r.partitions.size());
-  const Entry* e = r.partitions[ShardOf(key, n)]->Find("", key, WallClockMs());
-  return e == nullptr ? nullptr : &e->value;
+  const Record* e = r.partitions[ShardOf(key, n)]->Find("", key, WallClockMs());
+  if (e == nullptr) return std::nullopt;
+  return e->value().ToValue();
 }
 
 TEST_CASE("fsync always: held batches complete only once their records are synced",
@@ -254,7 +256,7 @@ TEST_CASE("fsync always: held batches complete only once their records are synce
   const auto r = f.Recover();
   CHECK(r.keys == 50);
   CHECK(r.next_lsn == 51);
-  REQUIRE(Lookup(r, "k49") != nullptr);
+  REQUIRE(Lookup(r, "k49").has_value());
   CHECK(*Lookup(r, "k49") == S("v49"));
 }
 
@@ -363,7 +365,7 @@ TEST_CASE("fsync periodic: WAL rotation while the syncer runs loses nothing", "[
   CHECK(warnings.empty());
   CHECK(r.keys == kWrites);
   CHECK(r.next_lsn >= kWrites + 1);
-  REQUIRE(Lookup(r, "k999") != nullptr);
+  REQUIRE(Lookup(r, "k999").has_value());
   CHECK(*Lookup(r, "k999") == S("v999"));
 }
 
@@ -423,9 +425,9 @@ TEST_CASE("A full disk refuses writes with IOERR until the WAL can be written ag
   std::vector<std::string> warnings;
   const auto r = f.Recover(1, &warnings);
   CHECK(warnings.empty());
-  REQUIRE(Lookup(r, "a") != nullptr);
-  REQUIRE(Lookup(r, "b") != nullptr);
-  REQUIRE(Lookup(r, "c") != nullptr);
+  REQUIRE(Lookup(r, "a").has_value());
+  REQUIRE(Lookup(r, "b").has_value());
+  REQUIRE(Lookup(r, "c").has_value());
   CHECK(*Lookup(r, "b") == S("2"));
   CHECK(r.next_lsn == 4);
 }
@@ -444,7 +446,7 @@ TEST_CASE("A failed periodic sync refuses writes, then recovers by itself", "[pe
   f.Stop();
   REQUIRE(f.env.DropUnsyncedData().ok());
   const auto r = f.Recover();
-  REQUIRE(Lookup(r, "a") != nullptr);
+  REQUIRE(Lookup(r, "a").has_value());
 }
 
 TEST_CASE("A WAL file written again after a failure survives the next restart", "[persistence]") {
@@ -466,14 +468,14 @@ TEST_CASE("A WAL file written again after a failure survives the next restart", 
 
   // Restart: recover, start a new WAL where recovery says, write nothing, crash.
   auto r = f.Recover();
-  REQUIRE(Lookup(r, "b") != nullptr);
+  REQUIRE(Lookup(r, "b").has_value());
   f.Start({}, r.next_lsn);
   REQUIRE(Eventually([&] { return f.env.FileExists(f.WalPath(r.next_lsn)); }));
   f.Stop();
   REQUIRE(f.env.DropUnsyncedData().ok());
   r = f.Recover();
-  CHECK(Lookup(r, "a") != nullptr);
-  CHECK(Lookup(r, "b") != nullptr);  // record 2 exists only in the file written again
+  CHECK(Lookup(r, "a").has_value());
+  CHECK(Lookup(r, "b").has_value());  // record 2 exists only in the file written again
 }
 
 TEST_CASE("A snapshot right after a WAL failure keeps the records written again", "[persistence]") {
@@ -496,8 +498,8 @@ TEST_CASE("A snapshot right after a WAL failure keeps the records written again"
   f.Stop();
   REQUIRE(f.env.DropUnsyncedData().ok());
   const auto r = f.Recover();
-  CHECK(Lookup(r, "a") != nullptr);
-  CHECK(Lookup(r, "b") != nullptr);
+  CHECK(Lookup(r, "a").has_value());
+  CHECK(Lookup(r, "b").has_value());
 }
 
 // -- With real shards.
@@ -634,7 +636,7 @@ TEST_CASE("finish_atom snapshots every shard; recovery gives back what the shard
   CHECK(r.wal_records == 0);
   for (const auto& [k, v] : expected) {
     INFO(k);
-    REQUIRE(Lookup(r, k) != nullptr);
+    REQUIRE(Lookup(r, k).has_value());
     CHECK(*Lookup(r, k) == v);
   }
 }
@@ -676,10 +678,10 @@ TEST_CASE("A list pushed before its expiry is not brought back after it", "[pers
   CHECK(r.keys == 0);
   o.now_ms = WallClockMs();  // before it: the list, with its expiry
   REQUIRE(storage::Recover(&f.env, f.dir, o, &r).ok());
-  const Entry* e = r.partitions[0]->Find("", "l", o.now_ms);
+  const Record* e = r.partitions[0]->Find("", "l", o.now_ms);
   REQUIRE(e != nullptr);
-  CHECK(e->value == Value::List({S("a"), S("b")}));
-  CHECK(e->expire_at_ms > o.now_ms);
+  CHECK(e->value() == Value::List({S("a"), S("b")}));
+  CHECK(e->expire_at_ms() > o.now_ms);
 }
 
 }  // namespace

@@ -191,8 +191,8 @@ void WalkStep(Self self) {
     }
     for (const Record* r : it->second.segment(w.segment)) {
       if (r->IsExpired(now)) continue;
-      block.Add(w.namespaces[w.ns], r->key(), *r);
-      w.max_version = std::max<uint64_t>(w.max_version, r->version);
+      block.Add(w.namespaces[w.ns], *r);
+      w.max_version = std::max<uint64_t>(w.max_version, r->version());
     }
     ++w.segment;
   }

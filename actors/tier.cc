@@ -29,9 +29,9 @@ void Tier::MissingLoads(const Parked& p, std::vector<ColdRef>* out) {
   out->clear();
   const int64_t now = WallClockMs();
   ForEachKey(p.op.cmd->keys, p.op.args, [&](std::string_view key) {
-    const Entry* e = partition_->FindForRestore(p.op.ns, key);
-    if (e == nullptr || !e->value.is_cold() || e->IsExpired(now)) return;
-    const ColdRef ref = e->value.cold_ref();
+    const Record* e = partition_->FindForRestore(p.op.ns, key);
+    if (e == nullptr || !e->is_cold() || e->IsExpired(now)) return;
+    const ColdRef ref = e->value().cold_ref();
     const uint64_t k = SlotKey(ref);
     for (uint64_t have : p.slots) {
       if (have != k) continue;
@@ -217,10 +217,8 @@ void Tier::Cancel(uint64_t conn_id) {
   }
 }
 
-Entry* Tier::Resolve(std::string_view ns, std::string_view key, Entry* e, bool for_write) {
-  (void)ns;
-  (void)key;
-  const ColdRef ref = e->value.cold_ref();
+Record* Tier::Resolve(std::string_view ns, std::string_view key, Record* e, bool for_write) {
+  const ColdRef ref = e->value().cold_ref();
   Value v;
   auto it = inflight_.find(SlotKey(ref));
   if (it != inflight_.end() && it->second.done && it->second.status.ok() && it->second.ref == ref) {
@@ -241,23 +239,23 @@ Entry* Tier::Resolve(std::string_view ns, std::string_view key, Entry* e, bool f
   }
   const uint64_t memory = partition_->stats().memory_bytes;
   const uint64_t after = memory + v.HeapBytes();
-  const bool often = (e->flags & kEntryColdRead) != 0;
+  const bool often = (e->flags() & kEntryColdRead) != 0;
   if (for_write || o_.max_memory == 0 || after <= low_ || (often && after <= high_)) {
-    partition_->MakeHot(*e, std::move(v));
-    e->flags &= ~kEntryColdRead;
+    e = partition_->MakeHot(ns, e, std::move(v));
+    e->set_flags(e->flags() & ~kEntryColdRead);
     segments_->promoted.fetch_add(1, std::memory_order_relaxed);
     return e;
   }
   // Lent to this command only; the next read of it brings it back if memory allows.
-  e->flags |= kEntryColdRead;
-  lent_.emplace_back();
-  Entry& l = lent_.back();
+  e->set_flags(e->flags() | kEntryColdRead);
+  Entry l;
   l.value = std::move(v);
-  l.expire_at_ms = e->expire_at_ms;
-  l.version = e->version;
-  l.access = e->access;
-  l.flags = e->flags;
-  return &l;
+  l.expire_at_ms = e->expire_at_ms();
+  l.version = e->version();
+  l.access = e->access();
+  l.flags = e->flags();
+  lent_.emplace_back(Record::Make(key, std::move(l)));
+  return lent_.back().get();
 }
 
 // -- Writing: spills and compaction share the shard's current segment.
@@ -301,15 +299,15 @@ void Tier::Spill(int64_t now_ms) {
   bool found = false;
   partition_->PickColdest(
       memory - low_, o_.min_value_bytes, now_ms, 4 * KeyTable::kSegmentMax,
-      [&](std::string_view ns, std::string_view key, Entry& e) {
+      [&](std::string_view ns, Record& e) {
         found = true;
         if (a == nullptr) a = NewAppend();
         const uint64_t offset = segment_size_ + a->data.size();
-        const size_t len = encoder_.Append(ns, key, e.version, e.value, &a->data);
-        pending.spills.push_back({std::string(ns), std::string(key), e.version,
+        const size_t len = encoder_.Append(ns, e.key(), e.version(), e.value(), &a->data);
+        pending.spills.push_back({std::string(ns), std::string(e.key()), e.version(),
                                   ColdRef{a->segment, static_cast<uint32_t>(offset),
-                                          static_cast<uint32_t>(len), e.value.type()}});
-        e.flags |= kEntrySpilling;
+                                          static_cast<uint32_t>(len), e.value().type()}});
+        e.set_flags(e.flags() | kEntrySpilling);
         return a->data.size() < o_.spill_batch_bytes;
       });
   can_spill_ = found;
@@ -330,8 +328,8 @@ void Tier::OnAppended(TierAppend* a, int64_t now_ms) {
     spill_paused_until_ = now_ms + 1000;
     if (a->segment == segment_) segment_ = 0;
     for (const PendingSpill& p : pending.spills) {
-      Entry* e = partition_->FindForRestore(p.ns, p.key);
-      if (e != nullptr && e->version == p.version) e->flags &= ~kEntrySpilling;
+      Record* e = partition_->FindForRestore(p.ns, p.key);
+      if (e != nullptr && e->version() == p.version) e->set_flags(e->flags() & ~kEntrySpilling);
     }
     segments_->Added(a->segment, a->file_bytes, /*sealed=*/true);
     if (!pending.moves.empty()) FinishCompaction("writing failed: " + a->status.message());
@@ -339,20 +337,20 @@ void Tier::OnAppended(TierAppend* a, int64_t now_ms) {
     return;
   }
   for (const PendingSpill& p : pending.spills) {
-    Entry* e = partition_->FindForRestore(p.ns, p.key);
+    Record* e = partition_->FindForRestore(p.ns, p.key);
     // Written since it was picked (a new value, or deleted): the record is garbage already.
-    if (e == nullptr || e->version != p.version || e->value.is_cold() ||
-        (e->flags & kEntrySpilling) == 0) {
+    if (e == nullptr || e->version() != p.version || e->is_cold() ||
+        (e->flags() & kEntrySpilling) == 0) {
       continue;
     }
-    partition_->MakeCold(*e, p.ref);
+    partition_->MakeCold(p.ns, e, p.ref);
     segments_->spilled_values.fetch_add(1, std::memory_order_relaxed);
     segments_->spilled_bytes.fetch_add(p.ref.length, std::memory_order_relaxed);
   }
   for (const PendingMove& m : pending.moves) {
-    Entry* e = partition_->FindForRestore(m.ns, m.key);
-    if (e == nullptr || !e->value.is_cold() || !(e->value.cold_ref() == m.from)) continue;
-    partition_->MoveCold(*e, m.to);
+    Record* e = partition_->FindForRestore(m.ns, m.key);
+    if (e == nullptr || !e->is_cold() || !(e->value().cold_ref() == m.from)) continue;
+    partition_->MoveCold(e, m.to);
     segments_->compacted_bytes.fetch_add(m.to.length, std::memory_order_relaxed);
   }
   // Live bytes first, then the size: a sealed segment is never seen without its live bytes.
@@ -415,14 +413,14 @@ void Tier::OnScanned(TierScan* s) {
     pos += len;
     storage::ColdRecord r;
     if (!decoder_.Decode(rec, &r, /*decode_value=*/false).ok()) continue;  // left where it is
-    const Entry* e = partition_->FindForRestore(r.ns, r.key);
-    if (e == nullptr || !e->value.is_cold() || !(e->value.cold_ref() == here)) continue;
+    const Record* e = partition_->FindForRestore(r.ns, r.key);
+    if (e == nullptr || !e->is_cold() || !(e->value().cold_ref() == here)) continue;
     if (a == nullptr) a = NewAppend();
     const uint64_t offset = segment_size_ + a->data.size();
     a->data.append(rec.data(), rec.size());
     pending.moves.push_back(
-        {std::string(r.ns), std::string(r.key), e->value.cold_ref(),
-         ColdRef{a->segment, static_cast<uint32_t>(offset), len, e->value.cold_ref().type}});
+        {std::string(r.ns), std::string(r.key), e->value().cold_ref(),
+         ColdRef{a->segment, static_cast<uint32_t>(offset), len, e->value().cold_ref().type}});
     if (a->data.size() >= o_.spill_batch_bytes) {
       SendAppend(a, std::move(pending));
       pending = PendingAppend();

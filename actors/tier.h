@@ -83,7 +83,7 @@ class Tier final : public ColdResolver {
   // The connection is gone: its waiting ops are answered (nobody reads it) and dropped.
   void Cancel(uint64_t conn_id);
 
-  Entry* Resolve(std::string_view ns, std::string_view key, Entry* e, bool for_write) override;
+  Record* Resolve(std::string_view ns, std::string_view key, Record* e, bool for_write) override;
 
   // Whether spilling can still free memory (the last attempt found values to move).
   bool can_spill() const { return can_spill_; }
@@ -157,7 +157,11 @@ class Tier final : public ColdResolver {
   std::unordered_map<uint64_t, std::deque<Parked>> parked_;
   size_t parked_count_ = 0;
   const Parked* running_ = nullptr;  // the resumed op whose loads Resolve may use
-  std::deque<Entry> lent_;           // values lent to the running op
+  // Records lent to the running op (copies with a cold value loaded).
+  struct RecordDelete {
+    void operator()(Record* r) const { Record::Delete(r); }
+  };
+  std::vector<std::unique_ptr<Record, RecordDelete>> lent_;
 
   // Writing.
   storage::ColdRecordEncoder encoder_;

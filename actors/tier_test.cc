@@ -154,8 +154,8 @@ class Rig {
     }
   }
   bool Cold(const std::string& key) {
-    const Entry* e = partition_.FindForRestore(ns_, key);
-    return e != nullptr && e->value.is_cold();
+    const Record* e = partition_.FindForRestore(ns_, key);
+    return e != nullptr && e->value().is_cold();
   }
 
   Partition partition_;
@@ -222,7 +222,8 @@ TEST_CASE("a key written while its spill is being written keeps the new value", 
   std::vector<std::string> spilling;
   for (int i = 0; i < n; ++i) {
     const std::string k = "k" + std::to_string(i);
-    if ((rig.partition_.FindForRestore("", k)->flags & kEntrySpilling) != 0) spilling.push_back(k);
+    if ((rig.partition_.FindForRestore("", k)->flags() & kEntrySpilling) != 0)
+      spilling.push_back(k);
   }
   REQUIRE(spilling.size() >= 3);
   // Overwrite and delete keys whose records are being written.

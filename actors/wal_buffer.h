@@ -13,17 +13,18 @@ namespace dbkv {
 
 class WalBuffer final : public WriteListener {
  public:
-  void OnWrite(std::string_view ns, std::string_view key, const Entry* entry, uint64_t version,
+  void OnWrite(std::string_view ns, std::string_view key, const Record* record, uint64_t version,
                const ListChange* change) override {
     storage::MutationEncoder enc(&bytes_);
-    if (entry == nullptr) {
+    if (record == nullptr) {
       enc.Del(ns, key, version);
     } else if (change != nullptr && change->push) {
-      enc.Push(ns, key, version, entry->expire_at_ms, change->tail, change->values, change->count);
+      enc.Push(ns, key, version, record->expire_at_ms(), change->tail, change->values,
+               change->count);
     } else if (change != nullptr) {
       enc.Pop(ns, key, version, change->tail, change->count);
     } else {
-      enc.Put(ns, key, *entry);
+      enc.Put(ns, *record);
     }
     ++count_;
   }

@@ -14,9 +14,9 @@ namespace dbkv {
 constexpr size_t AllocSize(size_t n) {
   if (n <= 8) return 8;
   if (n <= 128) return (n + 15) & ~size_t{15};
-  // The class spacing in n's doubling group: a quarter of the group's base.
-  size_t lg = 0;
-  for (size_t v = n - 1; v > 1; v >>= 1) ++lg;  // floor(log2(n - 1))
+  // The class spacing in n's doubling group: a quarter of the group's base, 2^(lg - 2) where
+  // lg = floor(log2(n - 1)). A few instructions: it is on every write's path.
+  const int lg = 63 - __builtin_clzll(static_cast<unsigned long long>(n - 1));
   const size_t delta = size_t{1} << (lg - 2);
   return (n + delta - 1) & ~(delta - 1);
 }

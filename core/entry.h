@@ -19,7 +19,10 @@ inline uint32_t AccessClock(int64_t now_ms) { return static_cast<uint32_t>(now_m
 // The largest version an entry holds (Entry::version has 56 bits).
 constexpr uint64_t kMaxVersion = (uint64_t{1} << 56) - 1;
 
-enum EntryFlag : uint8_t {
+// The bits of a flags byte that are EntryFlag bits (a Record keeps its layout in the others).
+constexpr uint32_t kEntryFlagMask = 0x0f;
+
+enum EntryFlag : uint32_t {
   // Its cold value was read once from disk without coming back to RAM; the next read brings it
   // back (values read often return to RAM).
   kEntryColdRead = 1u << 0,
@@ -29,23 +32,22 @@ enum EntryFlag : uint8_t {
   kEntrySpilling = 1u << 1,
 };
 
+// A key's entry, detached from the table: what Record::TakeInto gives for a change, what
+// recovery restores and what a cold read lends. A table keeps it in the key's Record.
 struct Entry {
   Value value;
   // Absolute expiry time, milliseconds since the Unix epoch (wall clock), or kNoExpiry.
   // Absolute so that persistence never extends a key's life.
   int64_t expire_at_ms = kNoExpiry;
   // Set from the shard's version counter on every write: strictly increasing per shard, so a
-  // deleted and re-created key never reuses a version (CAS is free of ABA). 56 bits: at ten
-  // million writes a second a shard runs out after 228 years.
-  uint64_t version : 56;
-  // EntryFlag bits.
-  uint64_t flags : 8;
+  // deleted and re-created key never reuses a version (CAS is free of ABA). A record keeps 56
+  // bits of it (kMaxVersion): at ten million writes a second, 228 years of writes.
+  uint64_t version = 0;
   // When the key was last read or written, in AccessClock units (for LRU eviction and for
   // choosing values to move to disk).
   uint32_t access = 0;
-  // (4 bytes of tail padding: a table's Record keeps its key's length there, see record.h.)
-
-  Entry() : version(0), flags(0) {}
+  // EntryFlag bits.
+  uint32_t flags = 0;
 
   bool HasExpiry() const { return expire_at_ms != kNoExpiry; }
   bool IsExpired(int64_t now_ms) const {

@@ -52,27 +52,27 @@ Record* KeyTable::Find(std::string_view key, size_t hash) {
   return it == s.end() ? nullptr : *it;
 }
 
-std::pair<Record*, bool> KeyTable::TryEmplace(std::string_view key) {
-  const size_t hash = KeyHash()(key);
+size_t KeyTable::SegmentForInsert(std::string_view key, size_t hash, Record** found) {
   size_t i = dir_[DirIndex(hash)];
   if (segments_[i].size() >= kSegmentMax && frozen_ == 0) {
     auto it = segments_[i].find(key, hash);
-    if (it != segments_[i].end()) return {*it, false};
+    if (it != segments_[i].end()) {
+      *found = *it;
+      return i;
+    }
     if (Split(i)) i = dir_[DirIndex(hash)];
   }
-  Segment& s = segments_[i];
-  const size_t before = ArrayBytes(s);
-  // One probe: the slot is found, or claimed for key and given a new record.
-  bool inserted = false;
-  auto it = s.lazy_emplace(key, [&](const Segment::constructor& make) {
-    inserted = true;
-    make(Record::New(key));
-  });
-  if (inserted) {
-    ++size_;
-    bytes_ += ArrayBytes(s) - before;
-  }
-  return {*it, inserted};
+  return i;
+}
+
+void KeyTable::Replace(const Record* old, Record* now) {
+  const std::string_view key = old->key();
+  const size_t hash = KeyHash()(key);
+  Segment& s = segments_[dir_[DirIndex(hash)]];
+  auto it = s.find(key, hash);
+  // The set's elements are Record* objects of its own (not const): the slot may be given the
+  // record's new address, which hashes and compares the same (same key).
+  const_cast<Record*&>(*it) = now;
 }
 
 bool KeyTable::Erase(std::string_view key) { return EraseHashed(key, KeyHash()(key)); }

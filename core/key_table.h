@@ -84,11 +84,20 @@ class KeyTable {
   KeyTable(const KeyTable&) = delete;
   KeyTable& operator=(const KeyTable&) = delete;
 
-  // The record of key, or nullptr. Valid until key is erased.
+  // The record of key, or nullptr. Valid until key is written or erased.
   Record* Find(std::string_view key) { return Find(key, KeyHash()(key)); }
   Record* Find(std::string_view key, size_t hash);
-  // The record of key, inserted (null entry) if absent; second: whether it was inserted.
-  std::pair<Record*, bool> TryEmplace(std::string_view key);
+  // The record of key; if absent, make() (a new Record* of key) is inserted. second: whether
+  // it was.
+  template <class MakeRecord>
+  std::pair<Record*, bool> TryEmplace(std::string_view key, MakeRecord make);
+  // As above, inserting a record with a null entry.
+  std::pair<Record*, bool> TryEmplace(std::string_view key) {
+    return TryEmplace(key, [key] { return Record::Make(key, Entry()); });
+  }
+  // The slot of record old (still valid, with its key) now points at now, a record of the same
+  // key (Record::Reset moved it). The caller frees old.
+  void Replace(const Record* old, Record* now);
   // Removes key and frees its record; false if absent.
   bool Erase(std::string_view key);
   // Removes r (a record of this table) and frees it.
@@ -149,6 +158,9 @@ class KeyTable {
   // Splits segment i in two (doubling the directory if it must). False if it cannot (the
   // segment's keys already use every directory bit available).
   bool Split(size_t i);
+  // The segment an insertion of key goes to (splitting a full one first); if key is there
+  // already, sets *found instead.
+  size_t SegmentForInsert(std::string_view key, size_t hash, Record** found);
   bool EraseHashed(std::string_view key, size_t hash);
   void FreeRecords();
 
@@ -160,6 +172,26 @@ class KeyTable {
   size_t bytes_ = 0;
   int frozen_ = 0;
 };
+
+template <class MakeRecord>
+std::pair<Record*, bool> KeyTable::TryEmplace(std::string_view key, MakeRecord make) {
+  const size_t hash = KeyHash()(key);
+  Record* found = nullptr;
+  Segment& s = segments_[SegmentForInsert(key, hash, &found)];
+  if (found != nullptr) return {found, false};
+  const size_t before = ArrayBytes(s);
+  // One probe: the slot is found, or claimed for key and given the new record.
+  bool inserted = false;
+  auto it = s.lazy_emplace(key, [&](const Segment::constructor& construct) {
+    inserted = true;
+    construct(make());
+  });
+  if (inserted) {
+    ++size_;
+    bytes_ += ArrayBytes(s) - before;
+  }
+  return {*it, inserted};
+}
 
 }  // namespace dbkv
 

@@ -1,13 +1,15 @@
 #include "core/partition.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "core/clock.h"
 
 namespace dbkv {
 
 size_t EntryCharge(std::string_view key, const Entry& e) {
-  return Record::AllocBytesFor(key.size()) + e.value.HeapBytes();
+  const size_t record = Record::AllocBytesFor(key.size(), e.value, e.HasExpiry());
+  return Record::Inlines(e.value) ? record : record + e.value.HeapBytes();
 }
 
 bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* policy) {
@@ -67,35 +69,54 @@ void Partition::TakeColdDeltas(std::vector<std::pair<uint32_t, int64_t>>* out) {
   cold_deltas_.clear();
 }
 
-void Partition::MakeCold(Entry& e, const ColdRef& ref) {
-  stats_.memory_bytes -= e.value.HeapBytes();
+Record* Partition::Store(KeyTable& t, Record* r, Entry&& e) {
+  Record* now = Record::Reset(r, std::move(e));
+  if (now != r) {
+    t.Replace(r, now);  // finds the slot by r's key: r is freed after
+    Record::Delete(r);
+  }
+  return now;
+}
+
+Record* Partition::MakeCold(std::string_view ns, Record* r, const ColdRef& ref) {
+  stats_.memory_bytes -= r->Charge();
+  Entry e;
+  r->TakeInto(&e);
   e.value = Value::Cold(ref);
   e.flags &= ~kEntrySpilling;
+  r = Store(GetTable(ns), r, std::move(e));
+  stats_.memory_bytes += r->Charge();
   ColdAdded(ref);
+  return r;
 }
 
-void Partition::MakeHot(Entry& e, Value value) {
-  DropValue(e.value);
+Record* Partition::MakeHot(std::string_view ns, Record* r, Value value) {
+  DropValue(*r);
+  stats_.memory_bytes -= r->Charge();
+  Entry e;
+  r->TakeInto(&e);
   e.value = std::move(value);
-  stats_.memory_bytes += e.value.HeapBytes();
+  r = Store(GetTable(ns), r, std::move(e));
+  stats_.memory_bytes += r->Charge();
+  return r;
 }
 
-void Partition::MoveCold(Entry& e, const ColdRef& to) {
-  ColdRemoved(e.value.cold_ref());
-  e.value = Value::Cold(to);
+void Partition::MoveCold(Record* r, const ColdRef& to) {
+  ColdRemoved(r->value().cold_ref());
+  *r->mutable_boxed() = Value::Cold(to);  // boxed before and after: the record stays
   ColdAdded(to);
 }
 
 void Partition::EraseRecord(KeyTable& t, Record* r) {
-  DropValue(r->value);
-  stats_.memory_bytes -= EntryCharge(r->key(), *r);
+  DropValue(*r);
+  stats_.memory_bytes -= r->Charge();
   --stats_.keys;
   const size_t before = t.bytes();
   t.Erase(r);
   TableChanged(t, before);
 }
 
-Entry* Partition::Find(std::string_view ns, std::string_view key, int64_t now_ms) {
+Record* Partition::Find(std::string_view ns, std::string_view key, int64_t now_ms) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return nullptr;
   Record* r = t->Find(key);
@@ -105,31 +126,47 @@ Entry* Partition::Find(std::string_view ns, std::string_view key, int64_t now_ms
     EraseRecord(*t, r);
     return nullptr;
   }
-  r->access = AccessClock(now_ms);
+  r->set_access(AccessClock(now_ms));
   return r;
 }
 
-Entry& Partition::Put(std::string_view ns, std::string_view key, Value value,
-                      int64_t expire_at_ms) {
+Record* Partition::Put(std::string_view ns, std::string_view key, const Value& value,
+                       int64_t expire_at_ms) {
+  return PutImpl(ns, key, value, expire_at_ms);
+}
+
+Record* Partition::Put(std::string_view ns, std::string_view key, Value&& value,
+                       int64_t expire_at_ms) {
+  return PutImpl(ns, key, std::move(value), expire_at_ms);
+}
+
+template <class V>
+Record* Partition::PutImpl(std::string_view ns, std::string_view key, V&& value,
+                           int64_t expire_at_ms) {
   KeyTable& t = GetTable(ns);
+  Record::Header h;
+  h.expire_at_ms = expire_at_ms;
+  h.version = ++version_;
+  h.access = AccessClock(WallClockMs());
   const size_t before = t.bytes();
-  auto [r, inserted] = t.TryEmplace(key);
+  auto [r, inserted] =
+      t.TryEmplace(key, [&] { return Record::Make(key, std::forward<V>(value), h); });
   TableChanged(t, before);
-  Entry& e = *r;
   if (inserted) {
     ++stats_.keys;
   } else {
-    stats_.memory_bytes -= EntryCharge(key, e);
-    DropValue(e.value);
+    stats_.memory_bytes -= r->Charge();
+    DropValue(*r);
+    Record* now = Record::Reset(r, std::forward<V>(value), h);
+    if (now != r) {
+      t.Replace(r, now);
+      Record::Delete(r);
+      r = now;
+    }
   }
-  e.value = std::move(value);
-  e.expire_at_ms = expire_at_ms;
-  e.version = ++version_;
-  e.access = AccessClock(WallClockMs());
-  e.flags = 0;
-  stats_.memory_bytes += EntryCharge(key, e);
+  stats_.memory_bytes += r->Charge();
   if (expire_at_ms != kNoExpiry) t.NoteExpiry(t.SegmentIndexOf(key), expire_at_ms);
-  return e;
+  return r;
 }
 
 EntryRef Partition::Upsert(std::string_view ns, std::string_view key, int64_t now_ms) {
@@ -138,34 +175,42 @@ EntryRef Partition::Upsert(std::string_view ns, std::string_view key, int64_t no
 
 EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms,
                                bool measure) {
+  // One change at a time: the entry under change is the partition's.
+  if (editing_busy_) std::abort();
   KeyTable& t = GetTable(ns);
   const size_t before = t.bytes();
-  auto [r, inserted] = t.TryEmplace(key);
+  auto [r, inserted] = t.TryEmplace(key, [&] { return Record::Make(key, Entry()); });
   TableChanged(t, before);
   EntryRef ref;
   ref.table = &t;
-  ref.entry = r;
+  ref.record = r;
   ref.key = r->key();
+  ref.entry = &editing_;
   if (!inserted && r->IsExpired(now_ms)) {
-    // An expired entry is as good as absent: reuse its record as a fresh entry.
-    stats_.memory_bytes -= EntryCharge(ref.key, *r);
+    // An expired key is as good as absent: its record becomes a fresh entry.
+    stats_.memory_bytes -= r->Charge();
     ++stats_.expired_keys;
-    DropValue(r->value);
-    r->entry() = Entry();
+    DropValue(*r);
+    r = Store(t, r, Entry());
+    ref.record = r;
+    ref.key = r->key();
     inserted = true;
   } else if (inserted) {
     ++stats_.keys;
   }
-  if (inserted) stats_.memory_bytes += EntryCharge(ref.key, *r);
+  if (inserted) stats_.memory_bytes += r->Charge();
   ref.created = inserted;
-  if (r->value.is_cold()) {
+  if (r->is_cold()) {
     ref.was_cold = true;
-    ref.old_cold = r->value.cold_ref();
+    ref.old_cold = r->value().cold_ref();
   }
-  r->access = AccessClock(now_ms != 0 ? now_ms : WallClockMs());
+  r->set_access(AccessClock(now_ms != 0 ? now_ms : WallClockMs()));
   // A created entry is null: measuring it costs nothing, and Abort needs it.
   ref.measured = measure || inserted;
-  if (ref.measured) ref.old_charge = EntryCharge(ref.key, *r);
+  if (ref.measured) ref.old_charge = r->Charge();
+  ref.old_record_bytes = r->AllocBytes();
+  r->TakeInto(&editing_);
+  editing_busy_ = true;
   return ref;
 }
 
@@ -173,31 +218,45 @@ EntryRef Partition::UpsertUnmeasured(std::string_view ns, std::string_view key, 
   return UpsertImpl(ns, key, now_ms, /*measure=*/false);
 }
 
-void Partition::CommitDelta(const EntryRef& ref, int64_t heap_delta) {
-  stats_.memory_bytes =
-      static_cast<uint64_t>(static_cast<int64_t>(stats_.memory_bytes) + heap_delta);
-  ref.entry->version = ++version_;
-  ref.entry->flags &= ~kEntrySpilling;
-  ReleaseReplacedCold(ref);
-  NoteExpiry(ref);
+Record* Partition::Finish(const EntryRef& ref, uint64_t version) {
+  editing_.version = version;
+  editing_.flags &= ~kEntrySpilling;
+  editing_busy_ = false;
+  Record* now = Store(*ref.table, ref.record, std::move(editing_));
+  editing_ = Entry();
+  ReleaseReplacedCold(ref, *now);
+  NoteExpiry(*ref.table, *now);
+  return now;
 }
 
-void Partition::Commit(const EntryRef& ref) {
-  stats_.memory_bytes -= ref.old_charge;
-  stats_.memory_bytes += EntryCharge(ref.key, *ref.entry);
-  ref.entry->version = ++version_;
-  ref.entry->flags &= ~kEntrySpilling;
-  ReleaseReplacedCold(ref);
-  NoteExpiry(ref);
+Record* Partition::CommitDelta(const EntryRef& ref, int64_t heap_delta) {
+  Record* now = Finish(ref, ++version_);
+  stats_.memory_bytes = static_cast<uint64_t>(static_cast<int64_t>(stats_.memory_bytes) +
+                                              heap_delta + static_cast<int64_t>(now->AllocBytes()) -
+                                              static_cast<int64_t>(ref.old_record_bytes));
+  return now;
+}
+
+Record* Partition::Commit(const EntryRef& ref) {
+  Record* now = Finish(ref, ++version_);
+  stats_.memory_bytes = stats_.memory_bytes - ref.old_charge + now->Charge();
+  return now;
 }
 
 void Partition::Abort(const EntryRef& ref) {
-  if (!ref.created) return;
-  // Upsert charged the fresh entry; the caller may have filled it in since.
+  editing_busy_ = false;
+  if (!ref.created) {
+    // Back as it was (the same contents: the record does not move).
+    Store(*ref.table, ref.record, std::move(editing_));
+    editing_ = Entry();
+    return;
+  }
+  editing_ = Entry();
+  // Upsert charged the fresh entry.
   stats_.memory_bytes -= ref.old_charge;
   --stats_.keys;
   const size_t before = ref.table->bytes();
-  ref.table->Erase(ref.key);  // ref.key is the record's: the erase reads it before freeing
+  ref.table->Erase(ref.record);
   TableChanged(*ref.table, before);
 }
 
@@ -228,8 +287,8 @@ size_t Partition::Clear(std::string_view ns) {
   size_t n = t->size();
   for (size_t i = 0; i < t->segment_count(); ++i) {
     for (const Record* r : t->segment(i)) {
-      stats_.memory_bytes -= EntryCharge(r->key(), *r);
-      DropValue(r->value);
+      stats_.memory_bytes -= r->Charge();
+      DropValue(*r);
     }
   }
   stats_.keys -= n;
@@ -243,28 +302,28 @@ bool Partition::Restore(std::string_view ns, std::string_view key, Entry entry, 
   SeenVersion(entry.version);
   KeyTable& t = GetTable(ns);
   Record* r = t.Find(key);
-  if (r != nullptr && r->version >= entry.version) return false;
+  if (r != nullptr && r->version() >= entry.version) return false;
   if (entry.IsExpired(now_ms)) {
     // Expired since it was written: never resurrected. A newer expired state still removes
     // an older live one.
     if (r != nullptr) EraseRecord(t, r);
     return false;
   }
+  entry.access = AccessClock(now_ms);
+  entry.flags = 0;
   if (r == nullptr) {
     const size_t before = t.bytes();
-    r = t.TryEmplace(key).first;
+    r = t.TryEmplace(key, [&] { return Record::Make(key, std::move(entry)); }).first;
     TableChanged(t, before);
     ++stats_.keys;
   } else {
-    stats_.memory_bytes -= EntryCharge(key, *r);
-    DropValue(r->value);
+    stats_.memory_bytes -= r->Charge();
+    DropValue(*r);
+    r = Store(t, r, std::move(entry));
   }
-  r->entry() = std::move(entry);
-  r->access = AccessClock(now_ms);
-  r->flags = 0;
-  if (r->value.is_cold()) ColdAdded(r->value.cold_ref());
-  stats_.memory_bytes += EntryCharge(key, *r);
-  if (r->HasExpiry()) t.NoteExpiry(t.SegmentIndexOf(key), r->expire_at_ms);
+  if (r->is_cold()) ColdAdded(r->value().cold_ref());
+  stats_.memory_bytes += r->Charge();
+  if (r->HasExpiry()) t.NoteExpiry(t.SegmentIndexOf(key), r->expire_at_ms());
   return true;
 }
 
@@ -273,12 +332,12 @@ bool Partition::RestoreErase(std::string_view ns, std::string_view key, uint64_t
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return false;
   Record* r = t->Find(key);
-  if (r == nullptr || r->version >= version) return false;
+  if (r == nullptr || r->version() >= version) return false;
   EraseRecord(*t, r);
   return true;
 }
 
-Entry* Partition::FindForRestore(std::string_view ns, std::string_view key) {
+Record* Partition::FindForRestore(std::string_view ns, std::string_view key) {
   KeyTable* t = FindTable(ns);
   if (t == nullptr) return nullptr;
   return t->Find(key);
@@ -288,13 +347,11 @@ EntryRef Partition::RestoreUpsert(std::string_view ns, std::string_view key) {
   return UpsertImpl(ns, key, /*now_ms=*/0, /*measure=*/true);
 }
 
-void Partition::RestoreCommit(const EntryRef& ref, uint64_t version) {
-  stats_.memory_bytes -= ref.old_charge;
-  stats_.memory_bytes += EntryCharge(ref.key, *ref.entry);
-  ref.entry->version = version;
+Record* Partition::RestoreCommit(const EntryRef& ref, uint64_t version) {
   SeenVersion(version);
-  ReleaseReplacedCold(ref);
-  NoteExpiry(ref);
+  Record* now = Finish(ref, version);
+  stats_.memory_bytes = stats_.memory_bytes - ref.old_charge + now->Charge();
+  return now;
 }
 
 // -- Housekeeping.
@@ -348,15 +405,15 @@ Partition::ExpiryScan Partition::ReclaimExpired(int64_t now_ms, size_t max_visit
     for (auto it = seg.begin(); it != seg.end();) {
       const Record& e = **it;
       if (e.IsExpired(now_ms)) {
-        DropValue(e.value);
-        stats_.memory_bytes -= EntryCharge(e.key(), e);
+        DropValue(e);
+        stats_.memory_bytes -= e.Charge();
         --stats_.keys;
         ++stats_.expired_keys;
         ++r.reclaimed;
         t->EraseAt(i, it++);
         continue;
       }
-      if (e.HasExpiry() && (next == 0 || e.expire_at_ms < next)) next = e.expire_at_ms;
+      if (e.HasExpiry() && (next == 0 || e.expire_at_ms() < next)) next = e.expire_at_ms();
       ++it;
     }
     info.next_expiry_ms = next;
@@ -387,10 +444,10 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
     candidates_.clear();
     for (Record* r : seg) {
       if (policy == EvictionPolicy::kAllKeysLru) {
-        const uint32_t age = now_clock - r->access;
+        const uint32_t age = now_clock - r->access();
         candidates_.emplace_back(~uint64_t{age}, r);
       } else if (r->HasExpiry()) {
-        candidates_.emplace_back(static_cast<uint64_t>(r->expire_at_ms), r);
+        candidates_.emplace_back(static_cast<uint64_t>(r->expire_at_ms()), r);
       }
     }
     if (candidates_.empty()) continue;
@@ -401,11 +458,11 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
     const size_t before = t->bytes();
     for (size_t k = 0; k < take && freed < bytes_to_free; ++k) {
       Record* r = candidates_[k].second;
-      const size_t charge = EntryCharge(r->key(), *r);
+      const size_t charge = r->Charge();
       freed += charge;
       ++stats_.evicted_keys;
       on_evict(ns, r->key(), ++version_);
-      DropValue(r->value);
+      DropValue(*r);
       stats_.memory_bytes -= charge;
       --stats_.keys;
       t->Erase(r);
@@ -430,9 +487,9 @@ void Partition::PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t n
     visited += seg.size();
     candidates_.clear();
     for (Record* r : seg) {
-      if (r->value.is_cold() || (r->flags & kEntrySpilling) != 0) continue;
-      if (r->value.HeapBytes() < min_value_bytes) continue;
-      const uint32_t age = now_clock - r->access;
+      if (r->is_cold() || (r->flags() & kEntrySpilling) != 0) continue;
+      if (r->value().DataBytes() < min_value_bytes) continue;
+      const uint32_t age = now_clock - r->access();
       candidates_.emplace_back(~uint64_t{age}, r);
     }
     if (candidates_.empty()) continue;
@@ -442,16 +499,14 @@ void Partition::PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t n
     const std::string ns = spill_cursor_.ns;
     for (size_t k = 0; k < take_n && offered < want_bytes; ++k) {
       Record* r = candidates_[k].second;
-      offered += r->value.HeapBytes();
-      if (!take(ns, r->key(), *r)) return;
+      offered += r->value().DataBytes();
+      if (!take(ns, *r)) return;
     }
   }
 }
 
-void Partition::NoteExpiry(const EntryRef& ref) {
-  if (ref.entry->HasExpiry()) {
-    ref.table->NoteExpiry(ref.table->SegmentIndexOf(ref.key), ref.entry->expire_at_ms);
-  }
+void Partition::NoteExpiry(KeyTable& t, const Record& r) {
+  if (r.HasExpiry()) t.NoteExpiry(t.SegmentIndexOf(r.key()), r.expire_at_ms());
 }
 
 }  // namespace dbkv

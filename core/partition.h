@@ -3,8 +3,8 @@
 // Not thread-safe: exactly one shard actor owns a partition and is the only code that touches
 // it. Expired entries are never returned: lookups erase them on the way (lazy expiry).
 //
-// An entry lives in its key's record (record.h): a pointer to it stays valid until the key is
-// erased (expired, evicted, deleted), whatever else is written.
+// A key lives in its record (record.h): a pointer to it stays valid until the key itself is
+// written (the record may move to another size class) or erased, whatever else is written.
 #ifndef DATABRIDGE_CORE_PARTITION_H_
 #define DATABRIDGE_CORE_PARTITION_H_
 
@@ -23,9 +23,11 @@
 namespace dbkv {
 
 // Heap bytes one key costs beyond its hash-table slot (the tables' slot arrays are charged
-// separately, exactly, from their capacity): its record (entry and key, see record.h) and the
-// value's blocks.
+// separately, exactly, from their capacity): the record that would hold e (record.h) and the
+// value's own blocks. Equal to that record's Charge().
 size_t EntryCharge(std::string_view key, const Entry& e);
+// The same for a key's record: its Charge().
+inline size_t EntryCharge(std::string_view /*key*/, const Record& r) { return r.Charge(); }
 
 // What to do when a write would take memory past the limit (see Partition::Evict).
 enum class EvictionPolicy {
@@ -36,13 +38,17 @@ enum class EvictionPolicy {
 // "noeviction", "allkeys-lru", "volatile-ttl"; false if name is none of them.
 bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* policy);
 
-// A handle on an entry being modified in place: remembers what it was charged before the change
-// so that Partition::Commit can account the difference.
+// A handle on an entry being modified: `entry` is the key's entry taken out of its record (the
+// value moved out, or copied if it was inline), for the caller to change; Commit puts it back.
+// Remembers what the key was charged before the change so that Commit can account the
+// difference.
 struct EntryRef {
-  Entry* entry = nullptr;
+  Entry* entry = nullptr;  // the partition's one entry under change
+  Record* record = nullptr;
   KeyTable* table = nullptr;
-  std::string_view key;  // points into the table's key: valid as long as entry is
+  std::string_view key;  // the record's key: valid until Commit or Abort
   size_t old_charge = 0;
+  size_t old_record_bytes = 0;  // the record's own allocation before the change
   bool created = false;
   bool measured = true;  // old_charge is known (Upsert); false: UpsertUnmeasured
   // The entry's value was cold (on disk): if the change replaced it, Commit releases it.
@@ -67,25 +73,28 @@ class Partition {
   Partition(const Partition&) = delete;
   Partition& operator=(const Partition&) = delete;
 
-  // The live entry of key in namespace ns, or nullptr. Erases the entry if it has expired.
-  Entry* Find(std::string_view ns, std::string_view key, int64_t now_ms);
+  // The live record of key in namespace ns, or nullptr. Erases the key if it has expired.
+  Record* Find(std::string_view ns, std::string_view key, int64_t now_ms);
 
-  // Creates or overwrites key with value and expiry; assigns a new version. Returns the entry.
-  Entry& Put(std::string_view ns, std::string_view key, Value value, int64_t expire_at_ms);
+  // Creates or overwrites key with value and expiry; assigns a new version. Returns the record.
+  // A const value is copied: a string kept inline costs one copy of its bytes.
+  Record* Put(std::string_view ns, std::string_view key, const Value& value, int64_t expire_at_ms);
+  Record* Put(std::string_view ns, std::string_view key, Value&& value, int64_t expire_at_ms);
 
-  // The live entry of key, created (null value, no expiry) if absent, for modification in
-  // place. The caller changes it, then calls Commit(ref) before any other call on this
-  // partition.
+  // The live entry of key, created (null value, no expiry) if absent, for modification: the
+  // caller changes *ref.entry, then calls Commit(ref) or Abort(ref) before any other call on
+  // this partition.
   EntryRef Upsert(std::string_view ns, std::string_view key, int64_t now_ms);
-  // Finishes a modification: accounts memory (walking the value: O(its size)) and assigns a
-  // new version.
-  void Commit(const EntryRef& ref);
+  // Finishes a modification: stores the entry, accounts memory (walking the value: O(its
+  // size)) and assigns a new version. Returns the key's record.
+  Record* Commit(const EntryRef& ref);
   // For large containers changed a little (a push on a long list): like Upsert, without
   // measuring the value; then CommitDelta with the change of the value's HeapBytes(), which
   // the caller knows exactly. O(1) instead of O(size).
   EntryRef UpsertUnmeasured(std::string_view ns, std::string_view key, int64_t now_ms);
-  void CommitDelta(const EntryRef& ref, int64_t heap_delta);
-  // Abandons an Upsert: erases the entry if the Upsert created it, else leaves it unchanged.
+  Record* CommitDelta(const EntryRef& ref, int64_t heap_delta);
+  // Abandons an Upsert: erases the key if the Upsert created it, else puts the entry back as
+  // it was.
   void Abort(const EntryRef& ref);
 
   // Removes key. Returns true if a live entry was removed; *version (if given) receives the
@@ -112,10 +121,11 @@ class Partition {
   bool Restore(std::string_view ns, std::string_view key, Entry entry, int64_t now_ms);
   // Applies a persisted delete of version `version`: removes key if what it holds is older.
   bool RestoreErase(std::string_view ns, std::string_view key, uint64_t version);
-  // The entry of key regardless of expiry, for replaying in-place changes; nullptr if absent.
-  Entry* FindForRestore(std::string_view ns, std::string_view key);
+  // The record of key regardless of expiry (replaying in-place changes, tiering); nullptr if
+  // absent.
+  Record* FindForRestore(std::string_view ns, std::string_view key);
   // After an in-place replay: account memory and set the entry's version.
-  void RestoreCommit(const EntryRef& ref, uint64_t version);
+  Record* RestoreCommit(const EntryRef& ref, uint64_t version);
   EntryRef RestoreUpsert(std::string_view ns, std::string_view key);
   // Raises the version counter to at least v.
   void SeenVersion(uint64_t v) {
@@ -146,26 +156,24 @@ class Partition {
 
   // -- Tiering: values moved to cold segments on disk (see storage/COLD_FORMAT.md).
 
-  // Replaces e's value (hot) by ref, the place its record was written: frees the value's heap
-  // bytes. e must belong to this partition.
-  void MakeCold(Entry& e, const ColdRef& ref);
-  // Replaces e's cold value by the value loaded from its record.
-  void MakeHot(Entry& e, Value value);
-  // e's cold record was copied to `to` (compaction).
-  void MoveCold(Entry& e, const ColdRef& to);
+  // Replaces r's value (hot) by ref, the place its value was written: frees the value's bytes.
+  // r is a record of namespace ns of this partition; returns where it is now (r moves).
+  Record* MakeCold(std::string_view ns, Record* r, const ColdRef& ref);
+  // Replaces r's cold value by the value loaded from disk; returns where r is now.
+  Record* MakeHot(std::string_view ns, Record* r, Value value);
+  // r's cold value was copied to `to` (compaction). r does not move.
+  void MoveCold(Record* r, const ColdRef& to);
   // Bytes of live cold records per segment, for this partition's entries.
   const absl::flat_hash_map<uint32_t, uint64_t>& cold_segments() const { return cold_live_; }
   // The changes to cold_segments() since the last call (segment, bytes added or removed), for
   // the server-wide table of segments.
   void TakeColdDeltas(std::vector<std::pair<uint32_t, int64_t>>* out);
 
-  // Hot values worth moving to disk (at least min_value_bytes on the heap, not being written
+  // Hot values worth moving to disk (at least min_value_bytes of data, not being written
   // already), least recently used first: scans whole segments in turn until want_bytes are
   // offered or max_visits keys were looked at, and offers each segment's older half to take
-  // (ns, key, entry); take returns false to stop. The entries stay valid until the next
-  // insertion.
-  using SpillCallback =
-      absl::FunctionRef<bool(std::string_view ns, std::string_view key, Entry& entry)>;
+  // (ns, record); take returns false to stop. It may change the record's flags, nothing else.
+  using SpillCallback = absl::FunctionRef<bool(std::string_view ns, Record& record)>;
   void PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t now_ms, size_t max_visits,
                    SpillCallback take);
 
@@ -177,23 +185,29 @@ class Partition {
 
  private:
   EntryRef UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms, bool measure);
-  // Lowers the segment's expiry bound if the entry has an expiry.
-  void NoteExpiry(const EntryRef& ref);
+  template <class V>
+  Record* PutImpl(std::string_view ns, std::string_view key, V&& value, int64_t expire_at_ms);
+  // Puts e in r's place in t; returns the record now holding it (see Record::Reset).
+  Record* Store(KeyTable& t, Record* r, Entry&& e);
+  // Ends a change begun by Upsert: stores the entry under change with version `version`.
+  Record* Finish(const EntryRef& ref, uint64_t version);
+  // Lowers the segment's expiry bound if r has an expiry.
+  void NoteExpiry(KeyTable& t, const Record& r);
   KeyTable* FindTable(std::string_view ns);
   KeyTable& GetTable(std::string_view ns);
   void EraseRecord(KeyTable& t, Record* r);
   // Accounts a value leaving an entry (overwritten, erased, expired): a cold one no longer
   // references its record.
-  void DropValue(const Value& v) {
-    if (v.is_cold()) ColdRemoved(v.cold_ref());
+  void DropValue(const Record& r) {
+    if (r.is_cold()) ColdRemoved(r.value().cold_ref());
   }
   void ColdAdded(const ColdRef& r);
   void ColdRemoved(const ColdRef& r);
-  // After an in-place change: releases the cold value the entry had if it was replaced.
-  void ReleaseReplacedCold(const EntryRef& ref) {
-    if (ref.was_cold &&
-        !(ref.entry->value.is_cold() && ref.entry->value.cold_ref() == ref.old_cold))
+  // After a change: releases the cold value the entry had if it was replaced.
+  void ReleaseReplacedCold(const EntryRef& ref, const Record& now) {
+    if (ref.was_cold && !(now.is_cold() && now.value().cold_ref() == ref.old_cold)) {
       ColdRemoved(ref.old_cold);
+    }
   }
   // Charges the change of t's slot arrays since they were `before` bytes.
   void TableChanged(const KeyTable& t, size_t before) {
@@ -218,6 +232,9 @@ class Partition {
   Cursor expiry_cursor_;
   Cursor evict_cursor_;
   Cursor spill_cursor_;
+  // The entry under change between Upsert and Commit or Abort (EntryRef::entry).
+  Entry editing_;
+  bool editing_busy_ = false;
   absl::flat_hash_map<uint32_t, uint64_t> cold_live_;
   absl::flat_hash_map<uint32_t, int64_t> cold_deltas_;
   // Reused by Evict: (score, key) of the candidates of one segment.

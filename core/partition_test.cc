@@ -40,13 +40,13 @@ TEST_CASE("Partition starts empty", "[partition]") {
 
 TEST_CASE("Partition Put then Find returns the value", "[partition]") {
   Partition p;
-  Entry& e = p.Put("", "k", Value::String("v"), kNoExpiry);
-  CHECK(e.value == Value::String("v"));
-  CHECK_FALSE(e.HasExpiry());
-  Entry* found = p.Find("", "k", kNow);
+  Record* e = p.Put("", "k", Value::String("v"), kNoExpiry);
+  CHECK(e->value() == Value::String("v"));
+  CHECK_FALSE(e->HasExpiry());
+  Record* found = p.Find("", "k", kNow);
   REQUIRE(found != nullptr);
-  CHECK(found->value == Value::String("v"));
-  CHECK(found->expire_at_ms == kNoExpiry);
+  CHECK(found->value() == Value::String("v"));
+  CHECK(found->expire_at_ms() == kNoExpiry);
   CHECK(p.Size("") == 1);
   CHECK(p.stats().keys == 1);
   CHECK(Data(p) == EntryCharge("k", *found));
@@ -57,9 +57,9 @@ TEST_CASE("Partition Put overwrites value and expiry", "[partition]") {
   Partition p;
   p.Put("", "k", Value::Int(1), kNow + 1000);
   p.Put("", "k", Value::String(Text(100)), kNoExpiry);
-  Entry* e = p.Find("", "k", kNow + 5000);
+  Record* e = p.Find("", "k", kNow + 5000);
   REQUIRE(e != nullptr);
-  CHECK(e->value == Value::String(Text(100)));
+  CHECK(e->value() == Value::String(Text(100)));
   CHECK_FALSE(e->HasExpiry());
   CHECK(p.Size("") == 1);
   CHECK(p.stats().keys == 1);
@@ -75,9 +75,9 @@ TEST_CASE("Partition namespaces are independent", "[partition]") {
   REQUIRE(p.Find("", "k", kNow) != nullptr);
   REQUIRE(p.Find("a", "k", kNow) != nullptr);
   REQUIRE(p.Find("b", "k", kNow) != nullptr);
-  CHECK(p.Find("", "k", kNow)->value == Value::Int(0));
-  CHECK(p.Find("a", "k", kNow)->value == Value::Int(1));
-  CHECK(p.Find("b", "k", kNow)->value == Value::Int(2));
+  CHECK(p.Find("", "k", kNow)->value() == Value::Int(0));
+  CHECK(p.Find("a", "k", kNow)->value() == Value::Int(1));
+  CHECK(p.Find("b", "k", kNow)->value() == Value::Int(2));
   CHECK(p.Find("c", "k", kNow) == nullptr);
   CHECK(p.Size("") == 1);
   CHECK(p.Size("a") == 1);
@@ -85,15 +85,15 @@ TEST_CASE("Partition namespaces are independent", "[partition]") {
 
   // Overwriting in one namespace leaves the others alone.
   p.Put("a", "k", Value::Int(10), kNoExpiry);
-  CHECK(p.Find("a", "k", kNow)->value == Value::Int(10));
-  CHECK(p.Find("b", "k", kNow)->value == Value::Int(2));
-  CHECK(p.Find("", "k", kNow)->value == Value::Int(0));
+  CHECK(p.Find("a", "k", kNow)->value() == Value::Int(10));
+  CHECK(p.Find("b", "k", kNow)->value() == Value::Int(2));
+  CHECK(p.Find("", "k", kNow)->value() == Value::Int(0));
 
   // Erasing in one namespace leaves the others alone.
   CHECK(p.Erase("a", "k", kNow));
   CHECK(p.Find("a", "k", kNow) == nullptr);
-  CHECK(p.Find("b", "k", kNow)->value == Value::Int(2));
-  CHECK(p.Find("", "k", kNow)->value == Value::Int(0));
+  CHECK(p.Find("b", "k", kNow)->value() == Value::Int(2));
+  CHECK(p.Find("", "k", kNow)->value() == Value::Int(0));
   CHECK_FALSE(p.Erase("a", "k", kNow));
   CHECK_FALSE(p.Erase("missing-ns", "k", kNow));
   CHECK(p.stats().keys == 2);
@@ -109,9 +109,9 @@ TEST_CASE("Partition namespace lookups alternate correctly", "[partition]") {
     CHECK(p.Find("", "k", kNow) == nullptr);
     CHECK(p.Find("nope", "k", kNow) == nullptr);
     for (int j = 0; j <= i; ++j) {
-      Entry* e = p.Find("ns" + std::to_string(j), "k", kNow);
+      Record* e = p.Find("ns" + std::to_string(j), "k", kNow);
       REQUIRE(e != nullptr);
-      CHECK(e->value == Value::Int(j));
+      CHECK(e->value() == Value::Int(j));
     }
   }
   CHECK(p.stats().keys == 50);
@@ -139,10 +139,10 @@ TEST_CASE("Partition expires entries lazily on Find", "[partition]") {
   const uint64_t keep_charge = EntryCharge("keep", *p.Find("", "keep", kNow));
 
   // Before the deadline the entry is live.
-  Entry* e = p.Find("", "k", kNow + 99);
+  Record* e = p.Find("", "k", kNow + 99);
   REQUIRE(e != nullptr);
   CHECK(e->HasExpiry());
-  CHECK(e->expire_at_ms == kNow + 100);
+  CHECK(e->expire_at_ms() == kNow + 100);
   CHECK(p.stats().expired_keys == 0);
 
   // Not reclaimed until looked up: Size counts it.
@@ -185,20 +185,20 @@ TEST_CASE("Partition versions strictly increase across writes", "[partition]") {
     CHECK(v == p.last_version());
     last = v;
   };
-  check_newer(p.Put("", "a", Value::Int(1), kNoExpiry).version);
-  check_newer(p.Put("", "b", Value::Int(1), kNoExpiry).version);
-  check_newer(p.Put("ns", "a", Value::Int(1), kNoExpiry).version);
-  check_newer(p.Put("", "a", Value::Int(2), kNoExpiry).version);
+  check_newer(p.Put("", "a", Value::Int(1), kNoExpiry)->version());
+  check_newer(p.Put("", "b", Value::Int(1), kNoExpiry)->version());
+  check_newer(p.Put("ns", "a", Value::Int(1), kNoExpiry)->version());
+  check_newer(p.Put("", "a", Value::Int(2), kNoExpiry)->version());
 
   EntryRef ref = p.Upsert("", "a", kNow);
   ref.entry->value = Value::Int(3);
   p.Commit(ref);
-  check_newer(p.Find("", "a", kNow)->version);
+  check_newer(p.Find("", "a", kNow)->version());
 
   ref = p.Upsert("", "new", kNow);
   ref.entry->value = Value::Int(3);
   p.Commit(ref);
-  check_newer(p.Find("", "new", kNow)->version);
+  check_newer(p.Find("", "new", kNow)->version());
 
   // Reads do not change versions.
   const uint64_t before = p.last_version();
@@ -209,21 +209,21 @@ TEST_CASE("Partition versions strictly increase across writes", "[partition]") {
 
 TEST_CASE("Partition gives a re-created key a higher version than before", "[partition]") {
   Partition p;
-  const uint64_t first = p.Put("", "k", Value::Int(1), kNoExpiry).version;
+  const uint64_t first = p.Put("", "k", Value::Int(1), kNoExpiry)->version();
   p.Put("", "other", Value::Int(1), kNoExpiry);
   REQUIRE(p.Erase("", "k", kNow));
-  const uint64_t second = p.Put("", "k", Value::Int(1), kNoExpiry).version;
+  const uint64_t second = p.Put("", "k", Value::Int(1), kNoExpiry)->version();
   CHECK(second > first);
 
   // Same after expiry and after Clear.
   p.Put("", "k", Value::Int(1), kNow);
   CHECK(p.Find("", "k", kNow) == nullptr);
-  const uint64_t third = p.Put("", "k", Value::Int(1), kNoExpiry).version;
+  const uint64_t third = p.Put("", "k", Value::Int(1), kNoExpiry)->version();
   CHECK(third > second);
   p.Clear("");
   EntryRef ref = p.Upsert("", "k", kNow);
   p.Commit(ref);
-  CHECK(p.Find("", "k", kNow)->version > third);
+  CHECK(p.Find("", "k", kNow)->version() > third);
 }
 
 TEST_CASE("Partition Upsert creates a null entry that Commit keeps", "[partition]") {
@@ -240,17 +240,17 @@ TEST_CASE("Partition Upsert creates a null entry that Commit keeps", "[partition
   ref.entry->expire_at_ms = kNow + 10;
   p.Commit(ref);
 
-  Entry* e = p.Find("ns", "counter", kNow);
+  Record* e = p.Find("ns", "counter", kNow);
   REQUIRE(e != nullptr);
-  CHECK(e->value == Value::String(Text(300)));
-  CHECK(e->expire_at_ms == kNow + 10);
+  CHECK(e->value() == Value::String(Text(300)));
+  CHECK(e->expire_at_ms() == kNow + 10);
   CHECK(Data(p) == EntryCharge("counter", *e));
 }
 
 TEST_CASE("Partition Upsert of a live key modifies it in place", "[partition]") {
   Partition p;
   p.Put("", "k", Value::Int(1), kNow + 1000);
-  const uint64_t v1 = p.Find("", "k", kNow)->version;
+  const uint64_t v1 = p.Find("", "k", kNow)->version();
 
   EntryRef ref = p.Upsert("", "k", kNow);
   CHECK_FALSE(ref.created);
@@ -260,11 +260,11 @@ TEST_CASE("Partition Upsert of a live key modifies it in place", "[partition]") 
   ref.entry->value = Value::List({Value::String(Text(100)), Value::String(Text(200))});
   p.Commit(ref);
 
-  Entry* e = p.Find("", "k", kNow);
+  Record* e = p.Find("", "k", kNow);
   REQUIRE(e != nullptr);
-  CHECK(e->value.type() == ValueType::kList);
-  CHECK(e->expire_at_ms == kNow + 1000);
-  CHECK(e->version > v1);
+  CHECK(e->value().type() == ValueType::kList);
+  CHECK(e->expire_at_ms() == kNow + 1000);
+  CHECK(e->version() > v1);
   CHECK(p.stats().keys == 1);
   CHECK(Data(p) == EntryCharge("k", *e));
 
@@ -280,7 +280,7 @@ TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
   p.Put("", "existing", Value::String(Text(50)), kNoExpiry);
   const PartitionStats before = p.stats();
   const uint64_t before_data = Data(p);
-  const uint64_t version = p.Find("", "existing", kNow)->version;
+  const uint64_t version = p.Find("", "existing", kNow)->version();
 
   SECTION("a created entry is removed") {
     EntryRef ref = p.Upsert("", "fresh", kNow);
@@ -313,10 +313,10 @@ TEST_CASE("Partition Abort erases only what Upsert created", "[partition]") {
     EntryRef ref = p.Upsert("", "existing", kNow);
     REQUIRE_FALSE(ref.created);
     p.Abort(ref);
-    Entry* e = p.Find("", "existing", kNow);
+    Record* e = p.Find("", "existing", kNow);
     REQUIRE(e != nullptr);
-    CHECK(e->value == Value::String(Text(50)));
-    CHECK(e->version == version);
+    CHECK(e->value() == Value::String(Text(50)));
+    CHECK(e->version() == version);
     CHECK(p.stats().keys == before.keys);
     CHECK(Data(p) == before_data);
   }
@@ -341,11 +341,11 @@ TEST_CASE("Partition Upsert over an expired entry yields a fresh created entry",
   SECTION("Commit keeps the fresh entry") {
     ref.entry->value = Value::Int(1);
     p.Commit(ref);
-    Entry* e = p.Find("", "k", kNow);
+    Record* e = p.Find("", "k", kNow);
     REQUIRE(e != nullptr);
-    CHECK(e->value == Value::Int(1));
+    CHECK(e->value() == Value::Int(1));
     CHECK_FALSE(e->HasExpiry());
-    CHECK(e->version > old_version);
+    CHECK(e->version() > old_version);
     CHECK(Data(p) == EntryCharge("k", *e));
   }
   SECTION("Abort removes the key altogether") {
@@ -394,7 +394,7 @@ TEST_CASE("Partition Clear and Size work per namespace", "[partition]") {
 
   // The namespace is usable after Clear.
   p.Put("a", "k0", Value::Int(7), kNoExpiry);
-  CHECK(p.Find("a", "k0", kNow)->value == Value::Int(7));
+  CHECK(p.Find("a", "k0", kNow)->value() == Value::Int(7));
   CHECK(p.Size("a") == 1);
 }
 
@@ -490,15 +490,23 @@ TEST_CASE("Partition memory accounting returns to its starting value", "[partiti
 TEST_CASE("Partition EntryCharge counts the record and the value's heap bytes", "[partition]") {
   Entry small;
   const size_t base = EntryCharge("k", small);
-  CHECK(base == 48);  // the record: 40 B and the key, in jemalloc's 48 B class
+  CHECK(base == 48);  // the record: a 16 B header, a boxed null, the key: jemalloc's 48 B class
   // The key is in the record: its class grows with it.
-  CHECK(EntryCharge(Text(8, 'k'), small) == base);
-  CHECK(EntryCharge(Text(9, 'k'), small) == 64);
-  CHECK(EntryCharge(Text(53, 'k'), small) == 96);  // a Celery result's key
+  CHECK(EntryCharge(Text(16, 'k'), small) == base);
+  CHECK(EntryCharge(Text(17, 'k'), small) == 64);
   CHECK(EntryCharge(Text(1000, 'k'), small) == 1280);
 
+  // A Celery result: 16 + 8 (expiry) + 2 + 53 + 171 = 250 bytes, one 256 B block.
+  Entry celery;
+  celery.value = Value::String(Text(171));
+  celery.expire_at_ms = kNow;
+  CHECK(EntryCharge(Text(53, 'k'), celery) == 256);
+  // Strings up to Record::kInlineMax live in the record; longer ones in their own block.
+  Entry at_max;
+  at_max.value = Value::Bytes(Text(Record::kInlineMax));
+  CHECK(EntryCharge("k", at_max) == AllocSize(16 + 2 + 1 + Record::kInlineMax));
   Entry big;
-  big.value = Value::String(Text(1000));
+  big.value = Value::String(Text(Record::kInlineMax + 1));
   CHECK(EntryCharge("k", big) == base + big.value.HeapBytes());
 }
 
@@ -640,9 +648,9 @@ namespace dbkv {
 TEST_CASE("Partition accounts cold values: made cold, then dropped every way", "[partition]") {
   Partition p;
   auto cold = [&](const std::string& key, uint32_t seg, uint32_t off) {
-    Entry* e = p.Find("", key, kNow);
+    Record* e = p.Find("", key, kNow);
     REQUIRE(e != nullptr);
-    p.MakeCold(*e, ColdRef{seg, off, 100, ValueType::kString});
+    p.MakeCold("", e, ColdRef{seg, off, 100, ValueType::kString});
   };
   for (int i = 0; i < 6; ++i) {
     p.Put("", "k" + std::to_string(i), Value::String(Text(1000)), i == 4 ? kNow + 10 : 0);
@@ -678,10 +686,10 @@ TEST_CASE("Partition accounts cold values: made cold, then dropped every way", "
   ref = p.Upsert("", "k3", kNow);  // an expiry change keeps the cold value
   ref.entry->expire_at_ms = kNow + 1'000'000;
   p.Commit(ref);
-  CHECK(p.Find("", "k3", kNow)->value.is_cold());
+  CHECK(p.Find("", "k3", kNow)->value().is_cold());
   CHECK(Live(p, 2) == 100);
-  Entry* e5 = p.Find("", "k5", kNow);
-  p.MakeHot(*e5, Value::String(Text(1000)));
+  Record* e5 = p.Find("", "k5", kNow);
+  p.MakeHot("", e5, Value::String(Text(1000)));
   CHECK(p.stats().cold_keys == 1);
   CHECK(p.stats().cold_bytes == 100);
   p.TakeColdDeltas(&deltas);
@@ -720,8 +728,8 @@ TEST_CASE("Partition restores cold entries and picks the coldest values to spill
   const int64_t later = WallClockMs() + 60'000;
   for (int i = 0; i < 25; ++i) p.Find("", "v" + std::to_string(i), later);  // recently read
   std::vector<std::string> picked;
-  p.PickColdest(1 << 20, 64, later, 1 << 20, [&](std::string_view, std::string_view key, Entry&) {
-    picked.emplace_back(key);
+  p.PickColdest(1 << 20, 64, later, 1 << 20, [&](std::string_view, Record& r) {
+    picked.emplace_back(r.key());
     return true;
   });
   // Only the large values, the older half of them first.

@@ -14,8 +14,8 @@ Reply Mget(ShardContext& ctx, const CommandArgs& args) {
   ValueList out;
   out.reserve(args.size());
   for (const Value& k : args) {
-    Entry* e = ctx.Find(k.AsStringView());
-    out.push_back(e != nullptr ? e->value : Value::Null());
+    const Record* e = ctx.Find(k.AsStringView());
+    out.push_back(e != nullptr ? e->value().ToValue() : Value::Null());
   }
   return Reply::Of(Value::List(std::move(out)));
 }

@@ -13,9 +13,9 @@ Value VersionValue(uint64_t version) { return Value::Int(static_cast<int64_t>(ve
 
 // GETV key -> [value, version], or nil if the key does not exist.
 Reply Getv(ShardContext& ctx, const CommandArgs& args) {
-  Entry* e = ctx.Find(args[0].AsStringView());
+  const Record* e = ctx.Find(args[0].AsStringView());
   if (e == nullptr) return Reply::Nil();
-  return Reply::Of(Value::List({e->value, VersionValue(e->version)}));
+  return Reply::Of(Value::List({e->value().ToValue(), VersionValue(e->version())}));
 }
 
 // MGETV key [key ...] -> for each key, [value, version] or nil, in the caller's order.
@@ -23,8 +23,9 @@ Reply Mgetv(ShardContext& ctx, const CommandArgs& args) {
   ValueList out;
   out.reserve(args.size());
   for (const Value& k : args) {
-    Entry* e = ctx.Find(k.AsStringView());
-    out.push_back(e == nullptr ? Value() : Value::List({e->value, VersionValue(e->version)}));
+    const Record* e = ctx.Find(k.AsStringView());
+    out.push_back(e == nullptr ? Value()
+                               : Value::List({e->value().ToValue(), VersionValue(e->version())}));
   }
   return Reply::Of(Value::List(std::move(out)));
 }
@@ -67,13 +68,13 @@ Reply Cas(ShardContext& ctx, const CommandArgs& args) {
   if (!expiry.ok()) return Reply::Error(expiry.status());
 
   std::string_view key = args[0].AsStringView();
-  Entry* e = ctx.Peek(key);
-  const uint64_t current = e != nullptr ? e->version : 0;
+  const Record* e = ctx.Peek(key);
+  const uint64_t current = e != nullptr ? e->version() : 0;
   if (current != static_cast<uint64_t>(expected)) return Reply::Of(Value::Int(0));
   int64_t expire_at = expiry->expire_at_ms;
-  if (expiry->keep_ttl && e != nullptr) expire_at = e->expire_at_ms;
-  Entry& written = ctx.Put(key, args[2], expire_at);
-  return Reply::Of(VersionValue(written.version));
+  if (expiry->keep_ttl && e != nullptr) expire_at = e->expire_at_ms();
+  const Record* written = ctx.Put(key, args[2], expire_at);
+  return Reply::Of(VersionValue(written->version()));
 }
 
 // Every argument is a key; split over shards and put back in the caller's order.

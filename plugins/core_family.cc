@@ -23,9 +23,9 @@ std::string_view KeyArg(const CommandArgs& args, size_t i) { return args[i].AsSt
 
 // GET key
 Reply Get(ShardContext& ctx, const CommandArgs& args) {
-  Entry* e = ctx.Find(KeyArg(args, 0));
+  const Record* e = ctx.Find(KeyArg(args, 0));
   if (e == nullptr) return Reply::Nil();
-  return Reply::Of(e->value);
+  return Reply::Of(e->value().ToValue());
 }
 
 // SET key value [EX s | PX ms | EXAT unix-s | PXAT unix-ms | KEEPTTL] [NX | XX] [GET]
@@ -58,12 +58,12 @@ Reply Set(ShardContext& ctx, const CommandArgs& args) {
     }
   }
   std::string_view key = KeyArg(args, 0);
-  Entry* old = ctx.Peek(key);
-  Reply reply = get ? (old ? Reply::Of(old->value) : Reply::Nil()) : Reply::Ok();
+  const Record* old = ctx.Peek(key);
+  Reply reply = get ? (old ? Reply::Of(old->value().ToValue()) : Reply::Nil()) : Reply::Ok();
   if ((cond == kNx && old != nullptr) || (cond == kXx && old == nullptr)) {
     return get ? reply : Reply::Nil();
   }
-  if (keep_ttl && old != nullptr) expire_at = old->expire_at_ms;
+  if (keep_ttl && old != nullptr) expire_at = old->expire_at_ms();
   if (have_expiry && expire_at <= ctx.now_ms()) {
     // An absolute time in the past: the key is written and immediately gone.
     ctx.Erase(key);
@@ -212,9 +212,9 @@ Reply IncrByFloat(ShardContext& ctx, const CommandArgs& args) {
 // GETDEL key -> the value (nil if none), and the key is removed.
 Reply GetDel(ShardContext& ctx, const CommandArgs& args) {
   std::string_view key = KeyArg(args, 0);
-  Entry* e = ctx.Find(key);
+  const Record* e = ctx.Find(key);
   if (e == nullptr) return Reply::Nil();
-  Reply reply = Reply::Of(e->value);
+  Reply reply = Reply::Of(e->value().ToValue());
   ctx.Erase(key);
   return reply;
 }
@@ -223,8 +223,8 @@ Reply GetDel(ShardContext& ctx, const CommandArgs& args) {
 // (deprecated in Redis for SET key value GET, which it is).
 Reply GetSet(ShardContext& ctx, const CommandArgs& args) {
   std::string_view key = KeyArg(args, 0);
-  Entry* old = ctx.Find(key);
-  Reply reply = old != nullptr ? Reply::Of(old->value) : Reply::Nil();
+  const Record* old = ctx.Find(key);
+  Reply reply = old != nullptr ? Reply::Of(old->value().ToValue()) : Reply::Nil();
   ctx.Put(key, args[1], kNoExpiry);
   return reply;
 }
@@ -256,10 +256,10 @@ Reply PSetEx(ShardContext& ctx, const CommandArgs& args) { return SetExIn(ctx, a
 
 // TTL key / PTTL key -> remaining time; -1 without expiry; -2 if the key does not exist.
 Reply TtlIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
-  Entry* e = ctx.Peek(KeyArg(args, 0));
+  const Record* e = ctx.Peek(KeyArg(args, 0));
   if (e == nullptr) return Reply::Of(Value::Int(-2));
   if (!e->HasExpiry()) return Reply::Of(Value::Int(-1));
-  int64_t left = e->expire_at_ms - ctx.now_ms();
+  int64_t left = e->expire_at_ms() - ctx.now_ms();
   return Reply::Of(Value::Int(unit_ms == 1 ? left : (left + unit_ms / 2) / unit_ms));
 }
 Reply Ttl(ShardContext& ctx, const CommandArgs& args) { return TtlIn(ctx, args, 1000); }
@@ -293,7 +293,7 @@ Reply ExpireIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
   }
   std::string_view key = KeyArg(args, 0);
   EntryRef ref;
-  Entry* e = ctx.Peek(key);
+  const Record* e = ctx.Peek(key);
   if (e == nullptr) return Reply::Of(Value::Int(0));
   const bool has = e->HasExpiry();
   switch (cond) {
@@ -304,10 +304,10 @@ Reply ExpireIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
       if (!has) return Reply::Of(Value::Int(0));
       break;
     case kGt:  // no expiry counts as infinite
-      if (!has || at <= e->expire_at_ms) return Reply::Of(Value::Int(0));
+      if (!has || at <= e->expire_at_ms()) return Reply::Of(Value::Int(0));
       break;
     case kLt:
-      if (has && at >= e->expire_at_ms) return Reply::Of(Value::Int(0));
+      if (has && at >= e->expire_at_ms()) return Reply::Of(Value::Int(0));
       break;
     case kAlways:
       break;
@@ -327,7 +327,7 @@ Reply Pexpire(ShardContext& ctx, const CommandArgs& args) { return ExpireIn(ctx,
 // PERSIST key -> 1 if an expiry was removed, else 0.
 Reply Persist(ShardContext& ctx, const CommandArgs& args) {
   std::string_view key = KeyArg(args, 0);
-  Entry* e = ctx.Peek(key);
+  const Record* e = ctx.Peek(key);
   if (e == nullptr || !e->HasExpiry()) return Reply::Of(Value::Int(0));
   EntryRef ref = ctx.Upsert(key);
   ref.entry->expire_at_ms = kNoExpiry;

@@ -12,8 +12,9 @@ namespace {
 
 // Redis's name of the type of a stored value. Our scalars are all strings to Redis; a map
 // (written by a typed client) is the nearest thing Redis has, a hash.
-std::string_view RedisTypeName(const Value& v) {
-  switch (v.stored_type()) {  // a value on disk keeps its type in memory
+// t: the stored type (a value on disk keeps its type in memory).
+std::string_view RedisTypeName(ValueType t) {
+  switch (t) {
     case ValueType::kList:
       return "list";
     case ValueType::kMap:
@@ -75,9 +76,9 @@ const KeyTable* NamespaceTable(ShardContext& ctx) {
 
 // TYPE key -> "string", "list", "hash", or "none" (a simple status, as Redis).
 Reply Type(ShardContext& ctx, const CommandArgs& args) {
-  Entry* e = ctx.Peek(args[0].AsStringView());
+  const Record* e = ctx.Peek(args[0].AsStringView());
   if (e == nullptr) return Reply::Simple("none");
-  return Reply::Simple(RedisTypeName(e->value));
+  return Reply::Simple(RedisTypeName(e->value().stored_type()));
 }
 
 struct ScanOptions {
@@ -113,9 +114,9 @@ Status ParseScan(const CommandArgs& args, ScanOptions* o) {
   return Status::OK();
 }
 
-bool Wanted(const ScanOptions& o, std::string_view key, const Entry& e) {
+bool Wanted(const ScanOptions& o, std::string_view key, const Record& r) {
   if (o.has_match && !GlobMatch(o.match, key)) return false;
-  return o.type.empty() || ArgIs(Value::String(o.type), RedisTypeName(e.value));
+  return o.type.empty() || ArgIs(Value::String(o.type), RedisTypeName(r.value().stored_type()));
 }
 
 // SCAN cursor [MATCH pattern] [COUNT n] [TYPE type], on every shard. Only the shard the cursor

@@ -16,6 +16,7 @@ namespace op = protocol::op;
 std::string_view KeyArg(const CommandArgs& args) { return args[0].AsStringView(); }
 
 bool IsList(const Entry& e) { return e.value.type() == ValueType::kList; }
+bool IsList(const Record& r) { return r.value().type() == ValueType::kList; }
 
 Reply WrongType() { return Reply::Error(Status::WrongType()); }
 
@@ -100,10 +101,10 @@ Reply Pop(ShardContext& ctx, const CommandArgs& args, End end) {
     }
   }
   std::string_view key = KeyArg(args);
-  Entry* e = ctx.Peek(key);
+  const Record* e = ctx.Peek(key);
   if (e == nullptr) return Reply::Nil();
   if (!IsList(*e)) return WrongType();
-  const size_t n = std::min<size_t>(static_cast<uint64_t>(count), e->value.AsList().size());
+  const size_t n = std::min<size_t>(static_cast<uint64_t>(count), e->value().AsList().size());
   if (n == 0) {
     // LPOP key 0, or a list stored empty by SET: nothing to take, nothing changes.
     return has_count ? Reply::Of(Value::List({})) : Reply::Nil();
@@ -123,9 +124,9 @@ Reply BlockingPop(ShardContext& ctx, const CommandArgs& args, End end) {
   BlockRequest b;
   for (size_t i = 0; i + 1 < args.size(); ++i) {
     std::string_view key = args[i].AsStringView();
-    Entry* e = ctx.Peek(key);
+    const Record* e = ctx.Peek(key);
     if (e != nullptr && !IsList(*e)) return WrongType();
-    if (e != nullptr && !e->value.AsList().empty()) {
+    if (e != nullptr && !e->value().AsList().empty()) {
       ValueList taken = Take(ctx, key, 1, end);
       return Reply::Of(Value::List({args[i], std::move(taken.front())}));
     }
@@ -153,10 +154,10 @@ Reply Lrange(ShardContext& ctx, const CommandArgs& args) {
   if (!ArgToInt(args[1], &start) || !ArgToInt(args[2], &stop)) {
     return Reply::Error(NotAnInteger());
   }
-  Entry* e = ctx.Find(KeyArg(args));
+  const Record* e = ctx.Find(KeyArg(args));
   if (e == nullptr) return Reply::Of(Value::List({}));
   if (!IsList(*e)) return WrongType();
-  const ValueList& list = e->value.AsList();
+  const ValueList& list = e->value().AsList();
   const int64_t len = static_cast<int64_t>(list.size());
   if (start < 0) start += len;  // cannot overflow: len >= 0 and start < 0
   if (stop < 0) stop += len;
@@ -168,10 +169,10 @@ Reply Lrange(ShardContext& ctx, const CommandArgs& args) {
 
 // LLEN key -> the list's length, 0 if the key does not exist.
 Reply Llen(ShardContext& ctx, const CommandArgs& args) {
-  Entry* e = ctx.Find(KeyArg(args));
+  const Record* e = ctx.Find(KeyArg(args));
   if (e == nullptr) return Count(0);
   if (!IsList(*e)) return WrongType();
-  return Count(e->value.AsList().size());
+  return Count(e->value().AsList().size());
 }
 
 }  // namespace

@@ -39,9 +39,9 @@ Reply Lock(ShardContext& ctx, const CommandArgs& args) {
     deadline = timeout_ms == 0 ? 0 : ctx.now_ms() + timeout_ms;
   }
   std::string_view name = args[0].AsStringView();
-  Entry* e = ctx.Peek(name);
-  if (e != nullptr && !e->value.is_string_like()) return Reply::Error(Status::WrongType());
-  if (e == nullptr || e->value.AsStringView() == token) {
+  const Record* e = ctx.Peek(name);
+  if (e != nullptr && !e->value().is_string_like()) return Reply::Error(Status::WrongType());
+  if (e == nullptr || e->value().AsStringView() == token) {
     ctx.Put(name, Value::String(token), ctx.now_ms() + ttl_ms);
     return Reply::Of(Value::Int(1));
   }
@@ -49,22 +49,22 @@ Reply Lock(ShardContext& ctx, const CommandArgs& args) {
   BlockRequest b;
   b.keys = {name};
   b.deadline_ms = deadline;
-  b.recheck_ms = e->expire_at_ms;  // the holder's lease runs out
+  b.recheck_ms = e->expire_at_ms();  // the holder's lease runs out
   return ctx.Block(std::move(b));
 }
 
 // The held lock's entry if token owns it, else the NOTOWNER reply in *err.
-Entry* Owned(ShardContext& ctx, std::string_view name, std::string_view token, Reply* err) {
-  Entry* e = ctx.Peek(name);
+const Record* Owned(ShardContext& ctx, std::string_view name, std::string_view token, Reply* err) {
+  const Record* e = ctx.Peek(name);
   if (e == nullptr) {
     *err = Reply::Error(Code::kNotOwner, "lock is not held");
     return nullptr;
   }
-  if (!e->value.is_string_like()) {
+  if (!e->value().is_string_like()) {
     *err = Reply::Error(Status::WrongType());
     return nullptr;
   }
-  if (e->value.AsStringView() != token) {
+  if (e->value().AsStringView() != token) {
     *err = Reply::Error(Code::kNotOwner, "lock is held by another owner");
     return nullptr;
   }

@@ -17,8 +17,8 @@ constexpr int64_t kMaxLeaseMs = int64_t{1} << 40;
 
 // The lease end of the lock `name`, or -1 if it is not held.
 int64_t LeaseEnd(Shard& shard, std::string_view name) {
-  Entry* e = shard.partition().Find(shard.ns, name, shard.now);
-  return e == nullptr ? -1 : e->expire_at_ms;
+  Record* e = shard.partition().Find(shard.ns, name, shard.now);
+  return e == nullptr ? -1 : e->expire_at_ms();
 }
 
 TEST_CASE("the lock family registers its commands", "[lock_family]") {

@@ -72,7 +72,7 @@ class FakeHost : public ShardHost {
     p.recheck_ms = request.recheck_ms;
     parked.push_back(std::move(p));
   }
-  void OnWrite(std::string_view, std::string_view key, const Entry*, uint64_t,
+  void OnWrite(std::string_view, std::string_view key, const Record*, uint64_t,
                const ListChange*) override {
     written.emplace_back(key);
   }

@@ -27,7 +27,7 @@ Reply Wait(ShardContext& ctx, const CommandArgs& args) {
   Reply error;
   if (!Deadline(ctx, args[1], &deadline, &error)) return error;
   std::string_view key = args[0].AsStringView();
-  if (Entry* e = ctx.Peek(key)) return Reply::Of(e->value);
+  if (const Record* e = ctx.Peek(key)) return Reply::Of(e->value().ToValue());
   if (ctx.timed_out()) return Reply::Nil();
   BlockRequest b;
   b.keys = {key};
@@ -45,12 +45,12 @@ Reply MWait(ShardContext& ctx, const CommandArgs& args) {
   BlockRequest b;
   for (size_t i = 1; i < args.size(); ++i) {
     std::string_view key = args[i].AsStringView();
-    Entry* e = ctx.Peek(key);
+    const Record* e = ctx.Peek(key);
     if (e == nullptr) {
       b.keys.push_back(key);
       values.emplace_back();
     } else {
-      values.push_back(e->value);
+      values.push_back(e->value().ToValue());
     }
   }
   if (b.keys.empty() || ctx.timed_out()) return Reply::Of(Value::List(std::move(values)));
@@ -67,8 +67,8 @@ Reply WaitAny(ShardContext& ctx, const CommandArgs& args) {
   BlockRequest b;
   for (size_t i = 1; i < args.size(); ++i) {
     std::string_view key = args[i].AsStringView();
-    if (Entry* e = ctx.Peek(key)) {
-      return Reply::Of(Value::List({args[i], e->value}));
+    if (const Record* e = ctx.Peek(key)) {
+      return Reply::Of(Value::List({args[i], e->value().ToValue()}));
     }
     b.keys.push_back(key);
   }
@@ -92,10 +92,10 @@ Reply WaitAnyV(ShardContext& ctx, const CommandArgs& args) {
       return Reply::Error(Code::kInvalidArgument, "version must be an integer >= 0");
     }
     std::string_view key = args[i].AsStringView();
-    Entry* e = ctx.Peek(key);
-    if (e != nullptr && e->version != static_cast<uint64_t>(seen)) {
-      return Reply::Of(
-          Value::List({args[i], e->value, Value::Int(static_cast<int64_t>(e->version))}));
+    const Record* e = ctx.Peek(key);
+    if (e != nullptr && e->version() != static_cast<uint64_t>(seen)) {
+      return Reply::Of(Value::List(
+          {args[i], e->value().ToValue(), Value::Int(static_cast<int64_t>(e->version()))}));
     }
     b.keys.push_back(key);
   }

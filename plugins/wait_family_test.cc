@@ -20,9 +20,9 @@ const Value kNil;
 
 // The version of key's entry.
 int64_t VersionOf(Shard& shard, std::string_view key) {
-  Entry* e = shard.partition().Find(shard.ns, key, shard.now);
+  Record* e = shard.partition().Find(shard.ns, key, shard.now);
   REQUIRE(e != nullptr);
-  return static_cast<int64_t>(e->version);
+  return static_cast<int64_t>(e->version());
 }
 
 TEST_CASE("the wait family registers its commands", "[wait_family]") {

@@ -272,6 +272,16 @@ void AppendValue(std::string* out, const Value& v) {
   Pack(pk, out, v);
 }
 
+void AppendValue(std::string* out, const ValueRef& v) {
+  if (v.boxed() != nullptr) {
+    AppendValue(out, *v.boxed());
+  } else if (v.type() == ValueType::kBytes) {
+    AppendBytes(out, v.AsStringView());
+  } else {
+    AppendString(out, v.AsStringView());
+  }
+}
+
 void AppendSimple(std::string* out, std::string_view text) {
   StringSink sink{out};
   Packer pk(sink);
@@ -290,6 +300,13 @@ void AppendString(std::string* out, std::string_view s) {
   Packer pk(sink);
   pk.pack_str(static_cast<uint32_t>(s.size()));
   pk.pack_str_body(s.data(), s.size());
+}
+
+void AppendBytes(std::string* out, std::string_view b) {
+  StringSink sink{out};
+  Packer pk(sink);
+  pk.pack_bin(static_cast<uint32_t>(b.size()));
+  pk.pack_bin_body(b.data(), b.size());
 }
 
 Status DecodeValue(std::string_view data, Value* out, bool* simple) {

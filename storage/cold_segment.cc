@@ -103,7 +103,7 @@ ColdRecordEncoder::ColdRecordEncoder() : cctx_(ZSTD_createCCtx()) {}
 ColdRecordEncoder::~ColdRecordEncoder() { ZSTD_freeCCtx(cctx_); }
 
 size_t ColdRecordEncoder::Append(std::string_view ns, std::string_view key, uint64_t version,
-                                 const Value& value, std::string* out) {
+                                 const ValueRef& value, std::string* out) {
   payload_.clear();
   protocol::AppendValue(&payload_, value);
   std::string_view stored = payload_;

@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "core/value.h"
+#include "core/value_ref.h"
 #include "storage/env.h"
 
 struct ZSTD_CCtx_s;
@@ -54,7 +55,7 @@ class ColdRecordEncoder {
 
   // Appends the record of key's value to out; returns the record's length. The value is
   // compressed (zstd) when that saves at least an eighth of it.
-  size_t Append(std::string_view ns, std::string_view key, uint64_t version, const Value& value,
+  size_t Append(std::string_view ns, std::string_view key, uint64_t version, const ValueRef& value,
                 std::string* out);
 
   uint64_t raw_bytes() const { return raw_bytes_; }        // encoded values, uncompressed

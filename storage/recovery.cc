@@ -143,7 +143,9 @@ bool LoadSnapshotSet(Env* env, const std::string& dir, const SnapshotSet& set, u
           for (size_t seg = 0; seg < table.segment_count(); ++seg) {
             // The staged partition goes right after: its entries are moved, not copied.
             for (Record* r : table.segment(seg)) {
-              dst.Restore(ns, r->key(), std::move(r->entry()), o.now_ms);
+              Entry e;
+              r->TakeInto(&e);
+              dst.Restore(ns, r->key(), std::move(e), o.now_ms);
             }
           }
         }

@@ -166,10 +166,10 @@ class DataDir {
   }
 
   // The entry of key in the partition its shard owns (checked), or nullptr.
-  const Entry* Get(std::string_view key, std::string_view ns = "") {
+  const Record* Get(std::string_view key, std::string_view ns = "") {
     const uint32_t n = static_cast<uint32_t>(result.partitions.size());
     for (uint32_t i = 0; i < n; ++i) {
-      const Entry* e = result.partitions[i]->Find(ns, key, kNow);
+      const Record* e = result.partitions[i]->Find(ns, key, kNow);
       if (e != nullptr) {
         CHECK(i == ShardOf(key, n));
         return e;
@@ -178,10 +178,10 @@ class DataDir {
     return nullptr;
   }
   Value ValueOf(std::string_view key) {
-    const Entry* e = Get(key);
+    const Record* e = Get(key);
     INFO("key " << key);
     REQUIRE(e != nullptr);
-    return e->value;
+    return e->value().ToValue();
   }
 
   bool Warned(const std::string& part) const {
@@ -338,9 +338,9 @@ TEST_CASE("Entries expired by now are neither loaded nor resurrected by the WAL"
   CHECK(d.Get("snap-expired") == nullptr);
   CHECK(d.Get("list") == nullptr);
   REQUIRE(d.Get("wal-live") != nullptr);
-  CHECK(d.Get("wal-live")->expire_at_ms == kNow + 60000);
+  CHECK(d.Get("wal-live")->expire_at_ms() == kNow + 60000);
   REQUIRE(d.Get("snap-live") != nullptr);
-  CHECK(d.Get("snap-live")->expire_at_ms == kNow + 1);
+  CHECK(d.Get("snap-live")->expire_at_ms() == kNow + 1);
   CHECK(d.result.keys == 2);
   CHECK(d.result.partitions[0]->FindForRestore("", "snap-expired") == nullptr);
 }
@@ -566,7 +566,7 @@ void CheckResharded(DataDir& d, uint32_t n, int keys) {
           INFO("key " << r->key() << " in shard " << s);
           CHECK(ShardOf(r->key(), n) == s);
           // New writes get versions above every version a key of this shard had.
-          CHECK(p.last_version() >= r->version);
+          CHECK(p.last_version() >= r->version());
           ++total;
         }
       }
@@ -704,7 +704,7 @@ TEST_CASE("Versions continue above the highest persisted one", "[recovery]") {
   REQUIRE(d.Recover(1).ok());
   CHECK(d.result.partitions[0]->last_version() == 500);
   // A write after recovery takes a version no key has had.
-  CHECK(d.result.partitions[0]->Put("", "c", S("c"), kNoExpiry).version == 501);
+  CHECK(d.result.partitions[0]->Put("", "c", S("c"), kNoExpiry)->version() == 501);
 
   DataDir w;  // a DEL and an ignored pop in the WAL count too
   w.OpenWal(1);

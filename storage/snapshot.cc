@@ -44,13 +44,14 @@ std::string EncodeSnapshotHeader(const SnapshotHeader& h) {
   return out;
 }
 
-void SnapshotBlockBuilder::Add(std::string_view ns, std::string_view key, const Entry& e) {
+void SnapshotBlockBuilder::Add(std::string_view ns, std::string_view key, uint64_t version,
+                               int64_t expire_at_ms, const ValueRef& v) {
   PutLengthPrefixed(&payload_, ns);
   PutLengthPrefixed(&payload_, key);
-  PutFixed64(&payload_, e.version);
-  PutFixed64(&payload_, static_cast<uint64_t>(e.expire_at_ms));
+  PutFixed64(&payload_, version);
+  PutFixed64(&payload_, static_cast<uint64_t>(expire_at_ms));
   std::string value;
-  AppendStoredValue(&value, e.value);
+  AppendStoredValue(&value, v);
   PutLengthPrefixed(&payload_, value);
   ++entries_;
 }

@@ -10,7 +10,9 @@
 #include <string_view>
 
 #include "core/entry.h"
+#include "core/record.h"
 #include "core/status.h"
+#include "core/value_ref.h"
 #include "storage/env.h"
 
 namespace dbkv::storage {
@@ -37,7 +39,14 @@ Status ReadSnapshotHeader(Env* env, const std::string& path, SnapshotHeader* hea
 // Builds one block of entries.
 class SnapshotBlockBuilder {
  public:
-  void Add(std::string_view ns, std::string_view key, const Entry& e);
+  void Add(std::string_view ns, std::string_view key, uint64_t version, int64_t expire_at_ms,
+           const ValueRef& value);
+  void Add(std::string_view ns, std::string_view key, const Entry& e) {
+    Add(ns, key, e.version, e.expire_at_ms, ValueRef(&e.value));
+  }
+  void Add(std::string_view ns, const Record& r) {
+    Add(ns, r.key(), r.version(), r.expire_at_ms(), r.value());
+  }
   size_t entries() const { return entries_; }
   size_t bytes() const { return payload_.size(); }
   bool empty() const { return entries_ == 0; }

@@ -24,6 +24,14 @@ void AppendStoredValue(std::string* out, const Value& v) {
   out->append(3, '\0');
 }
 
+void AppendStoredValue(std::string* out, const ValueRef& v) {
+  if (v.boxed() != nullptr) {
+    AppendStoredValue(out, *v.boxed());
+  } else {
+    protocol::AppendValue(out, v);
+  }
+}
+
 Status DecodeStoredValue(std::string_view bytes, Value* v) {
   if (bytes.size() == kColdRefBytes && static_cast<uint8_t>(bytes[0]) == 0xd8 &&
       bytes[1] == protocol::kExtColdRef) {

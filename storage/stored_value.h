@@ -9,10 +9,13 @@
 
 #include "core/status.h"
 #include "core/value.h"
+#include "core/value_ref.h"
 
 namespace dbkv::storage {
 
 void AppendStoredValue(std::string* out, const Value& v);
+// The same for a record's value (an inline string is written as the Value it stands for).
+void AppendStoredValue(std::string* out, const ValueRef& v);
 // Decodes exactly one stored value filling bytes. Errors: kCorruption with the reason.
 Status DecodeStoredValue(std::string_view bytes, Value* v);
 

@@ -9,7 +9,7 @@ namespace {
 
 // Values as stored (a cold value as its place on disk: an expiry change to a cold key logs
 // the key's record reference, never loading it).
-void PutValue(std::string* out, const Value& v) {
+void PutValue(std::string* out, const ValueRef& v) {
   std::string bytes;
   AppendStoredValue(&bytes, v);
   PutLengthPrefixed(out, bytes);
@@ -34,7 +34,13 @@ void MutationEncoder::Head(MutationType t, std::string_view ns, std::string_view
 void MutationEncoder::Put(std::string_view ns, std::string_view key, const Entry& e) {
   Head(MutationType::kPut, ns, key, e.version);
   PutFixed64(out_, static_cast<uint64_t>(e.expire_at_ms));
-  PutValue(out_, e.value);
+  PutValue(out_, ValueRef(&e.value));
+}
+
+void MutationEncoder::Put(std::string_view ns, const Record& r) {
+  Head(MutationType::kPut, ns, r.key(), r.version());
+  PutFixed64(out_, static_cast<uint64_t>(r.expire_at_ms()));
+  PutValue(out_, r.value());
 }
 
 void MutationEncoder::Del(std::string_view ns, std::string_view key, uint64_t version) {
@@ -138,8 +144,8 @@ bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms, const ColdLo
     case MutationType::kPush:
     case MutationType::kPop: {
       p->SeenVersion(m.version);
-      Entry* e = p->FindForRestore(m.ns, m.key);
-      if (e != nullptr && e->version >= m.version) return false;  // already in the state
+      Record* e = p->FindForRestore(m.ns, m.key);
+      if (e != nullptr && e->version() >= m.version) return false;  // already in the state
       const bool push = m.type == MutationType::kPush;
       if (push && m.expire_at_ms != kNoExpiry && m.expire_at_ms <= now_ms) {
         // The list this push left has expired since: it is gone, older states with it (as a
@@ -155,11 +161,13 @@ bool ApplyMutation(Partition* p, const Mutation& m, int64_t now_ms, const ColdLo
         e = nullptr;
       }
       if (!push && e == nullptr) return false;
-      if (e != nullptr && e->value.is_cold() && load_cold != nullptr) {
+      if (e != nullptr && e->is_cold() && load_cold != nullptr) {
         Value loaded;
-        if ((*load_cold)(e->value.cold_ref(), &loaded).ok()) p->MakeHot(*e, std::move(loaded));
+        if ((*load_cold)(e->value().cold_ref(), &loaded).ok()) {
+          e = p->MakeHot(m.ns, e, std::move(loaded));
+        }
       }
-      if (e != nullptr && e->value.type() != ValueType::kList) return false;
+      if (e != nullptr && e->value().type() != ValueType::kList) return false;
       EntryRef ref = p->RestoreUpsert(m.ns, m.key);
       if (ref.created) ref.entry->value = Value::List({});
       if (push) ref.entry->expire_at_ms = m.expire_at_ms;

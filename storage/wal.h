@@ -12,6 +12,7 @@
 
 #include "core/entry.h"
 #include "core/partition.h"
+#include "core/record.h"
 #include "core/status.h"
 #include "core/value.h"
 
@@ -29,6 +30,7 @@ class MutationEncoder {
  public:
   explicit MutationEncoder(std::string* out) : out_(out) {}
   void Put(std::string_view ns, std::string_view key, const Entry& e);
+  void Put(std::string_view ns, const Record& r);
   void Del(std::string_view ns, std::string_view key, uint64_t version);
   // expire_at_ms: the list's expiry after the push (a push keeps it, or creates the list
   // without one), so that replay never brings back a list that has expired since.

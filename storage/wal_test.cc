@@ -296,7 +296,7 @@ class Replay {
     return Apply(bytes);
   }
 
-  const Entry* Get(std::string_view key) { return p.Find("", key, now); }
+  const Record* Get(std::string_view key) { return p.Find("", key, now); }
 
   Partition p;
   int64_t now = kNow;
@@ -319,10 +319,10 @@ TEST_CASE("Replay applies a newer PUT and ignores an older one", "[wal][replay]"
   CHECK_FALSE(r.Put("k", S("v3"), 3));
   CHECK_FALSE(r.Put("k", S("v5 again"), 5));
   REQUIRE(r.Get("k") != nullptr);
-  CHECK(r.Get("k")->value == S("v5"));
+  CHECK(r.Get("k")->value() == S("v5"));
   CHECK(r.Put("k", S("v9"), 9));
-  CHECK(r.Get("k")->value == S("v9"));
-  CHECK(r.Get("k")->version == 9);
+  CHECK(r.Get("k")->value() == S("v9"));
+  CHECK(r.Get("k")->version() == 9);
 }
 
 TEST_CASE("Replay applies a DEL only to an older entry", "[wal][replay]") {
@@ -343,18 +343,18 @@ TEST_CASE("Replay keeps the version counter above every version it saw", "[wal][
   r.Put("old", S("v"), 3);
   CHECK(r.p.last_version() == 20);
   // A new write continues above.
-  CHECK(r.p.Put("", "new", S("n"), kNoExpiry).version == 21);
+  CHECK(r.p.Put("", "new", S("n"), kNoExpiry)->version() == 21);
 }
 
 TEST_CASE("Replay of pushes and pops rebuilds the list", "[wal][replay]") {
   Replay r;
   CHECK(r.Push("l", {S("a"), S("b")}, 1, /*tail=*/true));   // creates [a, b]
   CHECK(r.Push("l", {S("x"), S("y")}, 2, /*tail=*/false));  // LPUSH x y: [y, x, a, b]
-  CHECK(r.Get("l")->value == Value::List({S("y"), S("x"), S("a"), S("b")}));
+  CHECK(r.Get("l")->value() == Value::List({S("y"), S("x"), S("a"), S("b")}));
   CHECK(r.Pop("l", 1, 3, /*tail=*/false));  // [x, a, b]
   CHECK(r.Pop("l", 2, 4, /*tail=*/true));   // [x]
-  CHECK(r.Get("l")->value == Value::List({S("x")}));
-  CHECK(r.Get("l")->version == 4);
+  CHECK(r.Get("l")->value() == Value::List({S("x")}));
+  CHECK(r.Get("l")->version() == 4);
 }
 
 TEST_CASE("Replay of a push or pop the entry already holds changes nothing", "[wal][replay]") {
@@ -363,11 +363,11 @@ TEST_CASE("Replay of a push or pop the entry already holds changes nothing", "[w
   r.Put("l", Value::List({S("b"), S("c")}), 3);
   CHECK_FALSE(r.Push("l", {S("c")}, 2, /*tail=*/true));
   CHECK_FALSE(r.Pop("l", 1, 3, /*tail=*/false));
-  CHECK(r.Get("l")->value == Value::List({S("b"), S("c")}));
+  CHECK(r.Get("l")->value() == Value::List({S("b"), S("c")}));
   // And a record replayed twice (written again after a WAL failure) applies once.
   CHECK(r.Push("l", {S("d")}, 4, /*tail=*/true));
   CHECK_FALSE(r.Push("l", {S("d")}, 4, /*tail=*/true));
-  CHECK(r.Get("l")->value == Value::List({S("b"), S("c"), S("d")}));
+  CHECK(r.Get("l")->value() == Value::List({S("b"), S("c"), S("d")}));
 }
 
 TEST_CASE("Replay ignores a pop on a missing key", "[wal][replay]") {
@@ -387,7 +387,7 @@ TEST_CASE("Replay never resurrects an entry that expired by now", "[wal][replay]
   CHECK(r.Get("j") == nullptr);
   // A live PUT with an expiry keeps it.
   CHECK(r.Put("t", S("v"), 3, kNow + 1000));
-  CHECK(r.Get("t")->expire_at_ms == kNow + 1000);
+  CHECK(r.Get("t")->expire_at_ms() == kNow + 1000);
 }
 
 TEST_CASE("Replay of a push onto a list that has expired since does not resurrect it",
@@ -406,9 +406,9 @@ TEST_CASE("Replay of a push keeps the list's expiry", "[wal][replay]") {
   Replay r;
   r.Put("l", Value::List({S("a")}), 1, kNow + 5000);
   CHECK(r.Push("l", {S("b")}, 2, /*tail=*/true, kNow + 5000));
-  CHECK(r.Get("l")->expire_at_ms == kNow + 5000);
+  CHECK(r.Get("l")->expire_at_ms() == kNow + 5000);
   CHECK(r.Push("new", {S("x")}, 3, /*tail=*/true));
-  CHECK(r.Get("new")->expire_at_ms == kNoExpiry);
+  CHECK(r.Get("new")->expire_at_ms() == kNoExpiry);
 }
 
 TEST_CASE("Replay of a push after the old entry expired starts a new list", "[wal][replay]") {
@@ -419,8 +419,8 @@ TEST_CASE("Replay of a push after the old entry expired starts a new list", "[wa
   // At run time the old list had expired when this push came: it made a fresh list.
   CHECK(r.Push("l", {S("new")}, 2, /*tail=*/true, kNoExpiry));
   REQUIRE(r.Get("l") != nullptr);
-  CHECK(r.Get("l")->value == Value::List({S("new")}));
-  CHECK(r.Get("l")->expire_at_ms == kNoExpiry);
+  CHECK(r.Get("l")->value() == Value::List({S("new")}));
+  CHECK(r.Get("l")->expire_at_ms() == kNoExpiry);
 }
 
 TEST_CASE("Replay skips a push or pop onto an older entry that is not a list", "[wal][replay]") {
@@ -428,7 +428,7 @@ TEST_CASE("Replay skips a push or pop onto an older entry that is not a list", "
   r.Put("s", S("string"), 1);
   CHECK_FALSE(r.Push("s", {S("x")}, 2, true));
   CHECK_FALSE(r.Pop("s", 1, 3, true));
-  CHECK(r.Get("s")->value == S("string"));
+  CHECK(r.Get("s")->value() == S("string"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "core/entry.h"
 #include "core/partition.h"
+#include "core/record.h"
 #include "core/reply.h"
 #include "core/value.h"
 
@@ -42,11 +43,11 @@ struct ListChange {
 class ColdResolver {
  public:
   virtual ~ColdResolver() = default;
-  // e is key's entry and its value is cold: returns an entry with the value loaded — e itself,
-  // with the value back in memory, or a copy for the running command only — or nullptr if
-  // the value cannot be read (the tier has reported why). for_write: the command will modify
-  // the entry (it must be e itself).
-  virtual Entry* Resolve(std::string_view ns, std::string_view key, Entry* e, bool for_write) = 0;
+  // r is key's record and its value is cold: returns a record with the value loaded — key's own,
+  // with the value back in memory (r may have moved), or a copy for the running command only —
+  // or nullptr if the value cannot be read (the tier has reported why). for_write: the command
+  // will modify the entry (it must be key's own record).
+  virtual Record* Resolve(std::string_view ns, std::string_view key, Record* r, bool for_write) = 0;
 };
 
 // What a shard offers handlers beyond its partition. Implemented by the shard actor.
@@ -55,17 +56,18 @@ class ShardHost {
   virtual ~ShardHost() = default;
   // Parks the command being run (see BlockRequest).
   virtual void Block(BlockRequest request) = 0;
-  // key of namespace ns was written: entry is its state after the write (null: removed by a
+  // key of namespace ns was written: record is its state after the write (null: removed by a
   // write of version `version`); change, if given, says what changed in a list.
-  virtual void OnWrite(std::string_view ns, std::string_view key, const Entry* entry,
+  virtual void OnWrite(std::string_view ns, std::string_view key, const Record* record,
                        uint64_t version, const ListChange* change) = 0;
   // Commands blocked on this shard.
   virtual size_t blocked_count() const = 0;
 };
 
-// Shard-local access to the entries of the keys a command owns. Only valid during the handler
-// call, on the shard's thread. Every access is scoped to the connection's namespace, and
-// expired entries are never returned.
+// Shard-local access to the keys a command owns. Only valid during the handler call, on the
+// shard's thread. Every access is scoped to the connection's namespace, and expired keys are
+// never returned. A record found is valid until that key is written or erased: read what is
+// needed from it before writing it (core/record.h).
 class ShardContext {
  public:
   ShardContext(Partition* partition, uint32_t shard_id, uint32_t shard_count,
@@ -92,28 +94,36 @@ class ShardContext {
   uint32_t shard_id() const { return shard_id_; }
   uint32_t shard_count() const { return shard_count_; }
 
-  // The live entry of key, or nullptr. Counts a hit or a miss.
-  Entry* Find(std::string_view key) {
-    Entry* e = Loaded(key, partition_->Find(ns_, key, now_ms_));
-    partition_->RecordHit(e != nullptr);
-    return e;
+  // The live record of key, or nullptr. Counts a hit or a miss.
+  const Record* Find(std::string_view key) {
+    const Record* r = Loaded(key, partition_->Find(ns_, key, now_ms_));
+    partition_->RecordHit(r != nullptr);
+    return r;
   }
-  // The live entry of key, or nullptr, without counting a hit or miss (for writes).
-  Entry* Peek(std::string_view key) { return Loaded(key, partition_->Find(ns_, key, now_ms_)); }
+  // The live record of key, or nullptr, without counting a hit or miss (for writes).
+  const Record* Peek(std::string_view key) {
+    return Loaded(key, partition_->Find(ns_, key, now_ms_));
+  }
   // Creates or overwrites key.
-  Entry& Put(std::string_view key, Value value, int64_t expire_at_ms) {
-    Entry& e = partition_->Put(ns_, key, std::move(value), expire_at_ms);
-    Written(key, &e, e.version, nullptr);
-    return e;
+  const Record* Put(std::string_view key, const Value& value, int64_t expire_at_ms) {
+    const Record* r = partition_->Put(ns_, key, value, expire_at_ms);
+    Written(r->key(), r, r->version(), nullptr);
+    return r;
   }
-  // For modification in place: change ref.entry, then Commit(ref) (or Abort(ref)).
+  const Record* Put(std::string_view key, Value&& value, int64_t expire_at_ms) {
+    const Record* r = partition_->Put(ns_, key, std::move(value), expire_at_ms);
+    Written(r->key(), r, r->version(), nullptr);
+    return r;
+  }
+  // For a change: change *ref.entry, then Commit(ref) (or Abort(ref)).
   EntryRef Upsert(std::string_view key) {
     LoadForWrite(key);
     return partition_->Upsert(ns_, key, now_ms_);
   }
-  void Commit(const EntryRef& ref) {
-    partition_->Commit(ref);
-    Written(ref.key, ref.entry, ref.entry->version, nullptr);
+  const Record* Commit(const EntryRef& ref) {
+    const Record* r = partition_->Commit(ref);
+    Written(r->key(), r, r->version(), nullptr);
+    return r;
   }
   void Abort(const EntryRef& ref) { partition_->Abort(ref); }
   // For a small change to a large container: Upsert without measuring the value, then
@@ -123,9 +133,11 @@ class ShardContext {
     LoadForWrite(key);
     return partition_->UpsertUnmeasured(ns_, key, now_ms_);
   }
-  void CommitDelta(const EntryRef& ref, int64_t heap_delta, const ListChange* change = nullptr) {
-    partition_->CommitDelta(ref, heap_delta);
-    Written(ref.key, ref.entry, ref.entry->version, change);
+  const Record* CommitDelta(const EntryRef& ref, int64_t heap_delta,
+                            const ListChange* change = nullptr) {
+    const Record* r = partition_->CommitDelta(ref, heap_delta);
+    Written(r->key(), r, r->version(), change);
+    return r;
   }
   // Removes key; true if it existed.
   bool Erase(std::string_view key) {
@@ -153,19 +165,19 @@ class ShardContext {
   Partition* partition_;
   uint32_t shard_id_;
   uint32_t shard_count_;
-  void Written(std::string_view key, const Entry* e, uint64_t version, const ListChange* change) {
-    if (host_ != nullptr) host_->OnWrite(ns_, key, e, version, change);
+  void Written(std::string_view key, const Record* r, uint64_t version, const ListChange* change) {
+    if (host_ != nullptr) host_->OnWrite(ns_, key, r, version, change);
   }
-  // e with its value loaded if the command reads values and it is cold.
-  Entry* Loaded(std::string_view key, Entry* e) {
-    if (e == nullptr || !e->value.is_cold() || !loads_ || cold_ == nullptr) return e;
-    return cold_->Resolve(ns_, key, e, write_);
+  // r with its value loaded if the command reads values and it is cold.
+  Record* Loaded(std::string_view key, Record* r) {
+    if (r == nullptr || !r->is_cold() || !loads_ || cold_ == nullptr) return r;
+    return cold_->Resolve(ns_, key, r, write_);
   }
-  // Before an in-place change: a cold value comes back to memory first.
+  // Before a change: a cold value comes back to memory first.
   void LoadForWrite(std::string_view key) {
     if (!loads_ || cold_ == nullptr) return;
-    Entry* e = partition_->Find(ns_, key, now_ms_);
-    if (e != nullptr && e->value.is_cold()) cold_->Resolve(ns_, key, e, /*for_write=*/true);
+    Record* r = partition_->Find(ns_, key, now_ms_);
+    if (r != nullptr && r->is_cold()) cold_->Resolve(ns_, key, r, /*for_write=*/true);
   }
 
   std::string_view ns_;

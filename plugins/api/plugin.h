@@ -37,8 +37,9 @@ namespace dbkv {
 
 // Bumped on every incompatible change of the plugin API, so that the start-up error names the
 // versions. 2: kCmdNoLoad took bit 10 and kCmdStoredReply moved to bit 11; the fingerprint
-// covers the headers' text. 3: CommandSpec::keys is a KeySpec. 4: a KeyTable holds Record
-// pointers (core/record.h); Entry::version is 56 bits and Entry::flags 8.
+// covers the headers' text. 3: CommandSpec::keys is a KeySpec. 4: a key is a Record
+// (core/record.h): ShardContext::Find/Peek/Put/Commit give const Record* (value() is a
+// ValueRef), changes go through EntryRef::entry, OnWrite and Resolve take records.
 constexpr uint32_t kPluginApiVersion = 4;
 
 namespace plugin_abi {

@@ -67,9 +67,9 @@ Reply Throttle(ShardContext& ctx, const CommandArgs& args) {
   const Int128 now = Int128{ctx.now_ms()} * 1000;
   std::string_view key = args[0].AsStringView();
   Int128 tat = now;
-  if (dbkv::Entry* e = ctx.Peek(key)) {
-    if (e->value.type() != dbkv::ValueType::kInt) return Reply::Error(dbkv::Status::WrongType());
-    tat = std::max<Int128>(e->value.AsInt(), now);
+  if (const dbkv::Record* e = ctx.Peek(key)) {
+    if (e->value().type() != dbkv::ValueType::kInt) return Reply::Error(dbkv::Status::WrongType());
+    tat = std::max<Int128>(e->value().AsInt(), now);
   }
   const Int128 new_tat = tat + increment;
   const Int128 allow_at = new_tat - tolerance;

@@ -17,8 +17,8 @@ constexpr uint64_t OldFingerprint() {
 }
 
 dbkv::Reply OldGet(dbkv::ShardContext& ctx, const dbkv::CommandArgs& args) {
-  dbkv::Entry* e = ctx.Find(args[0].AsStringView());
-  return e == nullptr ? dbkv::Reply::Nil() : dbkv::Reply::Of(e->value);
+  const dbkv::Record* e = ctx.Find(args[0].AsStringView());
+  return e == nullptr ? dbkv::Reply::Nil() : dbkv::Reply::Of(e->value().ToValue());
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+#include "core/record.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "core/key_table.h"
+
+namespace dbkv {
+namespace {
+
+// n bytes of every value, NULs and high bytes included.
+std::string Bytes(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>((i * 131 + static_cast<size_t>(seed)) & 0xff);
+  return s;
+}
+
+const std::vector<size_t> kLengths = {0, 1, 14, 15, 16, 17, 255, 256, 511, 512, 513, 4096, 1 << 20};
+
+Entry MakeEntry(Value v, int64_t expire_at_ms, uint64_t version = 7) {
+  Entry e;
+  e.value = std::move(v);
+  e.expire_at_ms = expire_at_ms;
+  e.version = version;
+  e.access = 1234;
+  e.flags = kEntryColdRead;
+  return e;
+}
+
+void CheckHolds(const Record& r, std::string_view key, const Value& v, int64_t expire_at_ms) {
+  CHECK(r.key() == key);
+  CHECK(r.value() == v);
+  CHECK(r.value().ToValue() == v);
+  CHECK(r.value().type() == v.type());
+  CHECK(r.expire_at_ms() == expire_at_ms);
+  CHECK(r.HasExpiry() == (expire_at_ms != kNoExpiry));
+  CHECK(r.is_inline() == Record::Inlines(v));
+  CHECK(r.AllocBytes() == Record::AllocBytesFor(key.size(), v, expire_at_ms != kNoExpiry));
+}
+
+}  // namespace
+
+TEST_CASE("a record holds keys and values of every length exactly", "[record]") {
+  for (size_t kn : {size_t{0}, size_t{15}, size_t{16}, size_t{53}, size_t{513}}) {
+    const std::string key = Bytes(kn, 1);
+    for (size_t vn : kLengths) {
+      for (const Value& v : {Value::String(Bytes(vn, 2)), Value::Bytes(Bytes(vn, 3))}) {
+        for (int64_t expiry : {kNoExpiry, int64_t{1'700'000'000'000}}) {
+          INFO("key " << kn << " value " << vn << " " << ValueTypeName(v.type()) << " expiry "
+                      << expiry);
+          Record* r = Record::Make(key, MakeEntry(v, expiry));
+          CheckHolds(*r, key, v, expiry);
+          CHECK(r->version() == 7);
+          CHECK(r->access() == 1234);
+          CHECK(r->flags() == kEntryColdRead);
+          CHECK(r->is_inline() == (vn <= Record::kInlineMax));
+          const Entry copy = r->Copy();
+          CHECK(copy.value == v);
+          CHECK(copy.expire_at_ms == expiry);
+          CHECK(copy.version == 7);
+          Record::Delete(r);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("a record holds every other type boxed", "[record]") {
+  const std::vector<Value> values = {Value::Null(),
+                                     Value::Bool(true),
+                                     Value::Int(-5),
+                                     Value::Double(2.5),
+                                     Value::Dec(Decimal::FromInt(110)),
+                                     Value::List({Value::Int(1), Value::String(Bytes(600, 4))}),
+                                     Value::Map({{Value::String("a"), Value::Int(1)}}),
+                                     Value::Cold(ColdRef{3, 4096, 200, ValueType::kString})};
+  for (const Value& v : values) {
+    INFO(v.DebugString());
+    Record* r = Record::Make("k", MakeEntry(v, kNoExpiry));
+    CheckHolds(*r, "k", v, kNoExpiry);
+    CHECK_FALSE(r->is_inline());
+    CHECK(r->is_cold() == v.is_cold());
+    CHECK(r->Charge() == r->AllocBytes() + v.HeapBytes());
+    Record::Delete(r);
+  }
+}
+
+TEST_CASE("Reset rewrites a record in place or moves it, key intact", "[record]") {
+  const std::string key = Bytes(53, 5);
+  // Every pair of shapes: inline and boxed values, with and without an expiry.
+  const std::vector<std::pair<Value, int64_t>> shapes = {
+      {Value::String(Bytes(171, 6)), 1'700'000'000'000},
+      {Value::String(Bytes(170, 7)), 1'700'000'000'000},  // the same class: in place
+      {Value::String(Bytes(171, 8)), kNoExpiry},
+      {Value::Bytes(Bytes(0, 9)), kNoExpiry},
+      {Value::String(Bytes(Record::kInlineMax + 1, 10)), 1'700'000'000'000},
+      {Value::Int(42), kNoExpiry},
+      {Value::List({Value::Int(1)}), 5},
+      {Value::String(Bytes(Record::kInlineMax, 11)), 5},
+  };
+  for (const auto& [from, from_expiry] : shapes) {
+    for (const auto& [to, to_expiry] : shapes) {
+      Record* r = Record::Make(key, MakeEntry(from, from_expiry));
+      const size_t before = r->AllocBytes();
+      Record* now = Record::Reset(r, MakeEntry(to, to_expiry, 9));
+      CheckHolds(*now, key, to, to_expiry);
+      CHECK(now->version() == 9);
+      if (now == r) {
+        CHECK(now->AllocBytes() == before);  // in place only within the same size class
+      } else {
+        CHECK(r->key() == key);  // the old record still has its key for the table
+        CHECK(now->AllocBytes() != before);
+        Record::Delete(r);
+      }
+      Record::Delete(now);
+    }
+  }
+}
+
+TEST_CASE("TakeInto moves a boxed value out and Reset puts it back", "[record]") {
+  Record* r = Record::Make("list", MakeEntry(Value::List({Value::String(Bytes(100, 1))}), 9));
+  const ValueList* items = &r->value().AsList();
+  Entry e;
+  r->TakeInto(&e);
+  CHECK(&e.value.AsList() == items);  // moved, not copied
+  CHECK(e.expire_at_ms == 9);
+  e.value.MutableList().push_back(Value::Int(2));
+  Record* now = Record::Reset(r, std::move(e));
+  CHECK(now == r);  // still boxed, same size: in place
+  CHECK(now->value().AsList().size() == 2);
+  Record::Delete(now);
+
+  // An inline value is copied out; the record keeps it until Reset.
+  Record* s = Record::Make("s", MakeEntry(Value::String("hello"), kNoExpiry));
+  Entry t;
+  s->TakeInto(&t);
+  CHECK(t.value == Value::String("hello"));
+  CHECK(s->value() == Value::String("hello"));
+  Record::Delete(s);
+}
+
+TEST_CASE("a KeyTable follows a record that moved", "[record]") {
+  KeyTable t;
+  for (int i = 0; i < 100; ++i) t.TryEmplace("k" + std::to_string(i));
+  Record* r = t.Find("k7");
+  Record* now = Record::Reset(r, MakeEntry(Value::String(Bytes(400, 1)), 5));
+  REQUIRE(now != r);
+  t.Replace(r, now);
+  Record::Delete(r);
+  CHECK(t.Find("k7") == now);
+  CHECK(t.Find("k7")->value() == Value::String(Bytes(400, 1)));
+  CHECK(t.Erase("k7"));
+  CHECK(t.size() == 99);
+}
+
+}  // namespace dbkv
