@@ -7,7 +7,9 @@
 namespace dbkv {
 
 CommandRunner::CommandRunner(Partition* partition, uint32_t shard_id, uint32_t shard_count)
-    : ctx_(partition, shard_id, shard_count, this), waiters_(shard_id, this) {}
+    : partition_(partition),
+      ctx_(partition, shard_id, shard_count, this),
+      waiters_(shard_id, this) {}
 
 CommandRunner::~CommandRunner() = default;
 
@@ -22,17 +24,28 @@ void CommandRunner::OnWrite(std::string_view ns, std::string_view key, const Rec
   waiters_.OnKeyWritten(ns, key);
 }
 
+Reply CallHandler(const CommandSpec& cmd, ShardContext& ctx, Partition* partition,
+                  const CommandArgs& args) {
+  Reply reply;
+  try {
+    reply = cmd.shard(ctx, args);
+  } catch (const std::exception& e) {
+    // A handler (a plugin's, most likely) threw: answer with an error, keep the shard alive.
+    reply = Reply::Error(Code::kInternal, cmd.name + " failed: " + e.what());
+  }
+  if (partition->HasOpenChange()) {
+    // Upsert without Commit or Abort (it threw, or forgot): the key goes back as it was.
+    partition->AbortOpenChange();
+    if (reply.ok()) reply = Reply::Error(Code::kInternal, cmd.name + " left a change unfinished");
+  }
+  return reply;
+}
+
 Reply CommandRunner::Invoke(ShardOp& op, int64_t now_ms, bool timed_out, BlockRequest* block) {
   ctx_.Reset(op.ns, now_ms, timed_out, ReadsValues(*op.cmd, op.args),
              (op.cmd->flags & kCmdWrite) != 0);
   blocked_ = false;
-  Reply reply;
-  try {
-    reply = op.cmd->shard(ctx_, op.args);
-  } catch (const std::exception& e) {
-    // A handler (a plugin's, most likely) threw: answer with an error, keep the shard alive.
-    reply = Reply::Error(Code::kInternal, op.cmd->name + " failed: " + e.what());
-  }
+  Reply reply = CallHandler(*op.cmd, ctx_, partition_, op.args);
   if (reply.blocked && !blocked_) {
     reply = Reply::Error(Code::kInternal, op.cmd->name + " returned blocked without blocking");
   } else if (!reply.blocked && blocked_) {

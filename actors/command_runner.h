@@ -24,6 +24,11 @@ class WriteListener {
                        uint64_t version, const ListChange* change) = 0;
 };
 
+// Runs cmd's shard handler: a handler that throws is answered with INTERNAL, and a change it
+// began (Upsert) and did not finish is abandoned, the key as it was.
+Reply CallHandler(const CommandSpec& cmd, ShardContext& ctx, Partition* partition,
+                  const CommandArgs& args);
+
 class CommandRunner final : public ShardHost {
  public:
   CommandRunner(Partition* partition, uint32_t shard_id, uint32_t shard_count);
@@ -52,6 +57,7 @@ class CommandRunner final : public ShardHost {
   size_t blocked_count() const override { return waiters_.size(); }
 
  private:
+  Partition* partition_;
   ShardContext ctx_;
   Waiters waiters_;
   WriteListener* listener_ = nullptr;

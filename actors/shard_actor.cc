@@ -97,11 +97,7 @@ void RunBatch(Partition& partition, uint32_t shard_id, uint32_t shard_count, Sha
   const int64_t now_ms = WallClockMs();
   for (ShardOp& op : batch.ops) {
     ctx.Reset(op.ns, now_ms);
-    try {
-      *op.reply = op.cmd->shard(ctx, op.args);
-    } catch (const std::exception& e) {
-      *op.reply = Reply::Error(Code::kInternal, op.cmd->name + " failed: " + e.what());
-    }
+    *op.reply = CallHandler(*op.cmd, ctx, &partition, op.args);
     if (op.reply->blocked) *op.reply = Reply::Error(Code::kInternal, "blocking not supported");
   }
 }

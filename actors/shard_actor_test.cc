@@ -37,6 +37,28 @@ class Commands {
     };
     const Status registered = registry_.Register(std::move(boom));  // not inside REQUIRE:
     REQUIRE(registered.ok());  // Catch expands it twice, which reads as a second move
+    // Faulty changes: Upsert, then throw (BOOMUP), return without Commit (HALFUP), or open a
+    // second change (TWOUP).
+    const auto faulty = [&](const char* name, int how) {
+      CommandSpec s;
+      s.name = name;
+      s.flags = kCmdWrite;
+      s.min_args = 1;
+      s.max_args = 1;
+      s.keys = KeySpec::One(0);
+      s.shard = [how](ShardContext& ctx, const CommandArgs& args) -> Reply {
+        EntryRef ref = ctx.Upsert(args[0].AsStringView());
+        ref.entry->value = Value::String("changed");
+        if (how == 0) throw std::runtime_error("kaboom");
+        if (how == 2) ctx.Upsert("other");
+        return Reply::Ok();
+      };
+      const Status ok = registry_.Register(std::move(s));
+      REQUIRE(ok.ok());
+    };
+    faulty("BOOMUP", 0);
+    faulty("HALFUP", 1);
+    faulty("TWOUP", 2);
   }
 
   const CommandSpec* Find(std::string_view name) const {
@@ -222,6 +244,27 @@ TEST_CASE("RunBatch answers a throwing handler with INTERNAL and goes on", "[sha
   CHECK(t.reply(boom).code == Code::kInternal);
   CHECK(t.reply(boom).error == "BOOM failed: kaboom");
   CHECK(t.value(after) == S("v"));
+}
+
+TEST_CASE("a change a handler leaves open is undone, the key as it was", "[shard]") {
+  Commands commands;
+  Partition partition;
+  TestBatch t(commands);
+  t.Add("SET", {S("k"), S("v")});
+  const size_t boom = t.Add("BOOMUP", {S("k")});
+  const size_t half = t.Add("HALFUP", {S("k")});
+  const size_t two = t.Add("TWOUP", {S("k")});
+  const size_t fresh = t.Add("HALFUP", {S("new")});
+  const size_t get = t.Add("GET", {S("k")});
+  const size_t exists = t.Add("EXISTS", {S("new"), S("other")});
+  RunBatch(partition, 0, 1, t.Seal());
+  CHECK(t.reply(boom).error == "BOOMUP failed: kaboom");
+  CHECK(t.reply(half).error == "HALFUP left a change unfinished");
+  CHECK(t.reply(two).error == "TWOUP failed: Upsert while another change is open");
+  CHECK(t.reply(fresh).code == Code::kInternal);
+  CHECK(t.value(get) == S("v"));
+  CHECK(t.value(exists) == I(0));  // a key the change created is gone again
+  CHECK(partition.stats().keys == 1);
 }
 
 TEST_CASE("RunBatch with no ops does nothing", "[shard]") {

@@ -66,7 +66,7 @@ class KeyTable {
   // flat_hash_map of capacity 4095 would grow (7/8 load): segments stay at that capacity.
   static constexpr size_t kSegmentMax = 3584;
   // Bytes one slot of a segment's array costs: the record pointer and its control byte.
-  static constexpr size_t kSlotBytes = sizeof(Record*) + 1;
+  static constexpr size_t kSlotBytes = sizeof(void*) + 1;
 
   // What the partition knows about a segment beyond its keys.
   struct SegmentInfo {

@@ -1,7 +1,7 @@
 #include "core/partition.h"
 
 #include <algorithm>
-#include <cstdlib>
+#include <stdexcept>
 
 #include "core/clock.h"
 
@@ -175,8 +175,9 @@ EntryRef Partition::Upsert(std::string_view ns, std::string_view key, int64_t no
 
 EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_t now_ms,
                                bool measure) {
-  // One change at a time: the entry under change is the partition's.
-  if (editing_busy_) std::abort();
+  // One change at a time: the entry under change is the partition's. A handler that opens a
+  // second one is told so (and its command fails: CommandRunner aborts the first).
+  if (editing_busy_) throw std::logic_error("Upsert while another change is open");
   KeyTable& t = GetTable(ns);
   const size_t before = t.bytes();
   auto [r, inserted] = t.TryEmplace(key, [&] { return Record::Make(key, Entry()); });
@@ -211,6 +212,7 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
   ref.old_record_bytes = r->AllocBytes();
   r->TakeInto(&editing_);
   editing_busy_ = true;
+  open_ = ref;
   return ref;
 }
 
@@ -246,8 +248,9 @@ Record* Partition::Commit(const EntryRef& ref) {
 void Partition::Abort(const EntryRef& ref) {
   editing_busy_ = false;
   if (!ref.created) {
-    // Back as it was (the same contents: the record does not move).
-    Store(*ref.table, ref.record, std::move(editing_));
+    // An inline value was copied out: the record still holds it as it was. A boxed one was
+    // moved out and goes back as the caller left it (the same size: the record stays).
+    if (!ref.record->is_inline()) Store(*ref.table, ref.record, std::move(editing_));
     editing_ = Entry();
     return;
   }

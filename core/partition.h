@@ -93,9 +93,17 @@ class Partition {
   // the caller knows exactly. O(1) instead of O(size).
   EntryRef UpsertUnmeasured(std::string_view ns, std::string_view key, int64_t now_ms);
   Record* CommitDelta(const EntryRef& ref, int64_t heap_delta);
-  // Abandons an Upsert: erases the key if the Upsert created it, else puts the entry back as
-  // it was.
+  // Abandons an Upsert: erases the key if the Upsert created it, else leaves it as it was.
+  // (Call it before changing *ref.entry: a container value, moved out for the change, goes
+  // back with whatever was done to it, under its old version.)
   void Abort(const EntryRef& ref);
+  // A change begun by Upsert and not yet committed or aborted (a handler threw, or returned
+  // without finishing it): AbortOpenChange abandons it as Abort does. Another Upsert while one
+  // is open throws std::logic_error.
+  bool HasOpenChange() const { return editing_busy_; }
+  void AbortOpenChange() {
+    if (editing_busy_) Abort(open_);
+  }
 
   // Removes key. Returns true if a live entry was removed; *version (if given) receives the
   // version assigned to the deletion (every write, deletes included, takes a new version).
@@ -235,6 +243,7 @@ class Partition {
   // The entry under change between Upsert and Commit or Abort (EntryRef::entry).
   Entry editing_;
   bool editing_busy_ = false;
+  EntryRef open_;  // the change under way, while editing_busy_
   absl::flat_hash_map<uint32_t, uint64_t> cold_live_;
   absl::flat_hash_map<uint32_t, int64_t> cold_deltas_;
   // Reused by Evict: (score, key) of the candidates of one segment.
