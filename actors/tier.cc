@@ -248,12 +248,8 @@ Record* Tier::Resolve(std::string_view ns, std::string_view key, Record* e, bool
   }
   // Lent to this command only; the next read of it brings it back if memory allows.
   e->set_flags(e->flags() | kEntryColdRead);
-  Entry l;
+  Entry l = e->Copy();  // its cold reference, replaced by the value
   l.value = std::move(v);
-  l.expire_at_ms = e->expire_at_ms();
-  l.version = e->version();
-  l.access = e->access();
-  l.flags = e->flags();
   lent_.emplace_back(Record::Make(key, std::move(l)));
   return lent_.back().get();
 }

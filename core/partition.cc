@@ -70,7 +70,12 @@ void Partition::TakeColdDeltas(std::vector<std::pair<uint32_t, int64_t>>* out) {
 }
 
 Record* Partition::Store(KeyTable& t, Record* r, Entry&& e) {
-  Record* now = Record::Reset(r, std::move(e));
+  return Store(t, r, std::move(e.value), Record::HeaderOf(e));
+}
+
+template <class V>
+Record* Partition::Store(KeyTable& t, Record* r, V&& v, const Record::Header& h) {
+  Record* now = Record::Reset(r, std::forward<V>(v), h);
   if (now != r) {
     t.Replace(r, now);  // finds the slot by r's key: r is freed after
     Record::Delete(r);
@@ -157,12 +162,7 @@ Record* Partition::PutImpl(std::string_view ns, std::string_view key, V&& value,
   } else {
     stats_.memory_bytes -= r->Charge();
     DropValue(*r);
-    Record* now = Record::Reset(r, std::forward<V>(value), h);
-    if (now != r) {
-      t.Replace(r, now);
-      Record::Delete(r);
-      r = now;
-    }
+    r = Store(t, r, std::forward<V>(value), h);
   }
   stats_.memory_bytes += r->Charge();
   if (expire_at_ms != kNoExpiry) t.NoteExpiry(t.SegmentIndexOf(key), expire_at_ms);
@@ -177,10 +177,10 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
                                bool measure) {
   // One change at a time: the entry under change is the partition's. A handler that opens a
   // second one is told so (and its command fails: CommandRunner aborts the first).
-  if (editing_busy_) throw std::logic_error("Upsert while another change is open");
+  if (HasOpenChange()) throw std::logic_error("Upsert while another change is open");
   KeyTable& t = GetTable(ns);
   const size_t before = t.bytes();
-  auto [r, inserted] = t.TryEmplace(key, [&] { return Record::Make(key, Entry()); });
+  auto [r, inserted] = t.TryEmplace(key);
   TableChanged(t, before);
   EntryRef ref;
   ref.table = &t;
@@ -211,7 +211,6 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
   if (ref.measured) ref.old_charge = r->Charge();
   ref.old_record_bytes = r->AllocBytes();
   r->TakeInto(&editing_);
-  editing_busy_ = true;
   open_ = ref;
   return ref;
 }
@@ -223,7 +222,7 @@ EntryRef Partition::UpsertUnmeasured(std::string_view ns, std::string_view key, 
 Record* Partition::Finish(const EntryRef& ref, uint64_t version) {
   editing_.version = version;
   editing_.flags &= ~kEntrySpilling;
-  editing_busy_ = false;
+  open_ = EntryRef();
   Record* now = Store(*ref.table, ref.record, std::move(editing_));
   editing_ = Entry();
   ReleaseReplacedCold(ref, *now);
@@ -246,7 +245,7 @@ Record* Partition::Commit(const EntryRef& ref) {
 }
 
 void Partition::Abort(const EntryRef& ref) {
-  editing_busy_ = false;
+  open_ = EntryRef();
   if (!ref.created) {
     // An inline value was copied out: the record still holds it as it was. A boxed one was
     // moved out and goes back as the caller left it (the same size: the record stays).

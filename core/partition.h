@@ -100,9 +100,11 @@ class Partition {
   // A change begun by Upsert and not yet committed or aborted (a handler threw, or returned
   // without finishing it): AbortOpenChange abandons it as Abort does. Another Upsert while one
   // is open throws std::logic_error.
-  bool HasOpenChange() const { return editing_busy_; }
+  bool HasOpenChange() const { return open_.record != nullptr; }
   void AbortOpenChange() {
-    if (editing_busy_) Abort(open_);
+    if (!HasOpenChange()) return;
+    const EntryRef ref = open_;  // Abort clears open_ first
+    Abort(ref);
   }
 
   // Removes key. Returns true if a live entry was removed; *version (if given) receives the
@@ -197,6 +199,8 @@ class Partition {
   Record* PutImpl(std::string_view ns, std::string_view key, V&& value, int64_t expire_at_ms);
   // Puts e in r's place in t; returns the record now holding it (see Record::Reset).
   Record* Store(KeyTable& t, Record* r, Entry&& e);
+  template <class V>
+  Record* Store(KeyTable& t, Record* r, V&& v, const Record::Header& h);
   // Ends a change begun by Upsert: stores the entry under change with version `version`.
   Record* Finish(const EntryRef& ref, uint64_t version);
   // Lowers the segment's expiry bound if r has an expiry.
@@ -242,8 +246,7 @@ class Partition {
   Cursor spill_cursor_;
   // The entry under change between Upsert and Commit or Abort (EntryRef::entry).
   Entry editing_;
-  bool editing_busy_ = false;
-  EntryRef open_;  // the change under way, while editing_busy_
+  EntryRef open_;  // the change under way (record null: none)
   absl::flat_hash_map<uint32_t, uint64_t> cold_live_;
   absl::flat_hash_map<uint32_t, int64_t> cold_deltas_;
   // Reused by Evict: (score, key) of the candidates of one segment.

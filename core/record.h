@@ -60,6 +60,10 @@ class Record {
     uint32_t flags = 0;  // EntryFlag bits
   };
 
+  static Header HeaderOf(const Entry& e) {
+    return Header{e.expire_at_ms, e.version, e.access, e.flags};
+  }
+
   // A new record of key holding e (its value moved in, or copied inline).
   static Record* Make(std::string_view key, Entry&& e) {
     return Make(key, std::move(e.value), HeaderOf(e));
@@ -131,9 +135,6 @@ class Record {
   Record() : version_(0), bits_(0) {}
   ~Record() = default;
 
-  static Header HeaderOf(const Entry& e) {
-    return Header{e.expire_at_ms, e.version, e.access, e.flags};
-  }
   template <class V>
   static Record* MakeImpl(std::string_view key, V&& v, const Header& h);
   template <class V>
