@@ -566,6 +566,23 @@ TEST_CASE("/ready says 503 while the server drains at shutdown", "[integration][
   close(fd);
 }
 
+// The data port from a server's --port-file. The file is written last, once the server is
+// ready (whoever reads it may send at once), so it follows /ready's 200 by moments; the wait
+// between looks is a wait for the process to exit.
+uint16_t WaitForDataPort(StartedServer& server, const std::string& port_file,
+                         Clock::time_point deadline) {
+  int status = 0;
+  while (access(port_file.c_str(), R_OK) != 0) {
+    REQUIRE_FALSE(server.Exited(1, &status));
+    REQUIRE(Clock::now() < deadline);
+  }
+  std::ifstream in(port_file);
+  int data_port = 0;
+  in >> data_port;
+  REQUIRE(data_port > 0);
+  return static_cast<uint16_t>(data_port);
+}
+
 TEST_CASE("while a big data dir is recovered: /ready 503, /health 200, /metrics parses; then 200",
           "[integration][ops]") {
   const std::string dir = MakeTempDir("data");
@@ -625,15 +642,9 @@ TEST_CASE("while a big data dir is recovered: /ready 503, /health 200, /metrics 
   CHECK(ready.body == "ready\n");
   CHECK(Http(http_port, "GET", "/health").status == 200);
 
-  // Listening (the port file is written before /ready turns 200), with every key back.
+  // Listening, with every key back.
   ClientOptions o;
-  {
-    std::ifstream in(port_file);
-    int data_port = 0;
-    in >> data_port;
-    REQUIRE(data_port > 0);
-    o.port = static_cast<uint16_t>(data_port);
-  }
+  o.port = WaitForDataPort(server, port_file, deadline);
   Client c(o);
   CHECK(Ok(c, "DBSIZE") == I(kKeys));
   CHECK(Ok(c, "GET", {S("key:999999")}) == I(999));
@@ -658,12 +669,7 @@ TEST_CASE("scrapes through a shutdown parse until the HTTP port closes; exit 0",
     REQUIRE(Clock::now() < deadline);
   }
   ClientOptions o;
-  {
-    std::ifstream in(port_file);
-    int data_port = 0;
-    in >> data_port;
-    o.port = static_cast<uint16_t>(data_port);
-  }
+  o.port = WaitForDataPort(server, port_file, deadline);
   {
     Client c(o);
     for (int i = 0; i < 200; ++i) {
