@@ -8,7 +8,8 @@
 #
 #   bench/instructions.sh /tmp/server-before bazel-bin/server/data-bridge-kv-server
 #
-# WORKLOADS (get set), PIPELINES (1 16), N1 (20000), N2 (120000) override the defaults.
+# WORKLOADS (get set), PIPELINES (1 16), N1 (20000), N2 (120000), VALUE_SIZE (100) override the
+# defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=bazel-bin/bench/data-bridge-kv-bench
@@ -16,6 +17,7 @@ WORKLOADS=${WORKLOADS:-"get set"}
 PIPELINES=${PIPELINES:-"1 16"}
 N1=${N1:-20000}
 N2=${N2:-120000}
+VALUE_SIZE=${VALUE_SIZE:-100}
 [ $# -ge 1 ] || { echo "usage: $0 SERVER_BINARY..." >&2; exit 2; }
 [ -x "$BENCH" ] || { echo "build //bench:data-bridge-kv-bench first" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
@@ -33,7 +35,7 @@ instructions() {
   for _ in $(seq 1 600); do [ -s "$tmp/port" ] && break; sleep 0.1; done
   [ -s "$tmp/port" ] || { cat "$tmp/server.err" >&2; kill "$pid"; return 1; }
   "$BENCH" --url "kv://127.0.0.1:$(head -1 "$tmp/port")" --connections 4 --pipeline "$pipeline" \
-    --workload "$workload" --value-size 100 --keys 1000 --requests "$n" --warmup 0 >/dev/null 2>&1
+    --workload "$workload" --value-size "$VALUE_SIZE" --keys 1000 --requests "$n" --warmup 0 >/dev/null 2>&1
   kill -TERM "$pid"
   wait "$pid" || true
   awk '/^(summary|totals):/ {print $2; exit}' "$tmp/cg.out"
