@@ -299,8 +299,9 @@ void Tier::Spill(int64_t now_ms) {
         found = true;
         if (a == nullptr) a = NewAppend();
         const uint64_t offset = segment_size_ + a->data.size();
-        const size_t len = encoder_.Append(ns, e.key(), e.version(), e.value(), &a->data);
-        pending.spills.push_back({std::string(ns), std::string(e.key()), e.version(),
+        const KeyText key = e.key();
+        const size_t len = encoder_.Append(ns, key.view(), e.version(), e.value(), &a->data);
+        pending.spills.push_back({std::string(ns), key.str(), e.version(),
                                   ColdRef{a->segment, static_cast<uint32_t>(offset),
                                           static_cast<uint32_t>(len), e.value().type()}});
         e.set_flags(e.flags() | kEntrySpilling);

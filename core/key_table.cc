@@ -66,10 +66,10 @@ size_t KeyTable::SegmentForInsert(std::string_view key, size_t hash, Record** fo
 }
 
 void KeyTable::Replace(const Record* old, Record* now) {
-  const std::string_view key = old->key();
-  const size_t hash = KeyHash()(key);
+  const KeyText key = old->key();
+  const size_t hash = KeyHash()(key.view());
   Segment& s = segments_[dir_[DirIndex(hash)]];
-  auto it = s.find(key, hash);
+  auto it = s.find(key.view(), hash);
   // The set's elements are Record* objects of its own (not const): the slot may be given the
   // record's new address, which hashes and compares the same (same key).
   const_cast<Record*&>(*it) = now;
@@ -77,7 +77,10 @@ void KeyTable::Replace(const Record* old, Record* now) {
 
 bool KeyTable::Erase(std::string_view key) { return EraseHashed(key, KeyHash()(key)); }
 
-void KeyTable::Erase(Record* r) { EraseHashed(r->key(), KeyHash()(r->key())); }
+void KeyTable::Erase(Record* r) {
+  const KeyText key = r->key();
+  EraseHashed(key.view(), KeyHash()(key.view()));
+}
 
 bool KeyTable::EraseHashed(std::string_view key, size_t hash) {
   Segment& s = segments_[dir_[DirIndex(hash)]];
@@ -138,7 +141,7 @@ bool KeyTable::Split(size_t i) {
   size_t first_hash = 0;
   bool have_first = false;
   for (auto it = from.begin(); it != from.end();) {
-    const size_t h = KeyHash()((*it)->key());
+    const size_t h = KeyHashOf(**it);
     if (!have_first) {
       first_hash = h;
       have_first = true;

@@ -40,21 +40,25 @@ struct KeyEq {
   bool operator()(std::string_view a, std::string_view b) const { return a == b; }
 };
 
+// The hash of a record's key (unpacked first if it is packed).
+inline size_t KeyHashOf(const Record& r) {
+  const KeyText k = r.key();
+  return KeyHash()(k.view());
+}
+
 // A segment's set of record pointers, hashed and compared by the records' keys (a lookup by
-// std::string_view builds nothing).
+// std::string_view builds nothing, and compares with a packed key without unpacking it).
 struct RecordHash {
   using is_transparent = void;
   size_t operator()(std::string_view key) const { return KeyHash()(key); }
-  size_t operator()(const Record* r) const { return KeyHash()(r->key()); }
+  size_t operator()(const Record* r) const { return KeyHashOf(*r); }
 };
 struct RecordEq {
   using is_transparent = void;
-  static std::string_view Key(std::string_view k) { return k; }
-  static std::string_view Key(const Record* r) { return r->key(); }
-  template <class A, class B>
-  bool operator()(const A& a, const B& b) const {
-    return Key(a) == Key(b);
-  }
+  bool operator()(const Record* a, std::string_view b) const { return a->KeyEquals(b); }
+  bool operator()(std::string_view a, const Record* b) const { return b->KeyEquals(a); }
+  bool operator()(const Record* a, const Record* b) const { return a->KeyEquals(*b); }
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
 };
 
 // Owns its records: erasing a key (or clearing, or destroying the table) frees its record.

@@ -13,7 +13,7 @@ TEST_CASE("KeyTable finds, inserts and erases across segment splits", "[key_tabl
   for (int i = 0; i < n; ++i) {
     auto [r, inserted] = t.TryEmplace("key:" + std::to_string(i));
     REQUIRE(inserted);
-    REQUIRE(r->key() == "key:" + std::to_string(i));  // the record returned is the key's
+    REQUIRE(r->key().str() == "key:" + std::to_string(i));  // the record returned is the key's
     r->set_version(static_cast<uint64_t>(i));
   }
   CHECK(t.size() == static_cast<size_t>(n));
@@ -24,7 +24,7 @@ TEST_CASE("KeyTable finds, inserts and erases across segment splits", "[key_tabl
   for (size_t i = 0; i < t.segment_count(); ++i) {
     CHECK(t.segment(i).size() <= KeyTable::kSegmentMax);
     total += t.segment(i).size();
-    for (const Record* r : t.segment(i)) CHECK(t.SegmentIndexOf(r->key()) == i);
+    for (const Record* r : t.segment(i)) CHECK(t.SegmentIndexOf(r->key().str()) == i);
   }
   CHECK(total == static_cast<size_t>(n));
   for (int i = 0; i < n; i += 97) {
@@ -67,7 +67,7 @@ TEST_CASE("a frozen KeyTable keeps its segments while a walk runs", "[key_table]
   // A walk segment by segment, with inserts and erases between the steps.
   std::set<std::string> seen;
   for (size_t i = 0; i < t.segment_count(); ++i) {
-    for (const Record* r : t.segment(i)) seen.emplace(r->key());
+    for (const Record* r : t.segment(i)) seen.emplace(r->key().str());
     for (int j = 0; j < 5000; ++j) t.TryEmplace("b" + std::to_string(i * 5000 + j));
     CHECK(t.segment_count() == segments);
   }
@@ -92,10 +92,10 @@ TEST_CASE("a record keeps its key exactly, at every length, and stays put", "[ke
   for (const std::string& k : keys) {
     auto [r, inserted] = t.TryEmplace(k);
     REQUIRE(inserted);
-    CHECK(r->key() == k);
+    CHECK(r->key().str() == k);
     // A null entry: the 16-byte header, a boxed null Value, the key.
     CHECK(r->AllocBytes() == AllocSize(16 + 16 + k.size()));
-    CHECK(r->AllocBytes() == Record::AllocBytesFor(k.size(), Value(), false));
+    CHECK(r->AllocBytes() == Record::AllocBytesFor(k, Value(), false));
     records.push_back(r);
   }
   // Many more keys: the segments split, the records stay where they are (a record moves only
@@ -103,7 +103,7 @@ TEST_CASE("a record keeps its key exactly, at every length, and stays put", "[ke
   for (size_t i = 0; i < KeyTable::kSegmentMax * 4; ++i) t.TryEmplace("x" + std::to_string(i));
   for (size_t i = 0; i < keys.size(); ++i) {
     CHECK(t.Find(keys[i]) == records[i]);
-    CHECK(records[i]->key() == keys[i]);
+    CHECK(records[i]->key().str() == keys[i]);
   }
   CHECK(t.Find(std::string(16, 'k')) == nullptr);  // same length, other bytes
   // A moved table owns the records; the old one is empty.

@@ -8,7 +8,7 @@
 namespace dbkv {
 
 size_t EntryCharge(std::string_view key, const Entry& e) {
-  const size_t record = Record::AllocBytesFor(key.size(), e.value, e.HasExpiry());
+  const size_t record = Record::AllocBytesFor(key, e.value, e.HasExpiry());
   return Record::Inlines(e.value) ? record : record + e.value.HeapBytes();
 }
 
@@ -185,7 +185,6 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
   EntryRef ref;
   ref.table = &t;
   ref.record = r;
-  ref.key = r->key();
   ref.entry = &editing_;
   if (!inserted && r->IsExpired(now_ms)) {
     // An expired key is as good as absent: its record becomes a fresh entry.
@@ -194,7 +193,6 @@ EntryRef Partition::UpsertImpl(std::string_view ns, std::string_view key, int64_
     DropValue(*r);
     r = Store(t, r, Entry());
     ref.record = r;
-    ref.key = r->key();
     inserted = true;
   } else if (inserted) {
     ++stats_.keys;
@@ -463,7 +461,8 @@ size_t Partition::Evict(EvictionPolicy policy, size_t bytes_to_free, int64_t now
       const size_t charge = r->Charge();
       freed += charge;
       ++stats_.evicted_keys;
-      on_evict(ns, r->key(), ++version_);
+      const KeyText key = r->key();
+      on_evict(ns, key.view(), ++version_);
       DropValue(*r);
       stats_.memory_bytes -= charge;
       --stats_.keys;
@@ -508,7 +507,9 @@ void Partition::PickColdest(size_t want_bytes, size_t min_value_bytes, int64_t n
 }
 
 void Partition::NoteExpiry(KeyTable& t, const Record& r) {
-  if (r.HasExpiry()) t.NoteExpiry(t.SegmentIndexOf(r.key()), r.expire_at_ms());
+  if (!r.HasExpiry()) return;
+  const KeyText key = r.key();
+  t.NoteExpiry(t.SegmentIndexOf(key.view()), r.expire_at_ms());
 }
 
 }  // namespace dbkv

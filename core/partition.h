@@ -46,7 +46,6 @@ struct EntryRef {
   Entry* entry = nullptr;  // the partition's one entry under change
   Record* record = nullptr;
   KeyTable* table = nullptr;
-  std::string_view key;  // the record's key: valid until Commit or Abort
   size_t old_charge = 0;
   size_t old_record_bytes = 0;  // the record's own allocation before the change
   bool created = false;

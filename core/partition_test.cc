@@ -231,7 +231,6 @@ TEST_CASE("Partition Upsert creates a null entry that Commit keeps", "[partition
   EntryRef ref = p.Upsert("ns", "counter", kNow);
   REQUIRE(ref.entry != nullptr);
   CHECK(ref.created);
-  CHECK(ref.key == "counter");
   CHECK(ref.entry->value.is_null());
   CHECK_FALSE(ref.entry->HasExpiry());
   CHECK(p.stats().keys == 1);
@@ -496,15 +495,22 @@ TEST_CASE("Partition EntryCharge counts the record and the value's heap bytes", 
   CHECK(EntryCharge(Text(17, 'k'), small) == 64);
   CHECK(EntryCharge(Text(1000, 'k'), small) == 1280);
 
-  // A Celery result: 16 + 8 (expiry) + 2 + 53 + 171 = 250 bytes, one 256 B block.
+  // A Celery result: 16 + 8 (expiry) + 2 + 53 + 171 = 250 bytes, one 256 B block; its ASCII
+  // key and value packed, 16 + 8 + 2 + 47 + 150 = 223 bytes, a 224 B block.
   Entry celery;
   celery.value = Value::String(Text(171));
   celery.expire_at_ms = kNow;
-  CHECK(EntryCharge(Text(53, 'k'), celery) == 256);
+  CHECK(EntryCharge(Text(53, 'k'), celery) == 224);
+  Entry binary;
+  binary.value = Value::Bytes(std::string(171, '\xff'));
+  binary.expire_at_ms = kNow;
+  CHECK(EntryCharge(Text(53, 'k'), binary) == 256);
   // Strings up to Record::kInlineMax live in the record; longer ones in their own block.
   Entry at_max;
-  at_max.value = Value::Bytes(Text(Record::kInlineMax));
+  at_max.value = Value::Bytes(std::string(Record::kInlineMax, '\x80'));
   CHECK(EntryCharge("k", at_max) == AllocSize(16 + 2 + 1 + Record::kInlineMax));
+  at_max.value = Value::Bytes(Text(Record::kInlineMax));  // packed: 448 bytes of value
+  CHECK(EntryCharge("k", at_max) == AllocSize(16 + 2 + 1 + PackedSize(Record::kInlineMax)));
   Entry big;
   big.value = Value::String(Text(Record::kInlineMax + 1));
   CHECK(EntryCharge("k", big) == base + big.value.HeapBytes());
@@ -729,7 +735,7 @@ TEST_CASE("Partition restores cold entries and picks the coldest values to spill
   for (int i = 0; i < 25; ++i) p.Find("", "v" + std::to_string(i), later);  // recently read
   std::vector<std::string> picked;
   p.PickColdest(1 << 20, 64, later, 1 << 20, [&](std::string_view, Record& r) {
-    picked.emplace_back(r.key());
+    picked.emplace_back(r.key().str());
     return true;
   });
   // Only the large values, the older half of them first.

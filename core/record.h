@@ -4,37 +4,79 @@
 // containers, longer strings, which keep their own heap block, and cold references).
 //
 //   0   version (56 bits) | bits (8: EntryFlag bits, then the layout bits below)
-//   8   access clock (32 bits)          12  key length (32 bits)
+//   8   access clock (32 bits)
+//   12  key length (31 bits) | key packed (top bit)
 //   16  expiry, ms since the epoch (int64), if kRecordExpiry
 //   B   boxed:  Value (16 bytes), then the key
 //       inline: value length (16 bits), then the key, then the value bytes
 //
-// A Celery result (53-byte key, ~171-byte value, a TTL) is 16 + 8 + 2 + 53 + 171 = 250 bytes:
-// one block of jemalloc's 256-byte class. The table holds 8-byte pointers to records
-// (key_table.h). A record is rewritten when its key is written; it moves (a new allocation)
-// only when the new contents need another size class (Reset): hold a Record* across a read,
-// never across a write of the same key.
+// Packed ASCII (ascii_pack.h): a 7-bit key of 8 to kPackKeyMax bytes and a 7-bit inline value
+// are stored 8 characters in 7 bytes when, and only when, that puts the record in a smaller
+// allocator class; the lengths above stay the unpacked ones. A Celery result (53-byte key,
+// ~171-byte JSON value, a TTL) is 16 + 8 + 2 + 53 + 171 = 250 bytes, jemalloc's 256-byte class;
+// packed, 16 + 8 + 2 + 47 + 150 = 223 bytes, the 224-byte class. The table holds 8-byte
+// pointers to records (key_table.h). A record is rewritten when its key is written; it moves
+// (a new allocation) only when the new contents need another size class (Reset): hold a
+// Record* across a read, never across a write of the same key.
 #ifndef DATABRIDGE_CORE_RECORD_H_
 #define DATABRIDGE_CORE_RECORD_H_
 
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <string>
 #include <string_view>
 #include <utility>
 
 #include "core/alloc_size.h"
+#include "core/ascii_pack.h"
 #include "core/entry.h"
 #include "core/value.h"
 #include "core/value_ref.h"
 
 namespace dbkv {
 
+class Record;
+
+// A record's key as text: a view of the record's bytes, or of its own copy of a packed key.
+// Valid while both it and the record are: name it (`const KeyText k = r->key();`); a view of a
+// temporary does not compile.
+class KeyText {
+ public:
+  // The longest key that may be packed (its unpacked copy lives here).
+  static constexpr size_t kPackKeyMax = 256;
+
+  KeyText(const KeyText&) = delete;
+  KeyText& operator=(const KeyText&) = delete;
+
+  std::string_view view() const& { return view_; }
+  std::string_view view() const&& = delete;
+  std::string str() const { return std::string(view_); }
+  bool operator==(std::string_view o) const { return view_ == o; }
+  bool operator!=(std::string_view o) const { return view_ != o; }
+
+ private:
+  friend class Record;
+  // Unpacks n characters from packed, or views plain bytes.
+  KeyText(const char* bytes, size_t n, bool packed) {  // NOLINT(*-pro-type-member-init): buf_
+    if (packed) {
+      AsciiUnpack(bytes, n, buf_);
+      view_ = std::string_view(buf_, n);
+    } else {
+      view_ = std::string_view(bytes, n);
+    }
+  }
+
+  std::string_view view_;
+  char buf_[kPackKeyMax];
+};
+
 class Record {
  public:
   // The longest string or bytes value kept inline (longer ones keep their own block, shared
   // with replies without a copy).
-  static constexpr size_t kInlineMax = 512;
+  static constexpr size_t kInlineMax = ValueRef::kPackedMax;
+  static constexpr size_t kPackKeyMax = KeyText::kPackKeyMax;
 
   Record(const Record&) = delete;
   Record& operator=(const Record&) = delete;
@@ -42,14 +84,22 @@ class Record {
   static bool Inlines(const Value& v) {
     return v.is_string_like() && v.AsStringView().size() <= kInlineMax;
   }
-  // Bytes of a record of a key of key_size bytes holding v (before the allocator's rounding).
-  static size_t SizeFor(size_t key_size, const Value& v, bool has_expiry) {
-    const size_t body = kHeaderBytes + (has_expiry ? 8 : 0) + key_size;
-    return Inlines(v) ? body + 2 + v.AsStringView().size() : body + sizeof(Value);
+
+  // How a key and a value are laid out: which of them are packed, and the record's bytes
+  // (before the allocator's rounding).
+  struct Layout {
+    size_t size = 0;
+    bool key_packed = false;
+    bool value_packed = false;
+  };
+  // The layout of a record of key holding v: packed where, and only where, that gives a smaller
+  // allocator class, the value alone before the key too (reading a packed key costs an unpack).
+  static Layout LayoutFor(std::string_view key, const Value& v, bool has_expiry) {
+    return LayoutFor(key.size(), key.data(), v, has_expiry);
   }
-  // What the allocator gives such a record.
-  static size_t AllocBytesFor(size_t key_size, const Value& v, bool has_expiry) {
-    return AllocSize(SizeFor(key_size, v, has_expiry));
+  // What the allocator gives a record of key holding v.
+  static size_t AllocBytesFor(std::string_view key, const Value& v, bool has_expiry) {
+    return AllocSize(LayoutFor(key, v, has_expiry).size);
   }
 
   // Everything of an entry but its value.
@@ -75,14 +125,33 @@ class Record {
   // Frees r and its value.
   static void Delete(Record* r);
   // Puts e in r's place and returns where it now is: r itself when the new contents take the
-  // same allocator class, else a new record. In that case r keeps its key (the table finds its
-  // slot by it) and no value, and the caller frees it with Delete once its slot points at the
-  // new one. r's old value is destroyed either way.
+  // same allocator class (and the key the same form), else a new record. In that case r keeps
+  // its key (the table finds its slot by it) and no value, and the caller frees it with Delete
+  // once its slot points at the new one. r's old value is destroyed either way.
   static Record* Reset(Record* r, Entry&& e) { return Reset(r, std::move(e.value), HeaderOf(e)); }
   static Record* Reset(Record* r, Value&& v, const Header& h);
   static Record* Reset(Record* r, const Value& v, const Header& h);
 
-  std::string_view key() const { return {KeyBytes(), key_size_}; }
+  // The key's text (unpacked into the KeyText if it is packed).
+  KeyText key() const { return KeyText(KeyBytes(), key_size(), key_packed()); }
+  size_t key_size() const { return key_size_ & kKeySizeMask; }
+  // Whether the key is k, without unpacking it.
+  bool KeyEquals(std::string_view k) const {
+    if (k.size() != key_size()) return false;
+    return key_packed() ? AsciiPackedEquals(KeyBytes(), k)
+                        : std::memcmp(KeyBytes(), k.data(), k.size()) == 0;
+  }
+  // Whether o has the same key.
+  bool KeyEquals(const Record& o) const {
+    if (key_size_ == o.key_size_) {  // the same length and form: the same stored bytes
+      return std::memcmp(KeyBytes(), o.KeyBytes(), KeyStoredSize()) == 0;
+    }
+    const KeyText k = o.key();
+    return KeyEquals(k.view());
+  }
+  bool key_packed() const { return (key_size_ & kKeyPacked) != 0; }
+  bool value_packed() const { return (bits_ & kRecordPackedValue) != 0; }
+
   uint64_t version() const { return version_; }
   void set_version(uint64_t v) { version_ = v & kMaxVersion; }
   // EntryFlag bits.
@@ -106,8 +175,11 @@ class Record {
   bool is_inline() const { return (bits_ & kRecordInline) != 0; }
   ValueRef value() const {
     if (!is_inline()) return ValueRef(Boxed());
-    return ValueRef((bits_ & kRecordBytes) != 0 ? ValueType::kBytes : ValueType::kString,
-                    {KeyBytes() + key_size_, InlineSize()});
+    const ValueType type = (bits_ & kRecordBytes) != 0 ? ValueType::kBytes : ValueType::kString;
+    const char* bytes = KeyBytes() + KeyStoredSize();
+    const size_t n = InlineSize();
+    if (value_packed()) return ValueRef(type, bytes, n, ValueRef::kPacked);
+    return ValueRef(type, {bytes, n});
   }
   bool is_cold() const { return !is_inline() && Boxed()->is_cold(); }
   // The boxed value, for a change that keeps it boxed and the record's size (a cold
@@ -131,23 +203,29 @@ class Record {
   static constexpr uint8_t kRecordExpiry = 1u << 4;
   static constexpr uint8_t kRecordInline = 1u << 5;
   static constexpr uint8_t kRecordBytes = 1u << 6;
+  static constexpr uint8_t kRecordPackedValue = 1u << 7;
+  static constexpr uint32_t kKeyPacked = 1u << 31;
+  static constexpr uint32_t kKeySizeMask = kKeyPacked - 1;
 
   Record() : version_(0), bits_(0) {}
   ~Record() = default;
 
+  // raw_key: the key's bytes, or nullptr for a key known to be ASCII (stored packed).
+  static Layout LayoutFor(size_t key_size, const char* raw_key, const Value& v, bool has_expiry);
   template <class V>
   static Record* MakeImpl(std::string_view key, V&& v, const Header& h);
   template <class V>
   static Record* ResetImpl(Record* r, V&& v, const Header& h);
-  // Writes the header, the key's position and v into this memory, whose key bytes (key_size_
-  // of them) are at old_key (moved if the layout puts them elsewhere).
+  // Writes the header and v into this memory as layout l says. The key: from key (its text)
+  // if given, else already in this record, at old_key (moved if the layout puts it elsewhere).
   template <class V>
-  void Fill(const char* old_key, V&& v, const Header& h);
+  void Fill(std::string_view key, const char* old_key, V&& v, const Header& h, const Layout& l);
 
   const char* Base() const { return reinterpret_cast<const char*>(this); }
   char* Base() { return reinterpret_cast<char*>(this); }
   size_t BodyOffset() const { return kHeaderBytes + (HasExpiry() ? 8 : 0); }
   const char* KeyBytes() const { return Base() + BodyOffset() + (is_inline() ? 2 : sizeof(Value)); }
+  size_t KeyStoredSize() const { return key_packed() ? PackedSize(key_size()) : key_size(); }
   const Value* Boxed() const { return reinterpret_cast<const Value*>(Base() + BodyOffset()); }
   Value* Boxed() { return reinterpret_cast<Value*>(Base() + BodyOffset()); }
   size_t InlineSize() const {
@@ -156,14 +234,16 @@ class Record {
     return n;
   }
   size_t Size() const {
-    const size_t body = BodyOffset() + key_size_;
-    return is_inline() ? body + 2 + InlineSize() : body + sizeof(Value);
+    const size_t body = BodyOffset() + KeyStoredSize();
+    if (!is_inline()) return body + sizeof(Value);
+    const size_t n = InlineSize();
+    return body + 2 + (value_packed() ? PackedSize(n) : n);
   }
 
   uint64_t version_ : 56;
   uint64_t bits_ : 8;
   uint32_t access_ = 0;
-  uint32_t key_size_ = 0;
+  uint32_t key_size_ = 0;  // | kKeyPacked
 };
 
 static_assert(sizeof(Record) == 16, "a record's header is 16 bytes");

@@ -17,6 +17,14 @@ std::string Bytes(size_t n, int seed) {
   return s;
 }
 
+// n printable ASCII bytes (JSON-like text).
+std::string Text(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>(' ' + (i * 7 + static_cast<size_t>(seed)) % 95);
+  return s;
+}
+
 const std::vector<size_t> kLengths = {0, 1, 14, 15, 16, 17, 255, 256, 511, 512, 513, 4096, 1 << 20};
 
 Entry MakeEntry(Value v, int64_t expire_at_ms, uint64_t version = 7) {
@@ -30,14 +38,14 @@ Entry MakeEntry(Value v, int64_t expire_at_ms, uint64_t version = 7) {
 }
 
 void CheckHolds(const Record& r, std::string_view key, const Value& v, int64_t expire_at_ms) {
-  CHECK(r.key() == key);
+  CHECK(r.key().str() == key);
   CHECK(r.value() == v);
   CHECK(r.value().ToValue() == v);
   CHECK(r.value().type() == v.type());
   CHECK(r.expire_at_ms() == expire_at_ms);
   CHECK(r.HasExpiry() == (expire_at_ms != kNoExpiry));
   CHECK(r.is_inline() == Record::Inlines(v));
-  CHECK(r.AllocBytes() == Record::AllocBytesFor(key.size(), v, expire_at_ms != kNoExpiry));
+  CHECK(r.AllocBytes() == Record::AllocBytesFor(key, v, expire_at_ms != kNoExpiry));
 }
 
 }  // namespace
@@ -65,6 +73,109 @@ TEST_CASE("a record holds keys and values of every length exactly", "[record]") 
       }
     }
   }
+}
+
+TEST_CASE("ASCII keys and values pack only when that saves a size class", "[record]") {
+  const int64_t ttl = 1'700'000'000'000;
+  // The Celery shape: 53 + 171 bytes with a TTL is 250 bytes plain (256 class), 223 packed.
+  Record* celery = Record::Make(Text(53, 1), MakeEntry(Value::String(Text(171, 2)), ttl));
+  CHECK(celery->key_packed());
+  CHECK(celery->value_packed());
+  CHECK(celery->AllocBytes() == 224);
+  CheckHolds(*celery, Text(53, 1), Value::String(Text(171, 2)), ttl);
+  Record::Delete(celery);
+  // Binary bytes never pack; neither does text that would stay in its class.
+  Record* binary = Record::Make(Text(53, 1), MakeEntry(Value::Bytes(Bytes(171, 2)), ttl));
+  CHECK_FALSE(binary->value_packed());
+  CHECK_FALSE(binary->key_packed());
+  CHECK(binary->AllocBytes() == 256);
+  Record::Delete(binary);
+  Record* tiny = Record::Make(Text(16, 1), MakeEntry(Value::String(Text(16, 2)), ttl));
+  CHECK_FALSE(tiny->key_packed());
+  CHECK_FALSE(tiny->value_packed());
+  Record::Delete(tiny);
+  // When packing the value alone reaches the class, the key stays plain (cheaper to read).
+  // (16 + 8 + 2 + 10 + 200 = 236 plain, 256; 211 with the value packed, 224.)
+  Record* value_only = Record::Make(Text(10, 1), MakeEntry(Value::String(Text(200, 2)), ttl));
+  CHECK_FALSE(value_only->key_packed());
+  CHECK(value_only->value_packed());
+  CHECK(value_only->AllocBytes() == 224);
+  Record::Delete(value_only);
+  // A key longer than kPackKeyMax stays plain.
+  Record* long_key =
+      Record::Make(Text(Record::kPackKeyMax + 1, 1), MakeEntry(Value::String(Text(8, 2)), ttl));
+  CHECK_FALSE(long_key->key_packed());
+  Record::Delete(long_key);
+}
+
+TEST_CASE("packed records hold ASCII of every length exactly", "[record]") {
+  for (size_t kn : {size_t{0}, size_t{7}, size_t{8}, size_t{15}, size_t{16}, size_t{17}, size_t{53},
+                    size_t{255}, size_t{256}, size_t{257}}) {
+    for (size_t vn : kLengths) {
+      for (int64_t expiry : {kNoExpiry, int64_t{1'700'000'000'000}}) {
+        const std::string key = Text(kn, 3);
+        const Value v = Value::String(Text(vn, 4));
+        INFO("key " << kn << " value " << vn << " expiry " << expiry);
+        Record* r = Record::Make(key, MakeEntry(v, expiry));
+        CheckHolds(*r, key, v, expiry);
+        CHECK(r->KeyEquals(key));
+        CHECK_FALSE(r->KeyEquals(key + "x"));
+        if (kn > 0) {
+          std::string other = key;
+          other.back() = static_cast<char>(other.back() ^ 0x80);
+          CHECK_FALSE(r->KeyEquals(other));
+        }
+        const ValueRef ref = r->value();
+        // A copy unpacks on its own (the copy is the point here).
+        const ValueRef copy = ref;  // NOLINT(performance-unnecessary-copy-initialization)
+        CHECK(copy.AsStringView() == v.AsStringView());
+        CHECK(ref.DataBytes() == (r->is_inline() ? vn : v.HeapBytes()));
+        // Back and forth between packed, plain and boxed shapes, in place or moved.
+        for (const Value& to :
+             {Value::Bytes(Bytes(vn, 5)), Value::String(Text(vn + 9, 6)), Value::Int(5), v}) {
+          Record* now = Record::Reset(r, MakeEntry(to, expiry, 9));
+          CheckHolds(*now, key, to, expiry);
+          if (now != r) {
+            CHECK(r->KeyEquals(key));
+            Record::Delete(r);
+          }
+          r = now;
+        }
+        Record::Delete(r);
+      }
+    }
+  }
+}
+
+TEST_CASE("a KeyTable finds, splits and erases packed keys", "[record]") {
+  KeyTable t;
+  const int64_t ttl = 1'700'000'000'000;
+  const int n = 3 * static_cast<int>(KeyTable::kSegmentMax);  // several splits
+  // 53-byte keys, as Celery's: both key and value pack.
+  auto key = [](int i) {
+    const std::string id = std::to_string(i);
+    return "celery-task-meta-" + std::string(36 - id.size(), '0') + id;
+  };
+  for (int i = 0; i < n; ++i) {
+    auto [r, inserted] = t.TryEmplace(key(i));
+    REQUIRE(inserted);
+    Record* now = Record::Reset(r, MakeEntry(Value::String(Text(171, i)), ttl));
+    if (now != r) {
+      t.Replace(r, now);
+      Record::Delete(r);
+    }
+    REQUIRE(now->key_packed());
+  }
+  CHECK(t.segment_count() > 1);
+  for (int i = 0; i < n; ++i) {
+    const Record* r = t.Find(key(i));
+    REQUIRE(r != nullptr);
+    CHECK(r->value() == Value::String(Text(171, i)));
+    CHECK(t.SegmentIndexOf(key(i)) < t.segment_count());
+  }
+  CHECK(t.Find(key(0) + "x") == nullptr);
+  for (int i = 0; i < n; i += 2) CHECK(t.Erase(key(i)));
+  for (int i = 0; i < n; ++i) CHECK((t.Find(key(i)) != nullptr) == (i % 2 == 1));
 }
 
 TEST_CASE("a record holds every other type boxed", "[record]") {
@@ -110,7 +221,7 @@ TEST_CASE("Reset rewrites a record in place or moves it, key intact", "[record]"
       if (now == r) {
         CHECK(now->AllocBytes() == before);  // in place only within the same size class
       } else {
-        CHECK(r->key() == key);  // the old record still has its key for the table
+        CHECK(r->key().str() == key);  // the old record still has its key for the table
         CHECK(now->AllocBytes() != before);
         Record::Delete(r);
       }

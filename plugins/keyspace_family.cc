@@ -140,8 +140,9 @@ Reply ScanShard(ShardContext& ctx, const CommandArgs& args) {
     while (segment < table->segment_count() && visited < o.count) {
       for (const Record* r : table->segment(segment)) {
         ++visited;
-        if (r->IsExpired(now) || !Wanted(o, r->key(), *r)) continue;
-        keys.push_back(KeyValue(r->key()));
+        if (r->IsExpired(now)) continue;
+        const KeyText key = r->key();
+        if (Wanted(o, key.view(), *r)) keys.push_back(KeyValue(key.view()));
       }
       ++segment;
     }
@@ -189,7 +190,9 @@ Reply KeysShard(ShardContext& ctx, const CommandArgs& args) {
     const int64_t now = ctx.now_ms();
     for (size_t i = 0; i < table->segment_count(); ++i) {
       for (const Record* r : table->segment(i)) {
-        if (!r->IsExpired(now) && Wanted(o, r->key(), *r)) keys.push_back(KeyValue(r->key()));
+        if (r->IsExpired(now)) continue;
+        const KeyText key = r->key();
+        if (Wanted(o, key.view(), *r)) keys.push_back(KeyValue(key.view()));
       }
     }
   }
@@ -219,7 +222,7 @@ Reply FlushDbShard(ShardContext& ctx, const CommandArgs& args) {
   if (const KeyTable* table = NamespaceTable(ctx)) {
     keys.reserve(table->size());
     for (size_t i = 0; i < table->segment_count(); ++i) {
-      for (const Record* r : table->segment(i)) keys.emplace_back(r->key());
+      for (const Record* r : table->segment(i)) keys.push_back(r->key().str());
     }
   }
   for (const std::string& key : keys) ctx.Erase(key);

@@ -41,7 +41,12 @@ Reply Lock(ShardContext& ctx, const CommandArgs& args) {
   std::string_view name = args[0].AsStringView();
   const Record* e = ctx.Peek(name);
   if (e != nullptr && !e->value().is_string_like()) return Reply::Error(Status::WrongType());
-  if (e == nullptr || e->value().AsStringView() == token) {
+  bool free_or_ours = e == nullptr;
+  if (e != nullptr) {
+    const ValueRef held = e->value();
+    free_or_ours = held.AsStringView() == token;
+  }
+  if (free_or_ours) {
     ctx.Put(name, Value::String(token), ctx.now_ms() + ttl_ms);
     return Reply::Of(Value::Int(1));
   }
@@ -64,7 +69,8 @@ const Record* Owned(ShardContext& ctx, std::string_view name, std::string_view t
     *err = Reply::Error(Status::WrongType());
     return nullptr;
   }
-  if (e->value().AsStringView() != token) {
+  const ValueRef held = e->value();
+  if (held.AsStringView() != token) {
     *err = Reply::Error(Code::kNotOwner, "lock is held by another owner");
     return nullptr;
   }

@@ -145,7 +145,8 @@ bool LoadSnapshotSet(Env* env, const std::string& dir, const SnapshotSet& set, u
             for (Record* r : table.segment(seg)) {
               Entry e;
               r->TakeInto(&e);
-              dst.Restore(ns, r->key(), std::move(e), o.now_ms);
+              const KeyText key = r->key();
+              dst.Restore(ns, key.view(), std::move(e), o.now_ms);
             }
           }
         }

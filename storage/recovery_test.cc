@@ -563,8 +563,8 @@ void CheckResharded(DataDir& d, uint32_t n, int keys) {
     for (const auto& [ns, table] : p.tables()) {
       for (size_t seg = 0; seg < table.segment_count(); ++seg) {
         for (const Record* r : table.segment(seg)) {
-          INFO("key " << r->key() << " in shard " << s);
-          CHECK(ShardOf(r->key(), n) == s);
+          INFO("key " << r->key().str() << " in shard " << s);
+          CHECK(ShardOf(r->key().str(), n) == s);
           // New writes get versions above every version a key of this shard had.
           CHECK(p.last_version() >= r->version());
           ++total;

@@ -45,7 +45,8 @@ class SnapshotBlockBuilder {
     Add(ns, key, e.version, e.expire_at_ms, ValueRef(&e.value));
   }
   void Add(std::string_view ns, const Record& r) {
-    Add(ns, r.key(), r.version(), r.expire_at_ms(), r.value());
+    const KeyText key = r.key();
+    Add(ns, key.view(), r.version(), r.expire_at_ms(), r.value());
   }
   size_t entries() const { return entries_; }
   size_t bytes() const { return payload_.size(); }

@@ -38,7 +38,8 @@ void MutationEncoder::Put(std::string_view ns, std::string_view key, const Entry
 }
 
 void MutationEncoder::Put(std::string_view ns, const Record& r) {
-  Head(MutationType::kPut, ns, r.key(), r.version());
+  const KeyText key = r.key();
+  Head(MutationType::kPut, ns, key.view(), r.version());
   PutFixed64(out_, static_cast<uint64_t>(r.expire_at_ms()));
   PutValue(out_, r.value());
 }

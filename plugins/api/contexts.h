@@ -107,12 +107,12 @@ class ShardContext {
   // Creates or overwrites key.
   const Record* Put(std::string_view key, const Value& value, int64_t expire_at_ms) {
     const Record* r = partition_->Put(ns_, key, value, expire_at_ms);
-    Written(r->key(), r, r->version(), nullptr);
+    Written(key, r, r->version(), nullptr);
     return r;
   }
   const Record* Put(std::string_view key, Value&& value, int64_t expire_at_ms) {
     const Record* r = partition_->Put(ns_, key, std::move(value), expire_at_ms);
-    Written(r->key(), r, r->version(), nullptr);
+    Written(key, r, r->version(), nullptr);
     return r;
   }
   // For a change: change *ref.entry, then Commit(ref) (or Abort(ref)).
@@ -122,7 +122,8 @@ class ShardContext {
   }
   const Record* Commit(const EntryRef& ref) {
     const Record* r = partition_->Commit(ref);
-    Written(r->key(), r, r->version(), nullptr);
+    const KeyText key = r->key();
+    Written(key.view(), r, r->version(), nullptr);
     return r;
   }
   void Abort(const EntryRef& ref) { partition_->Abort(ref); }
@@ -136,7 +137,8 @@ class ShardContext {
   const Record* CommitDelta(const EntryRef& ref, int64_t heap_delta,
                             const ListChange* change = nullptr) {
     const Record* r = partition_->CommitDelta(ref, heap_delta);
-    Written(r->key(), r, r->version(), change);
+    const KeyText key = r->key();
+    Written(key.view(), r, r->version(), change);
     return r;
   }
   // Removes key; true if it existed.

@@ -39,8 +39,10 @@ namespace dbkv {
 // versions. 2: kCmdNoLoad took bit 10 and kCmdStoredReply moved to bit 11; the fingerprint
 // covers the headers' text. 3: CommandSpec::keys is a KeySpec. 4: a key is a Record
 // (core/record.h): ShardContext::Find/Peek/Put/Commit give const Record* (value() is a
-// ValueRef), changes go through EntryRef::entry, OnWrite and Resolve take records.
-constexpr uint32_t kPluginApiVersion = 4;
+// ValueRef), changes go through EntryRef::entry, OnWrite and Resolve take records. 5: keys and
+// short values may be packed ASCII: Record::key() is a KeyText (name it, then view()), a
+// ValueRef's text is valid while the ValueRef is, and EntryRef has no key.
+constexpr uint32_t kPluginApiVersion = 5;
 
 namespace plugin_abi {
 

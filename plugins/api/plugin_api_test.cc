@@ -17,7 +17,7 @@ uint64_t FingerprintWith(uint32_t version, uint64_t headers_hash, std::vector<ui
 }
 
 TEST_CASE("the ABI fingerprint carries the API version in its top 16 bits", "[plugin_api]") {
-  STATIC_REQUIRE(kPluginApiVersion == 4);
+  STATIC_REQUIRE(kPluginApiVersion == 5);
   CHECK(PluginAbiFingerprint() >> 48 == kPluginApiVersion);
   CHECK(FingerprintWith(1, DBKV_PLUGIN_HEADERS_HASH, {}) >> 48 == 1);
 }
