@@ -1,5 +1,8 @@
 #include "core/key_table.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace dbkv {
 namespace {
 
@@ -42,22 +45,21 @@ KeyTable& KeyTable::operator=(KeyTable&& o) noexcept {
 void KeyTable::FreeRecords() {
   for (Segment& s : segments_) {
     for (Record* r : s) Record::Delete(r);
-    s.clear();
+    s.main_.clear();
+    s.overflow_.clear();
   }
 }
 
 Record* KeyTable::Find(std::string_view key, size_t hash) {
-  Segment& s = segments_[dir_[DirIndex(hash)]];
-  auto it = s.find(key, hash);  // the hash is computed once
-  return it == s.end() ? nullptr : *it;
+  Record* const* slot = FindIn(segments_[dir_[DirIndex(hash)]], key, hash);  // hashed once
+  return slot == nullptr ? nullptr : *slot;
 }
 
 size_t KeyTable::SegmentForInsert(std::string_view key, size_t hash, Record** found) {
   size_t i = dir_[DirIndex(hash)];
   if (segments_[i].size() >= kSegmentMax && frozen_ == 0) {
-    auto it = segments_[i].find(key, hash);
-    if (it != segments_[i].end()) {
-      *found = *it;
+    if (Record* const* slot = FindIn(segments_[i], key, hash)) {
+      *found = *slot;
       return i;
     }
     if (Split(i)) i = dir_[DirIndex(hash)];
@@ -65,14 +67,23 @@ size_t KeyTable::SegmentForInsert(std::string_view key, size_t hash, Record** fo
   return i;
 }
 
+void KeyTable::Refill(Segment& s, const std::vector<Record*>& records) {
+  Segment::Set().swap(s.main_);
+  Segment::Set().swap(s.overflow_);
+  // Sized up front: no array grows (and no key is hashed again) while the records go in.
+  const size_t main = std::min(records.size(), kMainKeys);
+  s.main_.reserve(main);
+  if (records.size() > main) s.overflow_.reserve(records.size() - main);
+  for (size_t k = 0; k < records.size(); ++k) (k < main ? s.main_ : s.overflow_).insert(records[k]);
+}
+
 void KeyTable::Replace(const Record* old, Record* now) {
   const KeyText key = old->key();
   const size_t hash = KeyHash()(key.view());
-  Segment& s = segments_[dir_[DirIndex(hash)]];
-  auto it = s.find(key.view(), hash);
-  // The set's elements are Record* objects of its own (not const): the slot may be given the
+  Record* const* slot = FindIn(segments_[dir_[DirIndex(hash)]], key.view(), hash);
+  // The sets' elements are Record* objects of their own (not const): the slot may be given the
   // record's new address, which hashes and compares the same (same key).
-  const_cast<Record*&>(*it) = now;
+  *const_cast<Record**>(slot) = now;
 }
 
 bool KeyTable::Erase(std::string_view key) { return EraseHashed(key, KeyHash()(key)); }
@@ -84,28 +95,33 @@ void KeyTable::Erase(Record* r) {
 
 bool KeyTable::EraseHashed(std::string_view key, size_t hash) {
   Segment& s = segments_[dir_[DirIndex(hash)]];
-  auto it = s.find(key, hash);
-  if (it == s.end()) return false;
-  Record* r = *it;
-  s.erase(it);
+  Record* r = nullptr;
+  auto it = s.main_.find(key, hash);
+  if (it != s.main_.end()) {
+    r = *it;
+    s.main_.erase(it);
+  } else {
+    auto jt = s.overflow_.find(key, hash);
+    if (jt == s.overflow_.end()) return false;
+    r = *jt;
+    s.overflow_.erase(jt);
+  }
   Record::Delete(r);  // key may point into it: not used past here
   --size_;
-  // A flat_hash_set never shrinks on erase; an emptied segment gives its array back.
-  if (s.empty()) {
-    bytes_ -= ArrayBytes(s);
-    Segment().swap(s);
-  }
+  // A flat_hash_set never shrinks on erase; an emptied set gives its array back.
+  const size_t before = ArrayBytes(s);
+  if (s.main_.empty()) Segment::Set().swap(s.main_);
+  if (s.overflow_.empty()) Segment::Set().swap(s.overflow_);
+  bytes_ -= before - ArrayBytes(s);
   return true;
 }
 
 void KeyTable::Compact(size_t i) {
   Segment& s = segments_[i];
   const size_t before = ArrayBytes(s);
-  if (s.empty()) {
-    Segment().swap(s);
-  } else {
-    s.rehash(0);  // the smallest array that holds its keys
-  }
+  // The smallest arrays that hold its keys, the main one first.
+  const std::vector<Record*> records(s.begin(), s.end());
+  Refill(s, records);
   bytes_ = bytes_ - before + ArrayBytes(s);
 }
 
@@ -136,24 +152,23 @@ bool KeyTable::Split(size_t i) {
   Segment& from = segments_[i];
   Segment& to = segments_[j];
   const size_t from_before = ArrayBytes(from);
-  // The key with the next hash bit set moves.
+  // The keys with the next hash bit set move; both halves get arrays that fit them.
   const int bit = 63 - depth;
   size_t first_hash = 0;
   bool have_first = false;
-  for (auto it = from.begin(); it != from.end();) {
-    const size_t h = KeyHashOf(**it);
+  std::vector<Record*> stay, move;
+  stay.reserve(from.size());
+  move.reserve(from.size());
+  for (Record* r : from) {
+    const size_t h = KeyHashOf(*r);
     if (!have_first) {
       first_hash = h;
       have_first = true;
     }
-    if ((h >> bit) & 1) {
-      to.insert(*it);
-      from.erase(it++);
-    } else {
-      ++it;
-    }
+    ((h >> bit) & 1 ? move : stay).push_back(r);
   }
-  // from keeps its array (flat_hash_map does not shrink on erase); to has its own.
+  Refill(from, stay);
+  Refill(to, move);
   bytes_ += ArrayBytes(from) - from_before + ArrayBytes(to);
   info_[i].depth = info_[j].depth = static_cast<uint8_t>(depth + 1);
   // The directory entries of segment i: a run of 2^(global - depth) starting at its prefix;

@@ -6,6 +6,14 @@
 // segment (at most kSegmentMax keys): no insert ever rehashes the whole table, and a walk, an
 // expiry scan or an eviction scan can proceed one segment per step.
 //
+// A segment keeps its keys in two sets: a main one whose array stops growing at kMainCapacity
+// slots (it then holds kMainKeys keys, 7/8 full), and an overflow set for the keys past those;
+// it splits at kSegmentMax = 2 * kMainKeys. An array of 2^k - 1 slots doubles at 7/8 full, and
+// with uniform hashing every segment doubles at the same N (just past 7 * 2^j keys): one array
+// per segment would leave the whole table 44 % full there (at 1 M keys, for one). With the main
+// array always full, a segment's slots are 66 % to 88 % full at every N. A lookup probes the
+// main set, and the overflow set only when the key is not there and it is not empty.
+//
 // Segments are only ever appended: the index of a segment stays valid until clear(). Splits
 // can be held off (Freeze) while a snapshot walks the segments across many shard messages (a
 // split moves keys from a segment already walked into a new one, or the reverse). Not
@@ -15,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,14 +70,97 @@ struct RecordEq {
   bool operator()(std::string_view a, std::string_view b) const { return a == b; }
 };
 
+// One segment's keys: the main set, then the overflow set. Iterates over both (an iterator
+// stays valid while other keys are erased, as a flat_hash_set's does).
+class KeySegment {
+ public:
+  using Set = absl::flat_hash_set<Record*, RecordHash, RecordEq>;
+
+  template <class S, class It>
+  class Iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Record*;
+    using difference_type = std::ptrdiff_t;
+    using pointer = Record* const*;
+    using reference = Record* const&;
+
+    Iterator() = default;
+    reference operator*() const { return *it_; }
+    Iterator& operator++() {
+      ++it_;
+      Settle();
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator was = *this;
+      ++*this;
+      return was;
+    }
+    bool operator==(const Iterator& o) const {
+      return in_overflow_ == o.in_overflow_ && it_ == o.it_;
+    }
+    bool operator!=(const Iterator& o) const { return !(*this == o); }
+
+   private:
+    friend class KeySegment;
+    friend class KeyTable;
+    Iterator(S* overflow, It it, bool in_overflow)
+        : overflow_(overflow), it_(it), in_overflow_(in_overflow) {}
+    // Past the main set's last key: the overflow set's first.
+    void Settle() {
+      if (!in_overflow_ && it_ == main_end_) {
+        in_overflow_ = true;
+        it_ = overflow_->begin();
+      }
+    }
+
+    S* overflow_ = nullptr;
+    It it_;
+    It main_end_;
+    bool in_overflow_ = false;
+  };
+  using iterator = Iterator<Set, Set::iterator>;
+  using const_iterator = Iterator<const Set, Set::const_iterator>;
+
+  iterator begin() { return Begin<iterator>(main_, overflow_); }
+  iterator end() { return iterator(&overflow_, overflow_.end(), true); }
+  const_iterator begin() const { return Begin<const_iterator>(main_, overflow_); }
+  const_iterator end() const { return const_iterator(&overflow_, overflow_.end(), true); }
+
+  size_t size() const { return main_.size() + overflow_.size(); }
+  bool empty() const { return main_.empty() && overflow_.empty(); }
+  // Slots of both arrays.
+  size_t capacity() const { return main_.capacity() + overflow_.capacity(); }
+  const Set& main_set() const { return main_; }
+  const Set& overflow_set() const { return overflow_; }
+
+ private:
+  friend class KeyTable;
+  template <class I, class S>
+  static I Begin(S& main, S& overflow) {
+    I it(&overflow, main.begin(), false);
+    it.main_end_ = main.end();
+    it.Settle();
+    return it;
+  }
+
+  Set main_;
+  Set overflow_;
+};
+
 // Owns its records: erasing a key (or clearing, or destroying the table) frees its record.
 class KeyTable {
  public:
-  using Segment = absl::flat_hash_set<Record*, RecordHash, RecordEq>;
+  using Segment = KeySegment;
 
-  // A segment holding this many keys splits before it takes another. The number is where a
-  // flat_hash_map of capacity 4095 would grow (7/8 load): segments stay at that capacity.
-  static constexpr size_t kSegmentMax = 3584;
+  // The main set's largest array, and the keys it holds without growing (absl grows a
+  // flat_hash_set of capacity c past c - c / 8 keys).
+  static constexpr size_t kMainCapacity = 2047;
+  static constexpr size_t kMainKeys = kMainCapacity - kMainCapacity / 8;
+  // A segment holding this many keys splits before it takes another: a full main set and a
+  // full overflow set of the same capacity.
+  static constexpr size_t kSegmentMax = 2 * kMainKeys;
   // Bytes one slot of a segment's array costs: the record pointer and its control byte.
   static constexpr size_t kSlotBytes = sizeof(void*) + 1;
 
@@ -111,7 +203,8 @@ class KeyTable {
   // with Compact(i) if Sparse(i).
   void EraseAt(size_t i, Segment::iterator it) {
     Record* r = *it;
-    segments_[i].erase(it);
+    Segment& s = segments_[i];
+    (it.in_overflow_ ? s.overflow_ : s.main_).erase(it.it_);
     Record::Delete(r);
     --size_;
   }
@@ -156,9 +249,27 @@ class KeyTable {
   size_t DirIndex(size_t hash) const {
     return global_depth_ == 0 ? 0 : hash >> (64 - global_depth_);
   }
-  static size_t ArrayBytes(const Segment& s) {
+  static size_t ArrayBytes(const Segment::Set& s) {
     return s.capacity() == 0 ? 0 : s.capacity() * kSlotBytes + 16;
   }
+  static size_t ArrayBytes(const Segment& s) {
+    return ArrayBytes(s.main_) + ArrayBytes(s.overflow_);
+  }
+  // The set a new key of s goes to: the main one until its array is full.
+  static Segment::Set& InsertSet(Segment& s) {
+    const bool main_has_room = s.main_.capacity() < kMainCapacity || s.main_.size() < kMainKeys;
+    return main_has_room ? s.main_ : s.overflow_;
+  }
+  // The key's slot in s: its set and position, or nullptr.
+  static Record* const* FindIn(const Segment& s, std::string_view key, size_t hash) {
+    auto it = s.main_.find(key, hash);
+    if (it != s.main_.end()) return &*it;
+    if (s.overflow_.empty()) return nullptr;
+    auto jt = s.overflow_.find(key, hash);
+    return jt == s.overflow_.end() ? nullptr : &*jt;
+  }
+  // Empties s and puts records (keys of s's hash range) back, each set's array sized to fit.
+  static void Refill(Segment& s, const std::vector<Record*>& records);
   // Splits segment i in two (doubling the directory if it must). False if it cannot (the
   // segment's keys already use every directory bit available).
   bool Split(size_t i);
@@ -184,9 +295,16 @@ std::pair<Record*, bool> KeyTable::TryEmplace(std::string_view key, MakeRecord m
   Segment& s = segments_[SegmentForInsert(key, hash, &found)];
   if (found != nullptr) return {found, false};
   const size_t before = ArrayBytes(s);
-  // One probe: the slot is found, or claimed for key and given the new record.
+  // The set the key would go to finds it or claims its slot in one probe; the other set is
+  // probed first (the overflow set only if it has keys).
+  Segment::Set& target = InsertSet(s);
+  Segment::Set& other = &target == &s.main_ ? s.overflow_ : s.main_;
+  if (!other.empty()) {
+    auto it = other.find(key, hash);
+    if (it != other.end()) return {*it, false};
+  }
   bool inserted = false;
-  auto it = s.lazy_emplace(key, [&](const Segment::constructor& construct) {
+  auto it = target.lazy_emplace(key, [&](const Segment::Set::constructor& construct) {
     inserted = true;
     construct(make());
   });

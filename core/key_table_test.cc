@@ -50,8 +50,9 @@ TEST_CASE("KeyTable charges its slot arrays exactly and gives them back", "[key_
   for (int i = 0; i < n; ++i) t.TryEmplace("k" + std::to_string(i));
   size_t expected = 0;
   for (size_t i = 0; i < t.segment_count(); ++i) {
-    const size_t cap = t.segment(i).capacity();
-    if (cap != 0) expected += cap * KeyTable::kSlotBytes + 16;
+    for (const KeySegment::Set* set : {&t.segment(i).main_set(), &t.segment(i).overflow_set()}) {
+      if (set->capacity() != 0) expected += set->capacity() * KeyTable::kSlotBytes + 16;
+    }
   }
   CHECK(t.bytes() == expected);
   CHECK(t.bytes() >= static_cast<size_t>(n) * KeyTable::kSlotBytes);
@@ -124,6 +125,82 @@ TEST_CASE("AllocSize is jemalloc's size classes", "[key_table]") {
   CHECK(AllocSize(513) == 640);
   CHECK(AllocSize(4097) == 5120);
   CHECK(AllocSize((1 << 20) + 1) == (1 << 20) + (1 << 18));
+}
+
+}  // namespace dbkv
+
+namespace dbkv {
+
+TEST_CASE("a segment's main array stays full and the rest overflows", "[key_table]") {
+  KeyTable t;
+  // One segment: the main set fills its largest array, then the overflow set takes keys.
+  const size_t n = KeyTable::kMainKeys + 100;
+  for (size_t i = 0; i < n; ++i) REQUIRE(t.TryEmplace("k" + std::to_string(i)).second);
+  REQUIRE(t.segment_count() == 1);
+  const KeySegment& s = t.segment(0);
+  CHECK(s.main_set().capacity() == KeyTable::kMainCapacity);
+  CHECK(s.main_set().size() == KeyTable::kMainKeys);
+  CHECK(s.overflow_set().size() == 100);
+  CHECK(s.overflow_set().capacity() < 256);
+  // Every key is found, once, in either set; a walk sees each once.
+  std::set<std::string> seen;
+  for (const Record* r : s) CHECK(seen.insert(r->key().str()).second);
+  CHECK(seen.size() == n);
+  for (size_t i = 0; i < n; ++i) CHECK(t.Find("k" + std::to_string(i)) != nullptr);
+  CHECK_FALSE(t.TryEmplace("k5").second);  // in the main set
+  CHECK_FALSE(t.TryEmplace("k" + std::to_string(n - 1)).second);
+  // Erasing from the main set makes room there again; overflow keys stay found.
+  for (size_t i = 0; i < 50; ++i) CHECK(t.Erase("k" + std::to_string(i)));
+  CHECK(t.TryEmplace("new").second);
+  CHECK(t.Find("new") != nullptr);
+  for (size_t i = 50; i < n; ++i) CHECK(t.Find("k" + std::to_string(i)) != nullptr);
+  CHECK(t.size() == n - 50 + 1);
+}
+
+TEST_CASE("segments split into full main arrays, and walks erase from both sets", "[key_table]") {
+  KeyTable t;
+  const size_t n = KeyTable::kSegmentMax * 4 + 1000;
+  for (size_t i = 0; i < n; ++i) t.TryEmplace("s" + std::to_string(i));
+  size_t keys = 0, slots = 0;
+  for (size_t i = 0; i < t.segment_count(); ++i) {
+    const KeySegment& s = t.segment(i);
+    CHECK(s.size() <= KeyTable::kSegmentMax);
+    CHECK(s.main_set().capacity() <= KeyTable::kMainCapacity);
+    if (!s.overflow_set().empty()) CHECK(s.main_set().size() == KeyTable::kMainKeys);
+    keys += s.size();
+    slots += s.capacity();
+  }
+  CHECK(keys == n);
+  CHECK(slots >= keys);
+  CHECK(keys * 100 >= slots * 60);  // never the 44 % of one doubled array
+  // Erase every other key while walking each segment (as the expiry scan does).
+  size_t erased = 0;
+  for (size_t i = 0; i < t.segment_count(); ++i) {
+    KeySegment& s = t.segment(i);
+    bool odd = false;
+    for (auto it = s.begin(); it != s.end();) {
+      odd = !odd;
+      if (odd) {
+        t.EraseAt(i, it++);
+        ++erased;
+      } else {
+        ++it;
+      }
+    }
+    if (t.Sparse(i)) t.Compact(i);
+  }
+  CHECK(t.size() == n - erased);
+  size_t found = 0;
+  for (size_t i = 0; i < n; ++i) found += t.Find("s" + std::to_string(i)) != nullptr ? 1 : 0;
+  CHECK(found == t.size());
+  size_t expected = 0;
+  for (size_t i = 0; i < t.segment_count(); ++i) {
+    t.Compact(i);
+    for (const KeySegment::Set* set : {&t.segment(i).main_set(), &t.segment(i).overflow_set()}) {
+      if (set->capacity() != 0) expected += set->capacity() * KeyTable::kSlotBytes + 16;
+    }
+  }
+  CHECK(t.bytes() == expected);
 }
 
 }  // namespace dbkv
