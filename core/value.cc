@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/ascii_pack.h"
+
 namespace dbkv {
 namespace {
 
@@ -111,6 +113,25 @@ void Value::SetStringLike(ValueType t, std::string_view s) {
 Value Value::String(std::string_view s) {
   Value v;
   v.SetStringLike(ValueType::kString, s);
+  return v;
+}
+
+Value Value::FromPacked(ValueType type, const char* packed, size_t n) {
+  Value v;
+  if (n <= kInlineCapacity) {
+    char text[kInlineCapacity];
+    AsciiUnpack(packed, n, text);
+    v.SetStringLike(type, {text, n});
+    return v;
+  }
+  void* mem = std::malloc(offsetof(Blob, data) + n);
+  if (mem == nullptr) throw std::bad_alloc();
+  Blob* blob = static_cast<Blob*>(mem);
+  new (&blob->refs) std::atomic<uint32_t>(1);
+  blob->size = static_cast<uint32_t>(n);
+  AsciiUnpack(packed, n, blob->data);
+  v.Store(blob);
+  v.rep_[0] = static_cast<char>(type);
   return v;
 }
 

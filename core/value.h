@@ -88,6 +88,9 @@ class Value {
   static Value Dec(const Decimal& d);
   static Value String(std::string_view s);
   static Value Bytes(std::string_view b);
+  // A string or bytes value (type kString or kBytes) of the n characters that packed holds as
+  // packed ASCII (core/ascii_pack.h), unpacked straight into its own bytes.
+  static Value FromPacked(ValueType type, const char* packed, size_t n);
   static Value List(ValueList items);
   static Value Map(ValueMap items);
   static Value Cold(const ColdRef& ref);

@@ -93,6 +93,7 @@ class ValueRef {
   // A copy that outlives the record (a reply, a lent value): an inline string is copied.
   Value ToValue() const {
     if (boxed_ != nullptr) return *boxed_;
+    if (packed_ && !unpacked_) return Value::FromPacked(type_, bytes_.data(), bytes_.size());
     const std::string_view s = AsStringView();
     return type_ == ValueType::kBytes ? Value::Bytes(s) : Value::String(s);
   }

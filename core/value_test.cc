@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include "core/ascii_pack.h"
+
 namespace dbkv {
 namespace {
 
@@ -370,6 +372,21 @@ TEST_CASE("ValueTypeName names every type", "[value]") {
   CHECK(ValueTypeName(ValueType::kBytes) == "bytes");
   CHECK(ValueTypeName(ValueType::kList) == "list");
   CHECK(ValueTypeName(ValueType::kMap) == "map");
+}
+
+}  // namespace dbkv
+
+namespace dbkv {
+
+TEST_CASE("Value::FromPacked unpacks into an inline or a heap string", "[value]") {
+  for (size_t n = 0; n <= 40; ++n) {
+    std::string text(n, '\0');
+    for (size_t i = 0; i < n; ++i) text[i] = static_cast<char>('!' + (i * 13) % 90);
+    std::string packed(PackedSize(n), '\0');
+    AsciiPack(text, packed.data());
+    CHECK(Value::FromPacked(ValueType::kString, packed.data(), n) == Value::String(text));
+    CHECK(Value::FromPacked(ValueType::kBytes, packed.data(), n) == Value::Bytes(text));
+  }
 }
 
 }  // namespace dbkv
