@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -184,7 +185,7 @@ class KeyTable {
   Record* Find(std::string_view key) { return Find(key, KeyHash()(key)); }
   Record* Find(std::string_view key, size_t hash);
   // The record of key; if absent, make() (a new Record* of key) is inserted. second: whether
-  // it was.
+  // it was. A key longer than Record::kKeyMax throws std::length_error.
   template <class MakeRecord>
   std::pair<Record*, bool> TryEmplace(std::string_view key, MakeRecord make);
   // As above, inserting a record with a null entry.
@@ -290,6 +291,8 @@ class KeyTable {
 
 template <class MakeRecord>
 std::pair<Record*, bool> KeyTable::TryEmplace(std::string_view key, MakeRecord make) {
+  // Before anything changes: the command fails with this (CallHandler), the table is intact.
+  if (key.size() > Record::kKeyMax) throw std::length_error("key longer than 2 GiB - 1 bytes");
   const size_t hash = KeyHash()(key);
   Record* found = nullptr;
   Segment& s = segments_[SegmentForInsert(key, hash, &found)];

@@ -204,3 +204,18 @@ TEST_CASE("segments split into full main arrays, and walks erase from both sets"
 }
 
 }  // namespace dbkv
+
+namespace dbkv {
+
+TEST_CASE("a key longer than 2 GiB - 1 is refused before the table changes", "[key_table]") {
+  KeyTable t;
+  t.TryEmplace("kept");
+  const char byte = 'k';
+  // Only the length is looked at: no byte past the one above is read.
+  const std::string_view huge(&byte, Record::kKeyMax + 1);
+  CHECK_THROWS_AS(t.TryEmplace(huge), std::length_error);
+  CHECK(t.size() == 1);
+  CHECK(t.Find("kept") != nullptr);
+}
+
+}  // namespace dbkv

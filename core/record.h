@@ -52,8 +52,6 @@ class KeyText {
   std::string_view view() const& { return view_; }
   std::string_view view() const&& = delete;
   std::string str() const { return std::string(view_); }
-  bool operator==(std::string_view o) const { return view_ == o; }
-  bool operator!=(std::string_view o) const { return view_ != o; }
 
  private:
   friend class Record;
@@ -77,6 +75,8 @@ class Record {
   // with replies without a copy).
   static constexpr size_t kInlineMax = ValueRef::kPackedMax;
   static constexpr size_t kPackKeyMax = KeyText::kPackKeyMax;
+  // The longest key (its length has 31 bits; --max-frame-bytes allows frames up to 4 GiB).
+  static constexpr size_t kKeyMax = (size_t{1} << 31) - 1;
 
   Record(const Record&) = delete;
   Record& operator=(const Record&) = delete;
@@ -114,7 +114,8 @@ class Record {
     return Header{e.expire_at_ms, e.version, e.access, e.flags};
   }
 
-  // A new record of key holding e (its value moved in, or copied inline).
+  // A new record of key holding e (its value moved in, or copied inline). key has at most
+  // kKeyMax bytes (KeyTable::TryEmplace refuses longer ones before a record is made).
   static Record* Make(std::string_view key, Entry&& e) {
     return Make(key, std::move(e.value), HeaderOf(e));
   }

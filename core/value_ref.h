@@ -71,11 +71,6 @@ class ValueRef {
     return {buf_, bytes_.size()};
   }
   std::string_view AsStringView() const&& = delete;
-  // The length of a string or bytes value (without unpacking it).
-  size_t StringSize() const {
-    return boxed_ != nullptr ? boxed_->AsStringView().size() : bytes_.size();
-  }
-  bool is_packed() const { return packed_; }
   bool AsBool() const { return boxed_->AsBool(); }
   int64_t AsInt() const { return boxed_->AsInt(); }
   double AsDouble() const { return boxed_->AsDouble(); }

@@ -404,6 +404,24 @@ Written WriteEverything(const ServerProcess& server) {
   Ok(c, "SET", {S("short"), S("v"), S("PX"), I(kShortPx)});
   w.short_written = Clock::now();
 
+  // Celery-shaped results (53-byte ASCII keys, ~171-byte JSON values, a TTL): records that
+  // hold key and value packed in memory (docs/MEMORY.md), written to disk unpacked. And the
+  // same shape with a binary value, which stays unpacked.
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = std::to_string(i);
+    const std::string key = "celery-task-meta-" + std::string(36 - id.size(), '0') + id;
+    // 172 bytes: only key and value both packed reach the 224-byte class (16 + 8 + 2 + 47 + 151).
+    std::string json = R"({"status": "SUCCESS", "result": )" + std::to_string(1000000000 + i) +
+                       R"(, "traceback": null, )";
+    json += R"("children": [], "date_done": "2026-12-07T20:00:00.000000", "task_id": ")";
+    json += key.substr(17) + R"("})";
+    Ok(c, "SET", {S(key), S(json), S("EX"), I(100)});
+    m[{"", key}] = S(json);
+    const Value binary = Value::Bytes(std::string(171, static_cast<char>(0x80 + i)));
+    Ok(c, "SET", {S(key + "-bin"), binary, S("EX"), I(100)});
+    m[{"", key + "-bin"}] = binary;
+  }
+
   // Locks: one held (lease extended), one taken and released.
   CHECK(Ok(c, "LOCK", {S("lock"), S("token-1"), I(60000)}) == I(1));
   CHECK(Ok(c, "LOCKEXTEND", {S("lock"), S("token-1"), I(120000)}) == I(1));
@@ -445,6 +463,10 @@ void CheckEverything(const ServerProcess& server, const Written& w) {
     CHECK(t >= 100000 - elapsed_ms - 1000);
   }
   CHECK(Ok(c, "TTL", {S("persisted")}) == I(-1));
+  // The packed Celery keys come back whole through KEYS (the records' keys unpacked).
+  const Value celery = Ok(c, "KEYS", {S("celery-task-meta-*")});
+  CHECK(celery.AsList().size() == 40);
+  for (const Value& k : celery.AsList()) CHECK(k.AsStringView().size() >= 53);
   CHECK(Ok(c, "TTL", {S("str")}) == I(-1));
   CHECK(Ok(c, "TTL", {S("list")}) == I(-1));
 
