@@ -19,17 +19,24 @@ constexpr size_t PackedSize(size_t n) { return n - n / 8; }
 bool IsAscii(std::string_view s);
 // Writes PackedSize(s.size()) bytes to out. s must be ASCII.
 void AsciiPack(std::string_view s, char* out);
+// Packs s as AsciiPack does if s is ASCII, and returns whether it was: false leaves out's
+// PackedSize(s.size()) bytes partly written. One pass where IsAscii and AsciiPack make two.
+bool AsciiPackIfAscii(std::string_view s, char* out);
 // Writes the n bytes that packed (PackedSize(n) bytes) holds to out.
 void AsciiUnpack(const char* packed, size_t n, char* out);
 // True if packed (PackedSize(s.size()) bytes) holds s; s may be any bytes.
 bool AsciiPackedEquals(const char* packed, std::string_view s);
 
-// For tests: the shift-and-mask code, whatever the CPU has, and which one the above use.
+// For tests: the shift-and-mask code and the SSE2 scan, whatever the CPU has, and which ones
+// the above use.
 namespace ascii_pack_internal {
 void PackPortable(std::string_view s, char* out);
+bool PackIfAsciiPortable(std::string_view s, char* out);
 void UnpackPortable(const char* packed, size_t n, char* out);
 bool EqualsPortable(const char* packed, std::string_view s);
 bool HaveBmi2();
+bool IsAsciiSse2(std::string_view s);  // IsAscii without AVX2
+bool HaveAvx2();
 }  // namespace ascii_pack_internal
 
 }  // namespace dbkv

@@ -101,15 +101,49 @@ TEST_CASE("packing writes and reads nothing outside its bytes", "[ascii_pack]") 
 }
 
 TEST_CASE("IsAscii finds a high byte anywhere", "[ascii_pack]") {
-  for (size_t n = 1; n <= 40; ++n) {
+  // Lengths past every step of both scans (64, 32 and 16 bytes, a word, single bytes), each
+  // string in a heap block of its exact size (ASan sees a read past it).
+  INFO("AVX2: " << ascii_pack_internal::HaveAvx2());
+  for (size_t n = 1; n <= 200; ++n) {
+    const std::string clean = Ascii(n, 7);
+    auto copy = std::make_unique<char[]>(n);
+    std::memcpy(copy.get(), clean.data(), n);
+    CHECK(IsAscii({copy.get(), n}));
+    CHECK(ascii_pack_internal::IsAsciiSse2({copy.get(), n}));
     for (size_t pos = 0; pos < n; ++pos) {
-      std::string s = Ascii(n, 7);
-      s[pos] = static_cast<char>(0x80 | (pos & 0x7f));
-      CHECK_FALSE(IsAscii(s));
+      copy[pos] = static_cast<char>(0x80 | (pos & 0x7f));
+      CHECK_FALSE(IsAscii({copy.get(), n}));
+      CHECK_FALSE(ascii_pack_internal::IsAsciiSse2({copy.get(), n}));
+      copy[pos] = clean[pos];
     }
   }
   CHECK(IsAscii(""));
+  CHECK(ascii_pack_internal::IsAsciiSse2(""));
   CHECK(IsAscii(std::string(1, '\0')));
+}
+
+TEST_CASE("AsciiPackIfAscii packs ASCII as AsciiPack does and refuses a high byte",
+          "[ascii_pack]") {
+  // Lengths past every step (eight groups, four, one, the tail); the output in a block of its
+  // exact size (ASan sees a write past it), both with BMI2 (where the CPU has it) and without.
+  for (size_t n = 0; n <= 300; ++n) {
+    const std::string s = Ascii(n, static_cast<uint32_t>(n + 77));
+    INFO("length " << n);
+    const std::string want = Pack(s);
+    const size_t m = PackedSize(n);
+    auto out = std::make_unique<char[]>(m);
+    REQUIRE(AsciiPackIfAscii(s, out.get()));
+    CHECK(std::string(out.get(), m) == want);
+    auto portable = std::make_unique<char[]>(m);
+    REQUIRE(ascii_pack_internal::PackIfAsciiPortable(s, portable.get()));
+    CHECK(std::string(portable.get(), m) == want);
+    for (size_t pos = 0; pos < n; ++pos) {
+      std::string high = s;
+      high[pos] = static_cast<char>(0x80 | high[pos]);
+      CHECK_FALSE(AsciiPackIfAscii(high, out.get()));
+      CHECK_FALSE(ascii_pack_internal::PackIfAsciiPortable(high, portable.get()));
+    }
+  }
 }
 
 TEST_CASE("AsciiPackedEquals tells every other string apart", "[ascii_pack]") {

@@ -159,12 +159,18 @@ Record* Partition::PutImpl(std::string_view ns, std::string_view key, V&& value,
   TableChanged(t, before);
   if (inserted) {
     ++stats_.keys;
+    stats_.memory_bytes += r->Charge();
   } else {
-    stats_.memory_bytes -= r->Charge();
+    const bool was_inline = r->is_inline();
+    const size_t old_charge = r->Charge();
     DropValue(*r);
-    r = Store(t, r, std::forward<V>(value), h);
+    Record* now = Store(t, r, std::forward<V>(value), h);
+    // Reset in place keeps the block's class: an inline value then charges the same.
+    if (now != r || !was_inline || !now->is_inline()) {
+      stats_.memory_bytes = stats_.memory_bytes - old_charge + now->Charge();
+    }
+    r = now;
   }
-  stats_.memory_bytes += r->Charge();
   if (expire_at_ms != kNoExpiry) t.NoteExpiry(t.SegmentIndexOf(key), expire_at_ms);
   return r;
 }

@@ -89,6 +89,7 @@ class Record {
   // (before the allocator's rounding).
   struct Layout {
     size_t size = 0;
+    size_t alloc = 0;  // AllocSize(size)
     bool key_packed = false;
     bool value_packed = false;
   };
@@ -99,7 +100,7 @@ class Record {
   }
   // What the allocator gives a record of key holding v.
   static size_t AllocBytesFor(std::string_view key, const Value& v, bool has_expiry) {
-    return AllocSize(LayoutFor(key, v, has_expiry).size);
+    return LayoutFor(key, v, has_expiry).alloc;
   }
 
   // Everything of an entry but its value.
@@ -211,16 +212,37 @@ class Record {
   Record() : version_(0), bits_(0) {}
   ~Record() = default;
 
+  // How InlineLayout learns whether a value is ASCII: it reads it, it assumes so (the fill
+  // that packs it finds out), or it was found not to be.
+  enum class ValueText { kScan, kAssumeAscii, kBinary };
+
   // raw_key: the key's bytes, or nullptr for a key known to be ASCII (stored packed).
   static Layout LayoutFor(size_t key_size, const char* raw_key, const Value& v, bool has_expiry);
+  // The layout of an inline value's record.
+  static Layout InlineLayout(size_t key_size, const char* raw_key, std::string_view value,
+                             bool has_expiry, ValueText text);
+  // A block of l's class with the key's size and form set, to be filled.
+  static Record* Allocate(size_t key_size, const Layout& l);
+  static void Free(Record* r, size_t alloc_bytes);
+  // Whether this record's block and key form suit layout l (a Reset in place).
+  bool Holds(const Layout& l) const {
+    return l.alloc == AllocBytes() && l.key_packed == key_packed();
+  }
   template <class V>
   static Record* MakeImpl(std::string_view key, V&& v, const Header& h);
+  // text: kAssumeAscii or kBinary.
+  static Record* MakeInline(std::string_view key, ValueType type, std::string_view value,
+                            const Header& h, ValueText text);
   template <class V>
   static Record* ResetImpl(Record* r, V&& v, const Header& h);
-  // Writes the header and v into this memory as layout l says. The key: from key (its text)
-  // if given, else already in this record, at old_key (moved if the layout puts it elsewhere).
-  template <class V>
-  void Fill(std::string_view key, const char* old_key, V&& v, const Header& h, const Layout& l);
+  // Writes the header and the key into this memory, key_size_ being set: the key from key (its
+  // text) if given, else already in this record, at old_key (moved if the layout puts it
+  // elsewhere). value_bits: the record bits of the value to be written (none for a boxed one).
+  void FillHead(std::string_view key, const char* old_key, const Header& h, uint64_t value_bits);
+  // FillHead, then an inline value as l says. False if l packs the value and it is not ASCII:
+  // the record is then inline, of l's size, its key in place, and its value unfinished.
+  bool FillInline(std::string_view key, const char* old_key, ValueType type, std::string_view value,
+                  const Header& h, const Layout& l);
 
   const char* Base() const { return reinterpret_cast<const char*>(this); }
   char* Base() { return reinterpret_cast<char*>(this); }

@@ -147,6 +147,43 @@ TEST_CASE("packed records hold ASCII of every length exactly", "[record]") {
   }
 }
 
+TEST_CASE("text with one high byte anywhere is stored plain, made or reset", "[record]") {
+  // Values that would pack if they were ASCII, found not to be while packing: in the first
+  // group, a middle one, the last, or the tail; made anew, and reset over a packed record of
+  // the same class (the fill in place fails and is redone) or of another.
+  const int64_t ttl = 1'700'000'000'000;
+  const std::string key = Text(53, 1);
+  for (size_t vn : {size_t{171}, size_t{172}, size_t{200}, size_t{203}, size_t{500}}) {
+    for (size_t pos : {size_t{0}, size_t{7}, size_t{8}, vn / 2, vn - 9, vn - 4, vn - 1}) {
+      std::string text = Text(vn, 2);
+      text[pos] = static_cast<char>(0x80 | (text[pos] & 0x7f));
+      const Value v = Value::String(text);
+      INFO("value " << vn << " high byte at " << pos);
+      Record* made = Record::Make(key, MakeEntry(v, ttl));
+      CHECK_FALSE(made->value_packed());
+      CheckHolds(*made, key, v, ttl);
+      Record::Delete(made);
+      for (const Value& from : {Value::String(Text(vn, 3)), Value::String(Text(vn - 8, 3)),
+                                Value::Bytes(Bytes(vn, 4)), Value::Int(1)}) {
+        Record* r = Record::Make(key, MakeEntry(from, ttl));
+        Record* now = Record::Reset(r, MakeEntry(v, ttl, 9));
+        CHECK_FALSE(now->value_packed());
+        CheckHolds(*now, key, v, ttl);
+        if (now != r) {
+          CHECK(r->KeyEquals(key));
+          Record::Delete(r);
+        }
+        // And back to text that packs.
+        const Value back = Value::String(Text(vn, 5));
+        Record* again = Record::Reset(now, MakeEntry(back, ttl, 10));
+        CheckHolds(*again, key, back, ttl);
+        if (again != now) Record::Delete(now);
+        Record::Delete(again);
+      }
+    }
+  }
+}
+
 TEST_CASE("a KeyTable finds, splits and erases packed keys", "[record]") {
   KeyTable t;
   const int64_t ttl = 1'700'000'000'000;
