@@ -8,6 +8,7 @@
 #include "plugins/list_family.h"
 #include "plugins/lock_family.h"
 #include "plugins/server_family.h"
+#include "plugins/string_family.h"
 #include "plugins/wait_family.h"
 
 namespace dbkv {
@@ -15,9 +16,9 @@ namespace dbkv {
 Status RegisterBuiltinFamilies(CommandRegistry* registry) {
   using RegisterFn = Status (*)(CommandRegistry*);
   const RegisterFn families[] = {
-      RegisterServerFamily,   RegisterConnectionFamily, RegisterCoreFamily,
-      RegisterKeyspaceFamily, RegisterBatchFamily,      RegisterCasFamily,
-      RegisterListFamily,     RegisterWaitFamily,       RegisterLockFamily,
+      RegisterServerFamily, RegisterConnectionFamily, RegisterCoreFamily, RegisterKeyspaceFamily,
+      RegisterBatchFamily,  RegisterCasFamily,        RegisterListFamily, RegisterWaitFamily,
+      RegisterLockFamily,   RegisterStringFamily,
   };
   for (RegisterFn family : families) {
     Status s = family(registry);

@@ -265,64 +265,91 @@ Reply TtlIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
 Reply Ttl(ShardContext& ctx, const CommandArgs& args) { return TtlIn(ctx, args, 1000); }
 Reply Pttl(ShardContext& ctx, const CommandArgs& args) { return TtlIn(ctx, args, 1); }
 
-// EXPIRE key seconds [NX | XX | GT | LT] / PEXPIRE key ms [...] -> 1 if set, 0 if not.
-// A time <= 0 deletes the key (as Redis does).
-Reply ExpireIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
-  int64_t n;
-  if (!ArgToInt(args[1], &n)) return Reply::Error(NotAnInteger());
-  enum { kAlways, kNx, kXx, kGt, kLt } cond = kAlways;
-  if (args.size() > 2) {
-    const Value& c = args[2];
+// EXPIRE key seconds [NX | XX | GT | LT ...] / PEXPIRE key ms / EXPIREAT key unix-s /
+// PEXPIREAT key unix-ms -> 1 if set, 0 if not. A time in the past deletes the key (as Redis
+// does). Options combine as Redis allows (GT XX), with its errors for the rest.
+Reply ExpireIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms, bool absolute,
+               const char* name) {
+  bool nx = false, xx = false, gt = false, lt = false;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const Value& c = args[i];
     if (ArgIs(c, "NX")) {
-      cond = kNx;
+      nx = true;
     } else if (ArgIs(c, "XX")) {
-      cond = kXx;
+      xx = true;
     } else if (ArgIs(c, "GT")) {
-      cond = kGt;
+      gt = true;
     } else if (ArgIs(c, "LT")) {
-      cond = kLt;
+      lt = true;
     } else {
-      return Reply::Error(Code::kInvalidArgument, "unsupported option");
+      return Reply::Error(Code::kInvalidArgument, "Unsupported option " + std::string(ArgText(c)));
     }
   }
+  if (nx && (xx || gt || lt)) {
+    return Reply::Error(Code::kInvalidArgument,
+                        "NX and XX, GT or LT options at the same time are not compatible");
+  }
+  if (gt && lt) {
+    return Reply::Error(Code::kInvalidArgument,
+                        "GT and LT options at the same time are not compatible");
+  }
+  int64_t n;
+  if (!ArgToInt(args[1], &n)) return Reply::Error(NotAnInteger());
   int64_t at;
-  if (__builtin_mul_overflow(n, unit_ms, &at) || __builtin_add_overflow(at, ctx.now_ms(), &at)) {
-    return Reply::Error(Code::kInvalidArgument, std::string("invalid expire time in '") +
-                                                    (unit_ms == 1 ? "pexpire" : "expire") +
-                                                    "' command");
+  if (__builtin_mul_overflow(n, unit_ms, &at) ||
+      __builtin_add_overflow(at, absolute ? 0 : ctx.now_ms(), &at)) {
+    return Reply::Error(Code::kInvalidArgument,
+                        std::string("invalid expire time in '") + name + "' command");
   }
   std::string_view key = KeyArg(args, 0);
-  EntryRef ref;
   const Record* e = ctx.Peek(key);
   if (e == nullptr) return Reply::Of(Value::Int(0));
   const bool has = e->HasExpiry();
-  switch (cond) {
-    case kNx:
-      if (has) return Reply::Of(Value::Int(0));
-      break;
-    case kXx:
-      if (!has) return Reply::Of(Value::Int(0));
-      break;
-    case kGt:  // no expiry counts as infinite
-      if (!has || at <= e->expire_at_ms()) return Reply::Of(Value::Int(0));
-      break;
-    case kLt:
-      if (has && at >= e->expire_at_ms()) return Reply::Of(Value::Int(0));
-      break;
-    case kAlways:
-      break;
-  }
+  if ((nx && has) || (xx && !has)) return Reply::Of(Value::Int(0));
+  // No expiry counts as infinite.
+  if (gt && (!has || at <= e->expire_at_ms())) return Reply::Of(Value::Int(0));
+  if (lt && has && at >= e->expire_at_ms()) return Reply::Of(Value::Int(0));
   if (at <= ctx.now_ms()) {
     ctx.Erase(key);
     return Reply::Of(Value::Int(1));
   }
-  ref = ctx.Upsert(key);
+  EntryRef ref = ctx.Upsert(key);
   ref.entry->expire_at_ms = at;
   ctx.Commit(ref);
   return Reply::Of(Value::Int(1));
 }
-Reply Expire(ShardContext& ctx, const CommandArgs& args) { return ExpireIn(ctx, args, 1000); }
-Reply Pexpire(ShardContext& ctx, const CommandArgs& args) { return ExpireIn(ctx, args, 1); }
+Reply Expire(ShardContext& ctx, const CommandArgs& args) {
+  return ExpireIn(ctx, args, 1000, false, "expire");
+}
+Reply Pexpire(ShardContext& ctx, const CommandArgs& args) {
+  return ExpireIn(ctx, args, 1, false, "pexpire");
+}
+Reply ExpireAt(ShardContext& ctx, const CommandArgs& args) {
+  return ExpireIn(ctx, args, 1000, true, "expireat");
+}
+Reply PexpireAt(ShardContext& ctx, const CommandArgs& args) {
+  return ExpireIn(ctx, args, 1, true, "pexpireat");
+}
+
+// EXPIRETIME key / PEXPIRETIME key -> the absolute expiry (unix seconds / ms); -1 without one;
+// -2 if the key does not exist.
+Reply ExpireTimeIn(ShardContext& ctx, const CommandArgs& args, int64_t unit_ms) {
+  const Record* e = ctx.Peek(KeyArg(args, 0));
+  if (e == nullptr) return Reply::Of(Value::Int(-2));
+  if (!e->HasExpiry()) return Reply::Of(Value::Int(-1));
+  return Reply::Of(Value::Int(e->expire_at_ms() / unit_ms));
+}
+Reply ExpireTime(ShardContext& ctx, const CommandArgs& args) {
+  return ExpireTimeIn(ctx, args, 1000);
+}
+Reply PexpireTime(ShardContext& ctx, const CommandArgs& args) { return ExpireTimeIn(ctx, args, 1); }
+
+// TOUCH key [key ...] -> how many exist; their access clocks are brought up to now.
+Reply Touch(ShardContext& ctx, const CommandArgs& args) {
+  int64_t n = 0;
+  for (const Value& k : args) n += ctx.Peek(k.AsStringView()) != nullptr ? 1 : 0;
+  return Reply::Of(Value::Int(n));
+}
 
 // PERSIST key -> 1 if an expiry was removed, else 0.
 Reply Persist(ShardContext& ctx, const CommandArgs& args) {
@@ -350,9 +377,9 @@ Status RegisterCoreFamily(CommandRegistry* r) {
       KeyCommand("DECR", op::kDecr, kCmdWrite, 1, 2, Decr, "DECR key [by]"),
       KeyCommand("TTL", op::kTtl, kCmdReadOnly | kCmdNoLoad, 1, 1, Ttl, "TTL key"),
       KeyCommand("PTTL", op::kPttl, kCmdReadOnly | kCmdNoLoad, 1, 1, Pttl, "PTTL key"),
-      KeyCommand("EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, 3, Expire,
+      KeyCommand("EXPIRE", op::kExpire, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, -1, Expire,
                  "EXPIRE key seconds [NX|XX|GT|LT]"),
-      KeyCommand("PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, 3, Pexpire,
+      KeyCommand("PEXPIRE", op::kPexpire, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, -1, Pexpire,
                  "PEXPIRE key milliseconds [NX|XX|GT|LT]"),
       KeyCommand("PERSIST", op::kPersist, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 1, 1, Persist,
                  "PERSIST key"),
@@ -369,9 +396,16 @@ Status RegisterCoreFamily(CommandRegistry* r) {
       KeyCommand("INCRBY", 0, kCmdWrite, 2, 2, IncrByCmd, "INCRBY key increment"),
       KeyCommand("DECRBY", 0, kCmdWrite, 2, 2, DecrByCmd, "DECRBY key decrement"),
       KeyCommand("INCRBYFLOAT", 0, kCmdWrite, 2, 2, IncrByFloat, "INCRBYFLOAT key increment"),
+      KeyCommand("EXPIREAT", 0, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, -1, ExpireAt,
+                 "EXPIREAT key unix-time-seconds [NX|XX|GT|LT]"),
+      KeyCommand("PEXPIREAT", 0, kCmdWrite | kCmdAllowOom | kCmdNoLoad, 2, -1, PexpireAt,
+                 "PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]"),
+      KeyCommand("EXPIRETIME", 0, kCmdReadOnly | kCmdNoLoad, 1, 1, ExpireTime, "EXPIRETIME key"),
+      KeyCommand("PEXPIRETIME", 0, kCmdReadOnly | kCmdNoLoad, 1, 1, PexpireTime, "PEXPIRETIME key"),
+      KeyCommand("TOUCH", 0, kCmdReadOnly | kCmdNoLoad, 1, -1, Touch, "TOUCH key [key ...]"),
   };
   for (CommandSpec& s : specs) {
-    if (s.name == "DEL" || s.name == "EXISTS" || s.name == "UNLINK") {
+    if (s.name == "DEL" || s.name == "EXISTS" || s.name == "UNLINK" || s.name == "TOUCH") {
       s.keys = KeySpec::Range(0, -1);
       s.merge = MergeSum;
     }

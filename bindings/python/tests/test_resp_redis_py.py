@@ -91,6 +91,34 @@ def test_strings_and_expiry(r):
         r.set("k", "v", ex=0)
 
 
+def test_string_commands_and_absolute_expiry(r):
+    # Through redis-py's own methods: their argument shapes and reply parsing.
+    assert r.append("s", "Hello") == 5
+    assert r.append("s", " World") == 11
+    assert r.strlen("s") == 11
+    assert r.getrange("s", -5, -1) == b"World"
+    assert r.setrange("s", 6, "Redis") == 11
+    assert r.get("s") == b"Hello Redis"
+    assert r.setbit("bits", 7, 1) == 0
+    assert r.getbit("bits", 7) == 1
+    assert r.bitcount("s") == 40
+    assert r.bitcount("s", 0, 0) == 2
+    assert r.getex("s", ex=100) == b"Hello Redis"
+    assert r.ttl("s") == 100
+    assert r.getex("s", persist=True) == b"Hello Redis"
+    assert r.ttl("s") == -1
+    now = int(time.time())
+    assert r.expireat("s", now + 1000) is True
+    assert abs(r.expiretime("s") - (now + 1000)) <= 1
+    assert r.pexpireat("s", (now + 500) * 1000, lt=True) is True
+    assert r.pexpiretime("s") == (now + 500) * 1000
+    assert r.expire("s", 10_000, gt=True) is True
+    assert r.touch("s", "bits", "missing") == 2
+    r.rpush("list", "a")
+    with pytest.raises(rexc.ResponseError, match="WRONGTYPE"):
+        r.append("list", "x")
+
+
 def test_counters(r):
     assert r.incr("c") == 1
     assert r.incrby("c", 10) == 11
