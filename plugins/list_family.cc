@@ -6,6 +6,7 @@
 
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
+#include "plugins/redis_text.h"
 #include "protocol/opcodes.h"
 
 namespace dbkv {
@@ -175,6 +176,235 @@ Reply Llen(ShardContext& ctx, const CommandArgs& args) {
   return Count(e->value().AsList().size());
 }
 
+// LPUSHX / RPUSHX key value [value ...] -> the new length; 0 (nothing pushed) if the key does
+// not exist.
+Reply PushX(ShardContext& ctx, const CommandArgs& args, End end) {
+  const Record* e = ctx.Peek(KeyArg(args));
+  if (e == nullptr) return Count(0);
+  if (!IsList(*e)) return WrongType();
+  return Push(ctx, args, end);
+}
+Reply Rpushx(ShardContext& ctx, const CommandArgs& args) { return PushX(ctx, args, End::kRight); }
+Reply Lpushx(ShardContext& ctx, const CommandArgs& args) { return PushX(ctx, args, End::kLeft); }
+
+// An index into a list of len elements (negative from the end), or -1 if out of range.
+int64_t ResolveIndex(int64_t index, int64_t len) {
+  if (index < 0) index += len;
+  return index < 0 || index >= len ? -1 : index;
+}
+
+// LINDEX key index -> the element, or nil (out of range, or no key).
+Reply Lindex(ShardContext& ctx, const CommandArgs& args) {
+  int64_t index;
+  if (!ArgToInt(args[1], &index)) return Reply::Error(NotAnInteger());
+  const Record* e = ctx.Find(KeyArg(args));
+  if (e == nullptr) return Reply::Nil();
+  if (!IsList(*e)) return WrongType();
+  const ValueRef v = e->value();
+  const ValueList& list = v.AsList();
+  const int64_t at = ResolveIndex(index, static_cast<int64_t>(list.size()));
+  if (at < 0) return Reply::Nil();
+  return Reply::Of(list[static_cast<size_t>(at)]);
+}
+
+// LSET key index element -> OK.
+Reply Lset(ShardContext& ctx, const CommandArgs& args) {
+  int64_t index;
+  if (!ArgToInt(args[1], &index)) return Reply::Error(NotAnInteger());
+  std::string_view key = KeyArg(args);
+  const Record* e = ctx.Peek(key);
+  if (e == nullptr) return Reply::Error(Code::kNotFound, "no such key");
+  if (!IsList(*e)) return WrongType();
+  const int64_t at = ResolveIndex(index, static_cast<int64_t>(e->value().AsList().size()));
+  if (at < 0) return Reply::Error(Code::kInvalidArgument, "index out of range");
+  EntryRef ref = ctx.UpsertUnmeasured(key);
+  Value& slot = ref.entry->value.MutableList()[static_cast<size_t>(at)];
+  const int64_t delta =
+      static_cast<int64_t>(args[2].HeapBytes()) - static_cast<int64_t>(slot.HeapBytes());
+  slot = args[2];
+  ctx.CommitDelta(ref, delta);
+  return Reply::Ok();
+}
+
+// LINSERT key BEFORE|AFTER pivot element -> the new length; -1 if pivot is not in the list;
+// 0 if the key does not exist. Elements match by their text, as Redis compares them.
+Reply Linsert(ShardContext& ctx, const CommandArgs& args) {
+  bool after;
+  if (ArgIs(args[1], "AFTER")) {
+    after = true;
+  } else if (ArgIs(args[1], "BEFORE")) {
+    after = false;
+  } else {
+    return Reply::Error(SyntaxError());
+  }
+  std::string_view key = KeyArg(args);
+  const Record* e = ctx.Peek(key);
+  if (e == nullptr) return Count(0);
+  if (!IsList(*e)) return WrongType();
+  int64_t found = -1;
+  {
+    const ValueRef v = e->value();
+    const ValueList& list = v.AsList();
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (SameRedisText(list[i], args[2])) {
+        found = static_cast<int64_t>(i);
+        break;
+      }
+    }
+  }
+  if (found < 0) return Reply::Of(Value::Int(-1));
+  EntryRef ref = ctx.UpsertUnmeasured(key);
+  ValueList& list = ref.entry->value.MutableList();
+  const int64_t shell_before = Value::ListShellBytes(list.capacity());
+  list.insert(list.begin() + found + (after ? 1 : 0), args[3]);
+  const int64_t delta = static_cast<int64_t>(args[3].HeapBytes()) +
+                        static_cast<int64_t>(Value::ListShellBytes(list.capacity())) - shell_before;
+  const size_t size = list.size();
+  ctx.CommitDelta(ref, delta);
+  return Count(size);
+}
+
+// LREM key count element -> how many were removed: the first count matches from the head
+// (count > 0), from the tail (count < 0), or all (0). A list left empty is deleted.
+Reply Lrem(ShardContext& ctx, const CommandArgs& args) {
+  int64_t count;
+  if (!ArgToInt(args[1], &count)) return Reply::Error(NotAnInteger());
+  std::string_view key = KeyArg(args);
+  const Record* e = ctx.Peek(key);
+  if (e == nullptr) return Count(0);
+  if (!IsList(*e)) return WrongType();
+  const uint64_t limit =
+      count == 0 ? UINT64_MAX
+                 : (count < 0 ? 0 - static_cast<uint64_t>(count) : static_cast<uint64_t>(count));
+  std::vector<bool> remove;
+  size_t removed = 0;
+  {
+    const ValueRef v = e->value();
+    const ValueList& list = v.AsList();
+    remove.assign(list.size(), false);
+    for (size_t k = 0; k < list.size() && removed < limit; ++k) {
+      const size_t i = count < 0 ? list.size() - 1 - k : k;
+      if (SameRedisText(list[i], args[2])) {
+        remove[i] = true;
+        ++removed;
+      }
+    }
+  }
+  if (removed == 0) return Count(0);
+  EntryRef ref = ctx.UpsertUnmeasured(key);
+  ValueList& list = ref.entry->value.MutableList();
+  int64_t delta = 0;
+  size_t out = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (remove[i]) {
+      delta -= static_cast<int64_t>(list[i].HeapBytes());
+    } else {
+      if (out != i) list[out] = std::move(list[i]);
+      ++out;
+    }
+  }
+  list.erase(list.begin() + static_cast<std::ptrdiff_t>(out), list.end());
+  const bool emptied = list.empty();
+  ctx.CommitDelta(ref, delta);
+  if (emptied) ctx.Erase(key);
+  return Count(removed);
+}
+
+// LTRIM key start stop -> OK; keeps the elements from start to stop (as LRANGE picks them). A
+// list left empty is deleted.
+Reply Ltrim(ShardContext& ctx, const CommandArgs& args) {
+  int64_t start, stop;
+  if (!ArgToInt(args[1], &start) || !ArgToInt(args[2], &stop)) {
+    return Reply::Error(NotAnInteger());
+  }
+  std::string_view key = KeyArg(args);
+  const Record* e = ctx.Peek(key);
+  if (e == nullptr) return Reply::Ok();
+  if (!IsList(*e)) return WrongType();
+  const int64_t len = static_cast<int64_t>(e->value().AsList().size());
+  if (start < 0) start += len;
+  if (stop < 0) stop += len;
+  if (start < 0) start = 0;
+  int64_t keep_from = 0, keep_to = 0;  // [keep_from, keep_to)
+  if (start <= stop && start < len) {
+    if (stop >= len) stop = len - 1;
+    keep_from = start;
+    keep_to = stop + 1;
+  }
+  if (keep_from == 0 && keep_to == len) return Reply::Ok();
+  if (keep_from == keep_to) {
+    ctx.Erase(key);
+    return Reply::Ok();
+  }
+  EntryRef ref = ctx.UpsertUnmeasured(key);
+  ValueList& list = ref.entry->value.MutableList();
+  int64_t delta = 0;
+  for (int64_t i = 0; i < len; ++i) {
+    if (i < keep_from || i >= keep_to) delta -= static_cast<int64_t>(list[i].HeapBytes());
+  }
+  list.erase(list.begin() + keep_to, list.end());
+  list.erase(list.begin(), list.begin() + keep_from);
+  ctx.CommitDelta(ref, delta);
+  return Reply::Ok();
+}
+
+// LPOS key element [RANK rank] [COUNT num] [MAXLEN len] -> the index of the rank-th match
+// (negative rank: from the tail), or nil; with COUNT, a list of up to num indexes (0: all).
+// MAXLEN bounds the elements compared (0: all).
+Reply Lpos(ShardContext& ctx, const CommandArgs& args) {
+  int64_t rank = 1, count = -1, maxlen = 0;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const Value& a = args[i];
+    const bool has_next = i + 1 < args.size();
+    int64_t n;
+    if (!has_next || !(ArgIs(a, "RANK") || ArgIs(a, "COUNT") || ArgIs(a, "MAXLEN"))) {
+      return Reply::Error(SyntaxError());
+    }
+    if (!ArgToInt(args[++i], &n)) return Reply::Error(NotAnInteger());
+    if (ArgIs(a, "RANK")) {
+      if (n == 0) {
+        return Reply::Error(Code::kInvalidArgument,
+                            "RANK can't be zero: use 1 to start from the first match, 2 from the "
+                            "second ... or use negative to start from the end of the list");
+      }
+      if (n == INT64_MIN) {
+        return Reply::Error(Code::kInvalidArgument,
+                            "value is out of range, value must between -9223372036854775807 and "
+                            "9223372036854775807");
+      }
+      rank = n;
+    } else if (ArgIs(a, "COUNT")) {
+      if (n < 0) return Reply::Error(Code::kInvalidArgument, "COUNT can't be negative");
+      count = n;
+    } else {
+      if (n < 0) return Reply::Error(Code::kInvalidArgument, "MAXLEN can't be negative");
+      maxlen = n;
+    }
+  }
+  const Record* e = ctx.Find(KeyArg(args));
+  if (e == nullptr) return count >= 0 ? Reply::Of(Value::List({})) : Reply::Nil();
+  if (!IsList(*e)) return WrongType();
+  const ValueRef v = e->value();
+  const ValueList& list = v.AsList();
+  const auto len = static_cast<int64_t>(list.size());
+  const int64_t want = count < 0 ? 1 : (count == 0 ? INT64_MAX : count);
+  int64_t skip = (rank > 0 ? rank : -rank) - 1;
+  ValueList found;
+  for (int64_t k = 0; k < len && (maxlen == 0 || k < maxlen); ++k) {
+    const int64_t i = rank > 0 ? k : len - 1 - k;
+    if (!SameRedisText(list[static_cast<size_t>(i)], args[1])) continue;
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    found.push_back(Value::Int(i));
+    if (static_cast<int64_t>(found.size()) >= want) break;
+  }
+  if (count >= 0) return Reply::Of(Value::List(std::move(found)));
+  if (found.empty()) return Reply::Nil();
+  return Reply::Of(std::move(found.front()));
+}
+
 }  // namespace
 
 Status RegisterListFamily(CommandRegistry* r) {
@@ -188,6 +418,16 @@ Status RegisterListFamily(CommandRegistry* r) {
       KeyCommand("LRANGE", op::kLrange, kCmdReadOnly | kCmdStoredReply, 3, 3, Lrange,
                  "LRANGE key start stop"),
       KeyCommand("LLEN", op::kLlen, kCmdReadOnly, 1, 1, Llen, "LLEN key"),
+      // By name only.
+      KeyCommand("RPUSHX", 0, kCmdWrite, 2, -1, Rpushx, "RPUSHX key value [value ...]"),
+      KeyCommand("LPUSHX", 0, kCmdWrite, 2, -1, Lpushx, "LPUSHX key value [value ...]"),
+      KeyCommand("LINDEX", 0, kCmdReadOnly | kCmdStoredReply, 2, 2, Lindex, "LINDEX key index"),
+      KeyCommand("LSET", 0, kCmdWrite, 3, 3, Lset, "LSET key index element"),
+      KeyCommand("LINSERT", 0, kCmdWrite, 4, 4, Linsert, "LINSERT key BEFORE|AFTER pivot element"),
+      KeyCommand("LREM", 0, kCmdWrite | kCmdAllowOom, 3, 3, Lrem, "LREM key count element"),
+      KeyCommand("LTRIM", 0, kCmdWrite | kCmdAllowOom, 3, 3, Ltrim, "LTRIM key start stop"),
+      KeyCommand("LPOS", 0, kCmdReadOnly, 2, -1, Lpos,
+                 "LPOS key element [RANK rank] [COUNT num] [MAXLEN len]"),
       KeyCommand("BLPOP", op::kBlpop,
                  kCmdWrite | kCmdStoredReply | kCmdAllowOom | kCmdBlocking | kCmdSingleShard, 2, -1,
                  Blpop, "BLPOP key [key ...] timeout"),

@@ -232,4 +232,116 @@ TEST_CASE("lists are per namespace", "[list_family]") {
 }
 
 }  // namespace
+
+namespace {
+
+Value Bl(std::string_view s) { return Value::Bytes(s); }
+
+// The list as Bytes elements, for comparing with what RESP pushed.
+Value Blist(std::initializer_list<const char*> items) {
+  ValueList out;
+  for (const char* i : items) out.push_back(Bl(i));
+  return Value::List(std::move(out));
+}
+
+}  // namespace
+
+TEST_CASE("LPUSHX, RPUSHX, LINDEX and LSET", "[list_family]") {
+  Shard shard;
+  CHECK(shard.Ok("RPUSHX", {Bl("l"), Bl("a")}) == I(0));
+  CHECK(shard.Ok("EXISTS", {Bl("l")}) == I(0));
+  shard.Ok("RPUSH", {Bl("l"), Bl("b")});
+  CHECK(shard.Ok("RPUSHX", {Bl("l"), Bl("c"), Bl("d")}) == I(3));
+  CHECK(shard.Ok("LPUSHX", {Bl("l"), Bl("a")}) == I(4));
+  CHECK(shard.Ok("LINDEX", {Bl("l"), I(0)}) == Bl("a"));
+  CHECK(shard.Ok("LINDEX", {Bl("l"), I(-1)}) == Bl("d"));
+  CHECK(shard.Ok("LINDEX", {Bl("l"), I(4)}).is_null());
+  CHECK(shard.Ok("LINDEX", {Bl("l"), I(-5)}).is_null());
+  CHECK(shard.Ok("LINDEX", {Bl("missing"), I(0)}).is_null());
+  CHECK(shard.Ok("LSET", {Bl("l"), I(-2), Bl("C")}) == S("OK"));
+  CHECK(shard.Ok("LRANGE", {Bl("l"), I(0), I(-1)}) == Blist({"a", "b", "C", "d"}));
+  CHECK(shard.Err("LSET", {Bl("l"), I(4), Bl("x")}).error == "index out of range");
+  CHECK(shard.Err("LSET", {Bl("missing"), I(0), Bl("x")}).error == "no such key");
+  CHECK(shard.Err("LINDEX", {Bl("l"), Bl("x")}).error == "value is not an integer or out of range");
+  shard.Ok("SET", {Bl("s"), Bl("v")});
+  CHECK(shard.Err("LPUSHX", {Bl("s"), Bl("x")}).code == Code::kWrongType);
+  CHECK(shard.Err("LINDEX", {Bl("s"), I(0)}).code == Code::kWrongType);
+  CHECK(shard.Err("LSET", {Bl("s"), I(0), Bl("x")}).code == Code::kWrongType);
+}
+
+TEST_CASE("LINSERT, LREM and LPOS match elements by their text", "[list_family]") {
+  Shard shard;
+  shard.Ok("RPUSH", {Bl("l"), Bl("a"), Bl("b"), Bl("a"), Bl("c"), Bl("a")});
+  CHECK(shard.Ok("LINSERT", {Bl("l"), Bl("before"), Bl("b"), Bl("x")}) == I(6));
+  CHECK(shard.Ok("LINSERT", {Bl("l"), Bl("AFTER"), Bl("c"), Bl("y")}) == I(7));
+  CHECK(shard.Ok("LINSERT", {Bl("l"), Bl("AFTER"), Bl("zz"), Bl("y")}) == I(-1));
+  CHECK(shard.Ok("LINSERT", {Bl("missing"), Bl("AFTER"), Bl("a"), Bl("y")}) == I(0));
+  CHECK(shard.Err("LINSERT", {Bl("l"), Bl("BESIDE"), Bl("a"), Bl("y")}).error == "syntax error");
+  CHECK(shard.Ok("LRANGE", {Bl("l"), I(0), I(-1)}) == Blist({"a", "x", "b", "a", "c", "y", "a"}));
+  // LPOS: first, by rank, from the tail, all, bounded by MAXLEN.
+  CHECK(shard.Ok("LPOS", {Bl("l"), Bl("a")}) == I(0));
+  CHECK(shard.Ok("LPOS", {Bl("l"), Bl("a"), Bl("RANK"), I(2)}) == I(3));
+  CHECK(shard.Ok("LPOS", {Bl("l"), Bl("a"), Bl("RANK"), I(-1)}) == I(6));
+  CHECK(shard.Ok("LPOS", {Bl("l"), Bl("a"), Bl("COUNT"), I(0)}) == L({I(0), I(3), I(6)}));
+  CHECK(shard.Ok("LPOS", {Bl("l"), Bl("a"), Bl("COUNT"), I(2), Bl("RANK"), I(-1)}) ==
+        L({I(6), I(3)}));
+  CHECK(shard.Ok("LPOS", {Bl("l"), Bl("a"), Bl("COUNT"), I(0), Bl("MAXLEN"), I(4)}) ==
+        L({I(0), I(3)}));
+  CHECK(shard.Ok("LPOS", {Bl("l"), Bl("q")}).is_null());
+  CHECK(shard.Ok("LPOS", {Bl("missing"), Bl("q"), Bl("COUNT"), I(1)}) == L({}));
+  CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("RANK"), I(0)})
+            .error.rfind("RANK can't be zero", 0) == 0);
+  CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("COUNT"), I(-1)}).error ==
+        "COUNT can't be negative");
+  CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("MAXLEN"), I(-1)}).error ==
+        "MAXLEN can't be negative");
+  CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("RANK")}).error == "syntax error");
+  // LREM from the head, the tail, and all.
+  CHECK(shard.Ok("LREM", {Bl("l"), I(1), Bl("a")}) == I(1));
+  CHECK(shard.Ok("LRANGE", {Bl("l"), I(0), I(-1)}) == Blist({"x", "b", "a", "c", "y", "a"}));
+  CHECK(shard.Ok("LREM", {Bl("l"), I(-1), Bl("a")}) == I(1));
+  CHECK(shard.Ok("LRANGE", {Bl("l"), I(0), I(-1)}) == Blist({"x", "b", "a", "c", "y"}));
+  CHECK(shard.Ok("LREM", {Bl("l"), I(0), Bl("nothing")}) == I(0));
+  // A typed int matches RESP's text of it.
+  shard.Ok("RPUSH", {Bl("n"), I(5), Bl("5"), I(6)});
+  CHECK(shard.Ok("LPOS", {Bl("n"), Bl("6")}) == I(2));
+  CHECK(shard.Ok("LREM", {Bl("n"), I(0), Bl("5")}) == I(2));
+  CHECK(shard.Ok("LREM", {Bl("n"), I(0), Bl("6")}) == I(1));
+  CHECK(shard.Ok("EXISTS", {Bl("n")}) == I(0));  // emptied: deleted
+}
+
+TEST_CASE("LTRIM keeps what LRANGE would give and deletes an emptied list", "[list_family]") {
+  Shard shard;
+  const auto fill = [&] {
+    shard.Ok("DEL", {Bl("l")});
+    shard.Ok("RPUSH", {Bl("l"), Bl("a"), Bl("b"), Bl("c"), Bl("d"), Bl("e")});
+  };
+  const struct {
+    int64_t start, stop;
+    Value want;
+  } cases[] = {
+      {1, 3, Blist({"b", "c", "d"})},
+      {-2, -1, Blist({"d", "e"})},
+      {0, -1, Blist({"a", "b", "c", "d", "e"})},
+      {0, 100, Blist({"a", "b", "c", "d", "e"})},
+      {-100, 0, Blist({"a"})},
+  };
+  for (const auto& c : cases) {
+    INFO(c.start << " " << c.stop);
+    fill();
+    CHECK(shard.Ok("LTRIM", {Bl("l"), I(c.start), I(c.stop)}) == S("OK"));
+    CHECK(shard.Ok("LRANGE", {Bl("l"), I(0), I(-1)}) == c.want);
+  }
+  for (auto [start, stop] : {std::pair<int64_t, int64_t>{3, 1}, {5, 10}, {-1, -2}}) {
+    fill();
+    CHECK(shard.Ok("LTRIM", {Bl("l"), I(start), I(stop)}) == S("OK"));
+    CHECK(shard.Ok("EXISTS", {Bl("l")}) == I(0));
+  }
+  CHECK(shard.Ok("LTRIM", {Bl("missing"), I(0), I(1)}) == S("OK"));
+  shard.Ok("SET", {Bl("s"), Bl("v")});
+  CHECK(shard.Err("LTRIM", {Bl("s"), I(0), I(1)}).code == Code::kWrongType);
+  CHECK(shard.Err("LREM", {Bl("s"), I(0), Bl("v")}).code == Code::kWrongType);
+  CHECK(shard.Err("LINSERT", {Bl("s"), Bl("AFTER"), Bl("v"), Bl("w")}).code == Code::kWrongType);
+}
+
 }  // namespace dbkv::testing

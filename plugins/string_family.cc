@@ -1,6 +1,5 @@
 #include "plugins/string_family.h"
 
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -9,7 +8,7 @@
 
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
-#include "protocol/resp.h"
+#include "plugins/redis_text.h"
 
 namespace dbkv {
 namespace {
@@ -26,34 +25,6 @@ Reply TooLong() {
                       "string exceeds maximum allowed size (proto-max-bulk-len)");
 }
 
-// The text Redis would hold for v: text as it is, a number as RESP shows it, null as "";
-// nothing for a list, a map or a cold reference. *scratch holds what is not v's own bytes.
-std::optional<std::string_view> TextOf(const Value& v, std::string* scratch) {
-  switch (v.type()) {
-    case ValueType::kString:
-    case ValueType::kBytes:
-      return v.AsStringView();
-    case ValueType::kNull:
-      return std::string_view();
-    case ValueType::kBool:
-      return std::string_view(v.AsBool() ? "1" : "0");
-    case ValueType::kInt: {
-      char buf[24];
-      const auto r = std::to_chars(buf, buf + sizeof(buf), v.AsInt());
-      scratch->assign(buf, r.ptr);
-      return std::string_view(*scratch);
-    }
-    case ValueType::kDouble:
-      *scratch = protocol::FormatDouble(v.AsDouble());
-      return std::string_view(*scratch);
-    case ValueType::kDecimal:
-      *scratch = v.AsDecimal().ToString();
-      return std::string_view(*scratch);
-    default:
-      return std::nullopt;
-  }
-}
-
 // A written value's type: the old one if it was text, else the argument's if that is text
 // (bytes from RESP), else a string.
 ValueType WrittenType(const Value* old, const Value& arg) {
@@ -68,13 +39,13 @@ Value MakeText(ValueType type, std::string_view s) {
 // APPEND key value -> the new length.
 Reply Append(ShardContext& ctx, const CommandArgs& args) {
   std::string arg_scratch;
-  const std::optional<std::string_view> add = TextOf(args[1], &arg_scratch);
+  const std::optional<std::string_view> add = RedisText(args[1], &arg_scratch);
   if (!add) return Reply::Error(Code::kInvalidArgument, "value is not a string or a number");
   EntryRef ref = ctx.Upsert(KeyArg(args));
   std::string old_scratch;
   std::optional<std::string_view> old = std::string_view();
   if (!ref.created) {
-    old = TextOf(ref.entry->value, &old_scratch);
+    old = RedisText(ref.entry->value, &old_scratch);
     if (!old) {
       ctx.Abort(ref);
       return WrongType();
@@ -102,7 +73,7 @@ Reply Strlen(ShardContext& ctx, const CommandArgs& args) {
   if (v.is_string_like()) return Int(static_cast<int64_t>(v.AsStringView().size()));
   std::string scratch;
   const Value copy = v.ToValue();
-  const std::optional<std::string_view> text = TextOf(copy, &scratch);
+  const std::optional<std::string_view> text = RedisText(copy, &scratch);
   if (!text) return WrongType();
   return Int(static_cast<int64_t>(text->size()));
 }
@@ -116,7 +87,7 @@ Reply GetRange(ShardContext& ctx, const CommandArgs& args) {
   if (r == nullptr) return Reply::Of(Value::Bytes(""));
   const Value v = r->value().ToValue();
   std::string scratch;
-  const std::optional<std::string_view> text = TextOf(v, &scratch);
+  const std::optional<std::string_view> text = RedisText(v, &scratch);
   if (!text) return WrongType();
   const ValueType type = v.is_string_like() ? v.type() : ValueType::kString;
   const auto n = static_cast<int64_t>(text->size());
@@ -138,7 +109,7 @@ Reply SetRange(ShardContext& ctx, const CommandArgs& args) {
   if (!ArgToInt(args[1], &offset)) return Reply::Error(NotAnInteger());
   if (offset < 0) return Reply::Error(Code::kInvalidArgument, "offset is out of range");
   std::string arg_scratch;
-  const std::optional<std::string_view> put = TextOf(args[2], &arg_scratch);
+  const std::optional<std::string_view> put = RedisText(args[2], &arg_scratch);
   if (!put) return Reply::Error(Code::kInvalidArgument, "value is not a string or a number");
   const std::string_view key = KeyArg(args);
   const Record* r = ctx.Peek(key);
@@ -147,7 +118,7 @@ Reply SetRange(ShardContext& ctx, const CommandArgs& args) {
   Value old_value;
   if (r != nullptr) {
     old_value = r->value().ToValue();
-    old = TextOf(old_value, &old_scratch);
+    old = RedisText(old_value, &old_scratch);
     if (!old) return WrongType();
   }
   if (put->empty()) return Int(static_cast<int64_t>(old->size()));
@@ -240,7 +211,7 @@ Reply SetBit(ShardContext& ctx, const CommandArgs& args) {
   std::string text;
   if (!ref.created) {
     std::string scratch;
-    const std::optional<std::string_view> old = TextOf(ref.entry->value, &scratch);
+    const std::optional<std::string_view> old = RedisText(ref.entry->value, &scratch);
     if (!old) {
       ctx.Abort(ref);
       return WrongType();
@@ -267,7 +238,7 @@ Reply GetBit(ShardContext& ctx, const CommandArgs& args) {
   if (r == nullptr) return Int(0);
   const Value v = r->value().ToValue();
   std::string scratch;
-  const std::optional<std::string_view> text = TextOf(v, &scratch);
+  const std::optional<std::string_view> text = RedisText(v, &scratch);
   if (!text) return WrongType();
   return Int(BitAt(*text, offset));
 }
@@ -307,7 +278,7 @@ Reply BitCount(ShardContext& ctx, const CommandArgs& args) {
   if (r == nullptr) return Int(0);
   const Value v = r->value().ToValue();
   std::string scratch;
-  const std::optional<std::string_view> text = TextOf(v, &scratch);
+  const std::optional<std::string_view> text = RedisText(v, &scratch);
   if (!text) return WrongType();
   if (!ranged) return Int(PopCount(*text));
   const int64_t total = static_cast<int64_t>(text->size()) * (bits ? 8 : 1);

@@ -7,6 +7,7 @@ which selects that namespace, the same one ``server.url(namespace)`` gives the t
 """
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ from redis import exceptions as rexc
 
 from data_bridge.kv import KvClient
 
-from _kv_helpers import LONG, eventually
+from _kv_helpers import LONG, eventually, free_port
 from test_tls import pki  # noqa: F401  (the module's certificates fixture)
 
 pytestmark = pytest.mark.timeout(120)
@@ -117,6 +118,35 @@ def test_string_commands_and_absolute_expiry(r):
     r.rpush("list", "a")
     with pytest.raises(rexc.ResponseError, match="WRONGTYPE"):
         r.append("list", "x")
+
+
+def test_list_edits_survive_a_crash(server_factory, tmp_path):
+    """LSET, LINSERT, LREM, LTRIM and the X pushes through redis-py, then kill -9 and a restart:
+    the write-ahead log brings every change back."""
+    port = free_port()
+    flags = ("--data-dir", str(tmp_path / "data"), "--fsync", "always")
+    s = server_factory(*flags, port=port)
+    r = redis.Redis(port=port)
+    assert r.rpushx("q", "a") == 0
+    assert r.rpush("q", "a", "b", "a", "c", "a") == 5
+    assert r.lpushx("q", "start") == 6
+    assert r.lindex("q", -1) == b"a"
+    assert r.lset("q", 1, "A") is True
+    assert r.linsert("q", "before", "c", "x") == 7
+    assert r.lpos("q", "a") == 3
+    assert r.lpos("q", "a", rank=-1, count=2) == [6, 3]
+    assert r.lrem("q", -1, "a") == 1
+    assert r.ltrim("q", 1, -1) is True
+    want = [b"A", b"b", b"a", b"x", b"c"]
+    assert r.lrange("q", 0, -1) == want
+    r.close()
+    s.stop(signal.SIGKILL)
+    server_factory(*flags, port=port)
+    r = redis.Redis(port=port)
+    assert r.lrange("q", 0, -1) == want
+    with pytest.raises(rexc.ResponseError, match="no such key"):
+        r.lset("missing", 0, "v")
+    r.close()
 
 
 def test_counters(r):

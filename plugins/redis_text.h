@@ -1,0 +1,25 @@
+// A value's text as Redis sees it, for the families that compare or edit text: a string or
+// bytes value as it is, a number as RESP shows it (the int 10 is "10", a Decimal its digits, a
+// double its shortest round-trip form), a bool as "1"/"0", a typed null as "".
+#ifndef DATABRIDGE_PLUGINS_REDIS_TEXT_H_
+#define DATABRIDGE_PLUGINS_REDIS_TEXT_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/value.h"
+
+namespace dbkv {
+
+// v's text; nothing for a list, a map or a cold reference. *scratch holds the text when it is
+// not v's own bytes (the view lives as long as v and *scratch).
+std::optional<std::string_view> RedisText(const Value& v, std::string* scratch);
+
+// Whether a and b have the same text (so a list element the typed int 5 matches RESP's "5");
+// false when either has none.
+bool SameRedisText(const Value& a, const Value& b);
+
+}  // namespace dbkv
+
+#endif  // DATABRIDGE_PLUGINS_REDIS_TEXT_H_
