@@ -1,6 +1,8 @@
 #include "plugins/keyspace_family.h"
 
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plugins/api/args.h"
@@ -229,6 +231,88 @@ Reply FlushDbShard(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Ok();
 }
 
+// FLUSHALL [ASYNC | SYNC], on every shard: removes every key of every namespace (Redis's
+// every database). Each removal is logged, as FLUSHDB's are.
+Reply FlushAllShard(ShardContext& ctx, const CommandArgs& args) {
+  if (!args.empty() && !ArgIs(args[0], "ASYNC") && !ArgIs(args[0], "SYNC")) {
+    return Reply::Error(SyntaxError());
+  }
+  // The names and keys are copied first: a table emptied by the erases may go.
+  std::vector<std::pair<std::string, std::vector<std::string>>> all;
+  for (const auto& [ns, table] : ctx.partition().tables()) {
+    std::vector<std::string> keys;
+    keys.reserve(table.size());
+    for (size_t i = 0; i < table.segment_count(); ++i) {
+      for (const Record* r : table.segment(i)) keys.push_back(r->key().str());
+    }
+    all.emplace_back(ns, std::move(keys));
+  }
+  const std::string_view own = ctx.ns();
+  // FLUSHALL is a write that loads nothing (kCmdNoLoad): the context is set so for each
+  // namespace in turn, then back to the connection's.
+  for (const auto& [ns, keys] : all) {
+    ctx.Reset(ns, ctx.now_ms(), ctx.timed_out(), /*loads=*/false, /*write=*/true);
+    for (const std::string& key : keys) ctx.Erase(key);
+  }
+  ctx.Reset(own, ctx.now_ms(), ctx.timed_out(), /*loads=*/false, /*write=*/true);
+  return Reply::Ok();
+}
+
+// RANDOMKEY, on every shard: each part is [its key count in the namespace, a random key of
+// them or nil]; the merge picks a part with probability proportional to its count, so every key
+// is as likely (Redis: a random key, nil when there is none).
+Reply RandomKeyShard(ShardContext& ctx, const CommandArgs&) {
+  const KeyTable* table = NamespaceTable(ctx);
+  if (table == nullptr || table->size() == 0) return Reply::Of(Value::List({Value::Int(0), {}}));
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // A random segment weighted by its size, then a random record of it; expired keys are
+  // skipped (a few tries, then the first live one found).
+  const size_t n = table->size();
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    size_t pick = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+    for (size_t i = 0; i < table->segment_count(); ++i) {
+      const size_t in_segment = table->segment(i).size();
+      if (pick >= in_segment) {
+        pick -= in_segment;
+        continue;
+      }
+      for (const Record* r : table->segment(i)) {
+        if (pick-- != 0) continue;
+        if (r->IsExpired(ctx.now_ms())) break;
+        const KeyText key = r->key();
+        return Reply::Of(Value::List({Value::Int(static_cast<int64_t>(n)), KeyValue(key.view())}));
+      }
+      break;
+    }
+  }
+  for (size_t i = 0; i < table->segment_count(); ++i) {
+    for (const Record* r : table->segment(i)) {
+      if (!r->IsExpired(ctx.now_ms())) {
+        const KeyText key = r->key();
+        return Reply::Of(Value::List({Value::Int(static_cast<int64_t>(n)), KeyValue(key.view())}));
+      }
+    }
+  }
+  return Reply::Of(Value::List({Value::Int(0), {}}));
+}
+
+Reply RandomKeyMerge(MergeInput& in, ConnectionContext&) {
+  int64_t total = 0;
+  for (const Reply& part : in.parts) {
+    if (!part.ok()) return part;
+    total += part.value.AsList()[0].AsInt();
+  }
+  if (total == 0) return Reply::Nil();
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  int64_t pick = std::uniform_int_distribution<int64_t>(0, total - 1)(rng);
+  for (Reply& part : in.parts) {
+    const int64_t count = part.value.AsList()[0].AsInt();
+    if (pick < count) return Reply::Of(part.value.AsList()[1]);
+    pick -= count;
+  }
+  return Reply::Nil();
+}
+
 CommandSpec OnAllShards(std::string name, uint32_t flags, int min_args, int max_args,
                         ShardHandler h, MergeFunction merge, std::string summary) {
   CommandSpec s;
@@ -252,6 +336,10 @@ Status RegisterKeyspaceFamily(CommandRegistry* r) {
       OnAllShards("KEYS", kCmdReadOnly | kCmdNoLoad, 1, 1, KeysShard, ConcatLists, "KEYS pattern"),
       OnAllShards("FLUSHDB", kCmdWrite | kCmdAllowOom | kCmdNoLoad, 0, 1, FlushDbShard,
                   MergeFirstError, "FLUSHDB [ASYNC|SYNC]"),
+      OnAllShards("FLUSHALL", kCmdWrite | kCmdAllowOom | kCmdNoLoad, 0, 1, FlushAllShard,
+                  MergeFirstError, "FLUSHALL [ASYNC|SYNC]"),
+      OnAllShards("RANDOMKEY", kCmdReadOnly | kCmdNoLoad, 0, 0, RandomKeyShard, RandomKeyMerge,
+                  "RANDOMKEY"),
   });
 }
 

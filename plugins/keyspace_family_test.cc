@@ -237,5 +237,53 @@ TEST_CASE("FLUSHDB removes the namespace's keys and nothing else", "[keyspace_fa
   CHECK(RunOnShards(shard, {&shard.partition()}, "FLUSHDB", {S("now")}).error == "syntax error");
 }
 
+TEST_CASE("FLUSHALL removes the keys of every namespace", "[keyspace_family]") {
+  Shard shard;
+  Partition other;
+  for (int i = 0; i < 3000; ++i) shard.Ok("SET", {S("k" + std::to_string(i)), I(i)});
+  REQUIRE(shard.Run("SET", {S("x"), I(1)}, &other).ok());
+  for (const char* ns : {"a", "b"}) {
+    shard.ns = ns;
+    shard.Ok("SET", {S("k1"), I(1)});
+    REQUIRE(shard.Run("SET", {S("y"), I(1)}, &other).ok());
+  }
+  shard.ns = "a";
+  Reply r = RunOnShards(shard, {&shard.partition(), &other}, "FLUSHALL", {}, "a");
+  REQUIRE(r.ok());
+  CHECK(r.simple);
+  for (const char* ns : {"", "a", "b"}) {
+    INFO(ns);
+    CHECK(shard.partition().Size(ns) == 0);
+    CHECK(other.Size(ns) == 0);
+  }
+  // The connection's namespace is still its own afterwards.
+  shard.Ok("SET", {S("after"), I(1)});
+  CHECK(shard.partition().Size("a") == 1);
+  CHECK(RunOnShards(shard, {&shard.partition()}, "FLUSHALL", {S("now")}).error == "syntax error");
+}
+
+TEST_CASE("RANDOMKEY gives every key of the namespace, or nil", "[keyspace_family]") {
+  Shard shard;
+  Partition other;
+  CHECK(RunOnShards(shard, {&shard.partition(), &other}, "RANDOMKEY", {}).value.is_null());
+  std::set<std::string> keys;
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    keys.insert(key);
+    REQUIRE(shard.Run("SET", {S(key), I(i)}, i % 3 == 0 ? &other : nullptr).ok());
+  }
+  shard.ns = "elsewhere";
+  shard.Ok("SET", {S("not-this-one"), I(1)});
+  shard.ns = "";
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000 && seen.size() < keys.size(); ++i) {
+    Reply r = RunOnShards(shard, {&shard.partition(), &other}, "RANDOMKEY", {});
+    REQUIRE(r.ok());
+    REQUIRE(r.value.is_string_like());
+    seen.insert(std::string(r.value.AsStringView()));
+  }
+  CHECK(seen == keys);
+}
+
 }  // namespace
 }  // namespace dbkv::testing
