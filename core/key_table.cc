@@ -50,7 +50,7 @@ void KeyTable::FreeRecords() {
   }
 }
 
-Record* KeyTable::Find(std::string_view key, size_t hash) {
+Record* KeyTable::Find(std::string_view key, size_t hash) const {
   Record* const* slot = FindIn(segments_[dir_[DirIndex(hash)]], key, hash);  // hashed once
   return slot == nullptr ? nullptr : *slot;
 }

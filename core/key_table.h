@@ -182,8 +182,8 @@ class KeyTable {
   KeyTable& operator=(const KeyTable&) = delete;
 
   // The record of key, or nullptr. Valid until key is written or erased.
-  Record* Find(std::string_view key) { return Find(key, KeyHash()(key)); }
-  Record* Find(std::string_view key, size_t hash);
+  Record* Find(std::string_view key) const { return Find(key, KeyHash()(key)); }
+  Record* Find(std::string_view key, size_t hash) const;
   // The record of key; if absent, make() (a new Record* of key) is inserted. second: whether
   // it was. A key longer than Record::kKeyMax throws std::length_error.
   template <class MakeRecord>

@@ -2,6 +2,7 @@
 
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -313,6 +314,60 @@ Reply RandomKeyMerge(MergeInput& in, ConnectionContext&) {
   return Reply::Nil();
 }
 
+// Redis's encoding name for a value (OBJECT ENCODING), by the shape Redis would give it.
+const char* EncodingName(const Record& r) {
+  const ValueRef v = r.value();
+  switch (v.stored_type()) {
+    case ValueType::kList:
+      return "quicklist";  // Redis 7.0 says so for every list
+    case ValueType::kMap:
+      return "hashtable";
+    case ValueType::kInt:
+    case ValueType::kBool:
+      return "int";
+    case ValueType::kString:
+    case ValueType::kBytes: {
+      if (v.is_cold()) return "raw";
+      const std::string_view s = v.AsStringView();
+      int64_t n;
+      // A canonical integer that fits in 64 bits ("10", not "010" or "+1"), as Redis tries.
+      if (s.size() <= 20 && ArgToInt(Value::Bytes(s), &n) && std::to_string(n) == s) return "int";
+      return s.size() <= 44 ? "embstr" : "raw";
+    }
+    default:
+      return "raw";  // a Decimal, a double, a typed null: text to Redis
+  }
+}
+
+// OBJECT ENCODING|IDLETIME|REFCOUNT|FREQ key (OBJECT HELP, which names no key, is not routed
+// here: it answers a wrong number of arguments). IDLETIME is the seconds since the
+// key was last read or written (kept in ms, 32 bits: it wraps after 49 days); reading it does
+// not count as a use.
+Reply Object(ShardContext& ctx, const CommandArgs& args) {
+  const bool known = ArgIs(args[0], "ENCODING") || ArgIs(args[0], "IDLETIME") ||
+                     ArgIs(args[0], "REFCOUNT") || ArgIs(args[0], "FREQ");
+  if (!known) {
+    return Reply::Error(
+        Code::kInvalidArgument,
+        "unknown subcommand '" + std::string(ArgText(args[0])) + "'. Try OBJECT HELP.");
+  }
+  const KeyTable* table = NamespaceTable(ctx);
+  const std::string_view key = args[1].AsStringView();
+  const Record* r = table != nullptr ? table->Find(key) : nullptr;
+  if (r != nullptr && r->IsExpired(ctx.now_ms())) r = nullptr;
+  if (r == nullptr) return Reply::Nil();
+  if (ArgIs(args[0], "ENCODING")) return Reply::Of(Value::String(EncodingName(*r)));
+  if (ArgIs(args[0], "REFCOUNT")) return Reply::Of(Value::Int(1));
+  if (ArgIs(args[0], "FREQ")) {
+    return Reply::Error(Code::kInvalidArgument,
+                        "An LFU maxmemory policy is not selected, access frequency not tracked. "
+                        "Please note that when switching between policies at runtime LRU and LFU "
+                        "data will take some time to adjust.");
+  }
+  const uint32_t idle_ms = AccessClock(ctx.now_ms()) - r->access();
+  return Reply::Of(Value::Int(idle_ms / 1000));
+}
+
 CommandSpec OnAllShards(std::string name, uint32_t flags, int min_args, int max_args,
                         ShardHandler h, MergeFunction merge, std::string summary) {
   CommandSpec s;
@@ -329,8 +384,12 @@ CommandSpec OnAllShards(std::string name, uint32_t flags, int min_args, int max_
 }  // namespace
 
 Status RegisterKeyspaceFamily(CommandRegistry* r) {
+  CommandSpec object = KeyCommand("OBJECT", 0, kCmdReadOnly | kCmdNoLoad, 2, 2, Object,
+                                  "OBJECT ENCODING|IDLETIME|REFCOUNT|FREQ key");
+  object.keys = KeySpec::One(1);
   return r->RegisterAll({
       KeyCommand("TYPE", 0, kCmdReadOnly | kCmdNoLoad, 1, 1, Type, "TYPE key"),
+      std::move(object),
       OnAllShards("SCAN", kCmdReadOnly | kCmdNoLoad, 1, 7, ScanShard, ScanMerge,
                   "SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]"),
       OnAllShards("KEYS", kCmdReadOnly | kCmdNoLoad, 1, 1, KeysShard, ConcatLists, "KEYS pattern"),

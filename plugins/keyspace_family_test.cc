@@ -285,5 +285,35 @@ TEST_CASE("RANDOMKEY gives every key of the namespace, or nil", "[keyspace_famil
   CHECK(seen == keys);
 }
 
+TEST_CASE("OBJECT names Redis's encodings and reads idle time without touching",
+          "[keyspace_family]") {
+  Shard shard;
+  shard.Ok("SET", {S("int"), Value::Bytes("10")});
+  shard.Ok("SET", {S("typed"), I(10)});
+  shard.Ok("SET", {S("padded"), Value::Bytes("010")});
+  shard.Ok("SET", {S("short"), Value::Bytes("hello")});
+  shard.Ok("SET", {S("long"), Value::Bytes(std::string(45, 'x'))});
+  shard.Ok("RPUSH", {S("list"), S("a")});
+  const std::pair<const char*, const char*> expected[] = {
+      {"int", "int"},      {"typed", "int"}, {"padded", "embstr"},
+      {"short", "embstr"}, {"long", "raw"},  {"list", "quicklist"},
+  };
+  for (const auto& [key, encoding] : expected) {
+    INFO(key);
+    CHECK(shard.Ok("OBJECT", {S("ENCODING"), S(key)}) == S(encoding));
+  }
+  CHECK(shard.Ok("OBJECT", {S("encoding"), S("missing")}).is_null());
+  CHECK(shard.Ok("OBJECT", {S("REFCOUNT"), S("short")}) == I(1));
+  shard.Ok("GET", {S("short")});  // a use, at the test's clock (a write uses the wall clock)
+  CHECK(shard.Ok("OBJECT", {S("IDLETIME"), S("short")}) == I(0));
+  shard.now += 5'500;
+  CHECK(shard.Ok("OBJECT", {S("IDLETIME"), S("short")}) == I(5));
+  CHECK(shard.Ok("OBJECT", {S("IDLETIME"), S("short")}) == I(5));  // reading it is no use
+  CHECK(shard.Err("OBJECT", {S("FREQ"), S("short")}).error.rfind("An LFU maxmemory policy", 0) ==
+        0);
+  CHECK(shard.Err("OBJECT", {S("FOO"), S("short")}).error ==
+        "unknown subcommand 'FOO'. Try OBJECT HELP.");
+}
+
 }  // namespace
 }  // namespace dbkv::testing
