@@ -4,6 +4,7 @@
 #include "plugins/cas_family.h"
 #include "plugins/connection_family.h"
 #include "plugins/core_family.h"
+#include "plugins/hash_family.h"
 #include "plugins/keyspace_family.h"
 #include "plugins/list_family.h"
 #include "plugins/lock_family.h"
@@ -18,7 +19,7 @@ Status RegisterBuiltinFamilies(CommandRegistry* registry) {
   const RegisterFn families[] = {
       RegisterServerFamily, RegisterConnectionFamily, RegisterCoreFamily, RegisterKeyspaceFamily,
       RegisterBatchFamily,  RegisterCasFamily,        RegisterListFamily, RegisterWaitFamily,
-      RegisterLockFamily,   RegisterStringFamily,
+      RegisterLockFamily,   RegisterStringFamily,     RegisterHashFamily,
   };
   for (RegisterFn family : families) {
     Status s = family(registry);

@@ -12,6 +12,7 @@
 #include "core/numeric.h"
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
+#include "plugins/redis_text.h"
 #include "protocol/opcodes.h"
 
 namespace dbkv {
@@ -135,48 +136,6 @@ Reply IncrByInt(ShardContext& ctx, const CommandArgs& args, bool negate) {
 }
 Reply IncrByCmd(ShardContext& ctx, const CommandArgs& args) { return IncrByInt(ctx, args, false); }
 Reply DecrByCmd(ShardContext& ctx, const CommandArgs& args) { return IncrByInt(ctx, args, true); }
-
-// A number for INCRBYFLOAT: an int, double or Decimal, or text holding a float ("1.5", "5e3",
-// "-inf"), as Redis reads it (strtold, no spaces, no NaN).
-bool ToLongDouble(const Value& v, long double* out) {
-  switch (v.type()) {
-    case ValueType::kInt:
-      *out = static_cast<long double>(v.AsInt());
-      return true;
-    case ValueType::kDouble:
-      *out = v.AsDouble();
-      return !std::isnan(*out);
-    case ValueType::kDecimal:
-      return ToLongDouble(Value::String(v.AsDecimal().ToString()), out);
-    case ValueType::kString:
-    case ValueType::kBytes: {
-      const std::string text(v.AsStringView());
-      if (text.empty() || text.size() > 5000 || std::isspace(static_cast<unsigned char>(text[0]))) {
-        return false;
-      }
-      char* end = nullptr;
-      errno = 0;
-      *out = std::strtold(text.c_str(), &end);
-      return end == text.c_str() + text.size() && errno != ERANGE && !std::isnan(*out);
-    }
-    default:
-      return false;
-  }
-}
-
-// Redis's text of a long double (ld2string, LD_STR_HUMAN): 17 decimals, trailing zeros cut.
-std::string HumanLongDouble(long double v) {
-  char buf[5200];
-  int n = std::snprintf(buf, sizeof(buf), "%.17Lf", v);
-  if (n < 0 || static_cast<size_t>(n) >= sizeof(buf)) return "0";
-  std::string out(buf, static_cast<size_t>(n));
-  if (out.find('.') != std::string::npos) {
-    while (!out.empty() && out.back() == '0') out.pop_back();
-    if (!out.empty() && out.back() == '.') out.pop_back();
-  }
-  if (out == "-0") out = "0";
-  return out;
-}
 
 // INCRBYFLOAT key increment: as Redis: the sum in long double precision, stored and replied as
 // Redis's text of it (a string: "10.5", "5200"). The stored value may be absent (0), an int, a

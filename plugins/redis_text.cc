@@ -1,6 +1,11 @@
 #include "plugins/redis_text.h"
 
+#include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "protocol/resp.h"
 
@@ -38,6 +43,45 @@ bool SameRedisText(const Value& a, const Value& b) {
   const std::optional<std::string_view> ta = RedisText(a, &sa);
   const std::optional<std::string_view> tb = RedisText(b, &sb);
   return ta && tb && *ta == *tb;
+}
+
+bool ToLongDouble(const Value& v, long double* out) {
+  switch (v.type()) {
+    case ValueType::kInt:
+      *out = static_cast<long double>(v.AsInt());
+      return true;
+    case ValueType::kDouble:
+      *out = v.AsDouble();
+      return !std::isnan(*out);
+    case ValueType::kDecimal:
+      return ToLongDouble(Value::String(v.AsDecimal().ToString()), out);
+    case ValueType::kString:
+    case ValueType::kBytes: {
+      const std::string text(v.AsStringView());
+      if (text.empty() || text.size() > 5000 || std::isspace(static_cast<unsigned char>(text[0]))) {
+        return false;
+      }
+      char* end = nullptr;
+      errno = 0;
+      *out = std::strtold(text.c_str(), &end);
+      return end == text.c_str() + text.size() && errno != ERANGE && !std::isnan(*out);
+    }
+    default:
+      return false;
+  }
+}
+
+std::string HumanLongDouble(long double v) {
+  char buf[5200];
+  int n = std::snprintf(buf, sizeof(buf), "%.17Lf", v);
+  if (n < 0 || static_cast<size_t>(n) >= sizeof(buf)) return "0";
+  std::string out(buf, static_cast<size_t>(n));
+  if (out.find('.') != std::string::npos) {
+    while (!out.empty() && out.back() == '0') out.pop_back();
+    if (!out.empty() && out.back() == '.') out.pop_back();
+  }
+  if (out == "-0") out = "0";
+  return out;
 }
 
 }  // namespace dbkv

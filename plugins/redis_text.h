@@ -20,6 +20,13 @@ std::optional<std::string_view> RedisText(const Value& v, std::string* scratch);
 // false when either has none.
 bool SameRedisText(const Value& a, const Value& b);
 
+// A number as Redis's INCRBYFLOAT reads one: an int, double or Decimal, or text holding a float
+// ("1.5", "5e3", "-inf"; strtold, no spaces, no NaN).
+bool ToLongDouble(const Value& v, long double* out);
+
+// Redis's text of a long double (ld2string, LD_STR_HUMAN): 17 decimals, trailing zeros cut.
+std::string HumanLongDouble(long double v);
+
 }  // namespace dbkv
 
 #endif  // DATABRIDGE_PLUGINS_REDIS_TEXT_H_

@@ -149,6 +149,42 @@ def test_list_edits_survive_a_crash(server_factory, tmp_path):
     r.close()
 
 
+def test_hashes_survive_a_crash(server_factory, tmp_path):
+    """The hash commands through redis-py (RESP2 and RESP3), then kill -9 and a restart."""
+    port = free_port()
+    flags = ("--data-dir", str(tmp_path / "data"), "--fsync", "always")
+    s = server_factory(*flags, port=port)
+    r = redis.Redis(port=port)
+    assert r.hset("h", mapping={"a": "1", "b": "2"}) == 2
+    assert r.hset("h", "a", "10") == 0
+    assert r.hsetnx("h", "c", "3") == 1
+    assert r.hsetnx("h", "c", "4") == 0
+    assert r.hget("h", "a") == b"10"
+    assert r.hmget("h", ["a", "zz", "c"]) == [b"10", None, b"3"]
+    assert r.hgetall("h") == {b"a": b"10", b"b": b"2", b"c": b"3"}
+    assert r.hkeys("h") == [b"a", b"b", b"c"]
+    assert r.hvals("h") == [b"10", b"2", b"3"]
+    assert r.hlen("h") == 3
+    assert r.hexists("h", "b") is True
+    assert r.hstrlen("h", "a") == 2
+    assert r.hincrby("h", "n", 5) == 5
+    assert r.hincrbyfloat("h", "f", 1.5) == 1.5
+    assert r.hdel("h", "b", "zz") == 1
+    r3 = redis.Redis(port=port, protocol=3)
+    assert r3.hgetall("h") == {b"a": b"10", b"c": b"3", b"n": b"5", b"f": b"1.5"}
+    with pytest.raises(rexc.ResponseError, match="WRONGTYPE"):
+        r.set("s", "v")
+        r.hget("s", "a")
+    r.close()
+    r3.close()
+    s.stop(signal.SIGKILL)
+    server_factory(*flags, port=port)
+    r = redis.Redis(port=port)
+    assert r.hgetall("h") == {b"a": b"10", b"c": b"3", b"n": b"5", b"f": b"1.5"}
+    assert r.type("h") == b"hash"
+    r.close()
+
+
 def test_counters(r):
     assert r.incr("c") == 1
     assert r.incrby("c", 10) == 11
