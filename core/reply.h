@@ -21,6 +21,9 @@ struct Reply {
   bool simple = false;
   // The command is waiting (see ShardContext::Block); its real reply comes later.
   bool blocked = false;
+  // A nil that stands for a missing array (LPOP key count, a blocking pop's timeout): RESP2
+  // sends it as *-1, as Redis does (RESP3 and the binary protocol: nil, as any nil).
+  bool null_array = false;
 
   bool ok() const { return code == Code::kOk; }
 
@@ -37,6 +40,11 @@ struct Reply {
   }
   static Reply Ok() { return Simple("OK"); }
   static Reply Nil() { return Reply(); }
+  static Reply NilArray() {
+    Reply r;
+    r.null_array = true;
+    return r;
+  }
   static Reply Blocked() {
     Reply r;
     r.blocked = true;

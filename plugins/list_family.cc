@@ -103,7 +103,7 @@ Reply Pop(ShardContext& ctx, const CommandArgs& args, End end) {
   }
   std::string_view key = KeyArg(args);
   const Record* e = ctx.Peek(key);
-  if (e == nullptr) return Reply::Nil();
+  if (e == nullptr) return has_count ? Reply::NilArray() : Reply::Nil();
   if (!IsList(*e)) return WrongType();
   const size_t n = std::min<size_t>(static_cast<uint64_t>(count), e->value().AsList().size());
   if (n == 0) {
@@ -133,7 +133,7 @@ Reply BlockingPop(ShardContext& ctx, const CommandArgs& args, End end) {
     }
     b.keys.push_back(key);
   }
-  if (ctx.timed_out()) return Reply::Nil();
+  if (ctx.timed_out()) return Reply::NilArray();
   b.deadline_ms = timeout_ms == 0 ? 0 : ctx.now_ms() + timeout_ms;
   return ctx.Block(std::move(b));
 }

@@ -246,6 +246,16 @@ Value Blist(std::initializer_list<const char*> items) {
 
 }  // namespace
 
+TEST_CASE("a pop with a count from no list is a missing array", "[list_family]") {
+  Shard shard;
+  const Reply with_count = shard.Run("LPOP", {Bl("missing"), I(2)});
+  CHECK(with_count.value.is_null());
+  CHECK(with_count.null_array);  // RESP2: *-1, as Redis
+  const Reply without = shard.Run("RPOP", {Bl("missing")});
+  CHECK(without.value.is_null());
+  CHECK_FALSE(without.null_array);  // RESP2: $-1
+}
+
 TEST_CASE("LPUSHX, RPUSHX, LINDEX and LSET", "[list_family]") {
   Shard shard;
   CHECK(shard.Ok("RPUSHX", {Bl("l"), Bl("a")}) == I(0));

@@ -442,6 +442,10 @@ void AppendRespReply(std::string* out, const Reply& reply, RespStyle style) {
     out->append("\r\n", 2);
     return;
   }
+  if (reply.null_array && reply.value.is_null() && style.version < 3) {
+    out->append("*-1\r\n");
+    return;
+  }
   AppendRespValue(out, reply.value, style);
 }
 

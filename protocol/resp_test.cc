@@ -249,6 +249,12 @@ TEST_CASE("replies: every value type in RESP2 and RESP3", "[resp]") {
   }
 }
 
+TEST_CASE("a missing array is *-1 in RESP2 and nil in RESP3", "[resp]") {
+  CHECK(Encode(Reply::NilArray(), 2) == "*-1\r\n");
+  CHECK(Encode(Reply::NilArray(), 3) == "_\r\n");
+  CHECK(Encode(Reply::Nil(), 2) == "$-1\r\n");
+}
+
 TEST_CASE("a cold value that leaks to the encoder is an error in its place", "[resp]") {
   ColdRef ref;
   ref.segment = 1;
