@@ -3,11 +3,13 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
+#include "plugins/glob.h"
 #include "plugins/redis_text.h"
 
 namespace dbkv {
@@ -281,6 +283,103 @@ Reply Hincrbyfloat(ShardContext& ctx, const CommandArgs& args) {
   return Reply::Of(std::move(text));
 }
 
+// HSCAN key cursor [MATCH pattern] [COUNT count] -> ["0", [field, value, ...]]: the whole
+// hash in one step, as Redis answers for a hash in its compact encoding (COUNT is a hint it
+// ignores there too). MATCH filters by the field's text.
+Reply Hscan(ShardContext& ctx, const CommandArgs& args) {
+  int64_t cursor;
+  if (!ArgToInt(args[1], &cursor) || cursor < 0) {
+    return Reply::Error(Code::kInvalidArgument, "invalid cursor");
+  }
+  std::string_view pattern;
+  bool match = false;
+  for (size_t i = 2; i < args.size(); i += 2) {
+    if (i + 1 >= args.size()) return Reply::Error(SyntaxError());
+    if (ArgIs(args[i], "MATCH")) {
+      pattern = ArgText(args[i + 1]);
+      match = pattern != "*";
+    } else if (ArgIs(args[i], "COUNT")) {
+      int64_t count;
+      if (!ArgToInt(args[i + 1], &count)) return Reply::Error(NotAnInteger());
+      if (count < 1) return Reply::Error(SyntaxError());
+    } else {
+      return Reply::Error(SyntaxError());
+    }
+  }
+  Value hash;
+  if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
+  ValueList out;
+  if (!hash.is_null()) {
+    std::string scratch;
+    for (auto& [field, value] : hash.MutableMap()) {
+      if (match) {
+        const std::optional<std::string_view> text = RedisText(field, &scratch);
+        if (!text || !GlobMatch(pattern, *text)) continue;
+      }
+      out.push_back(std::move(field));
+      out.push_back(std::move(value));
+    }
+  }
+  return Reply::Of(Value::List({Value::String("0"), Value::List(std::move(out))}));
+}
+
+constexpr int64_t kMaxRandomRepeats = int64_t{1} << 24;
+
+// HRANDFIELD key [count [WITHVALUES]] -> a random field (nil if none); with count >= 0, up to
+// count distinct fields; with count < 0, -count fields that may repeat; WITHVALUES puts each
+// value after its field (flat, as RESP2 shows it; RESP3 clients get the same flat list).
+Reply Hrandfield(ShardContext& ctx, const CommandArgs& args) {
+  bool with_count = args.size() >= 2, with_values = false;
+  int64_t count = 1;
+  if (with_count) {
+    if (!ArgToInt(args[1], &count)) return Reply::Error(NotAnInteger());
+    if (count == INT64_MIN) {
+      return Reply::Error(Code::kInvalidArgument,
+                          "value is out of range, value must between -9223372036854775807 and "
+                          "9223372036854775807");
+    }
+    if (args.size() == 3) {
+      if (!ArgIs(args[2], "WITHVALUES")) return Reply::Error(SyntaxError());
+      with_values = true;
+    } else if (args.size() > 3) {
+      return Reply::Error(SyntaxError());
+    }
+  }
+  Value hash;
+  if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
+  if (hash.is_null()) return with_count ? Reply::Of(Value::List({})) : Reply::Nil();
+  const ValueMap& map = hash.AsMap();
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto pick = [&] { return std::uniform_int_distribution<size_t>(0, map.size() - 1)(rng); };
+  if (!with_count) return Reply::Of(map[pick()].first);
+  std::vector<size_t> chosen;
+  if (count < 0) {
+    // A reply of -count elements is built whole: refused past a bound rather than exhausting
+    // memory (Redis 7.0 would try).
+    if (-count > kMaxRandomRepeats) {
+      return Reply::Error(Code::kInvalidArgument, "value is out of range");
+    }
+    for (int64_t i = 0; i < -count; ++i) chosen.push_back(pick());
+  } else if (static_cast<uint64_t>(count) >= map.size()) {
+    for (size_t i = 0; i < map.size(); ++i) chosen.push_back(i);
+  } else {
+    // count distinct indexes: a partial shuffle.
+    std::vector<size_t> all(map.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+      std::swap(all[i], all[std::uniform_int_distribution<size_t>(i, all.size() - 1)(rng)]);
+      chosen.push_back(all[i]);
+    }
+  }
+  ValueList out;
+  out.reserve(chosen.size() * (with_values ? 2 : 1));
+  for (size_t i : chosen) {
+    out.push_back(map[i].first);
+    if (with_values) out.push_back(map[i].second);
+  }
+  return Reply::Of(Value::List(std::move(out)));
+}
+
 }  // namespace
 
 Status RegisterHashFamily(CommandRegistry* r) {
@@ -301,6 +400,10 @@ Status RegisterHashFamily(CommandRegistry* r) {
       KeyCommand("HINCRBY", 0, kCmdWrite, 3, 3, Hincrby, "HINCRBY key field increment"),
       KeyCommand("HINCRBYFLOAT", 0, kCmdWrite, 3, 3, Hincrbyfloat,
                  "HINCRBYFLOAT key field increment"),
+      KeyCommand("HSCAN", 0, kCmdReadOnly | kCmdStoredReply, 2, -1, Hscan,
+                 "HSCAN key cursor [MATCH pattern] [COUNT count]"),
+      KeyCommand("HRANDFIELD", 0, kCmdReadOnly | kCmdStoredReply, 1, -1, Hrandfield,
+                 "HRANDFIELD key [count [WITHVALUES]]"),
   };
   return r->RegisterAll(std::move(specs));
 }

@@ -108,4 +108,45 @@ TEST_CASE("HINCRBY and HINCRBYFLOAT", "[hash_family]") {
   CHECK(shard.Err("HINCRBY", {Bin("s"), Bin("a"), I(1)}).code == Code::kWrongType);
 }
 
+TEST_CASE("HSCAN and HRANDFIELD", "[hash_family]") {
+  Shard shard;
+  shard.Ok("HSET",
+           {Bin("h"), Bin("apple"), Bin("1"), Bin("avocado"), Bin("2"), Bin("banana"), Bin("3")});
+  CHECK(
+      shard.Ok("HSCAN", {Bin("h"), Bin("0")}) ==
+      L({S("0"), L({Bin("apple"), Bin("1"), Bin("avocado"), Bin("2"), Bin("banana"), Bin("3")})}));
+  CHECK(shard.Ok("HSCAN", {Bin("h"), Bin("0"), Bin("MATCH"), Bin("a*"), Bin("COUNT"), I(1)}) ==
+        L({S("0"), L({Bin("apple"), Bin("1"), Bin("avocado"), Bin("2")})}));
+  CHECK(shard.Ok("HSCAN", {Bin("missing"), Bin("0")}) == L({S("0"), L({})}));
+  CHECK(shard.Err("HSCAN", {Bin("h"), Bin("x")}).error == "invalid cursor");
+  CHECK(shard.Err("HSCAN", {Bin("h"), Bin("0"), Bin("COUNT"), I(0)}).error == "syntax error");
+  CHECK(shard.Err("HSCAN", {Bin("h"), Bin("0"), Bin("MATCH")}).error == "syntax error");
+
+  const Value one = shard.Ok("HRANDFIELD", {Bin("h")});
+  CHECK((one == Bin("apple") || one == Bin("avocado") || one == Bin("banana")));
+  CHECK(shard.Ok("HRANDFIELD", {Bin("missing")}).is_null());
+  CHECK(shard.Ok("HRANDFIELD", {Bin("missing"), I(2)}) == L({}));
+  CHECK(shard.Ok("HRANDFIELD", {Bin("h"), I(0)}) == L({}));
+  // Distinct fields, at most the hash's size.
+  const Value all = shard.Ok("HRANDFIELD", {Bin("h"), I(10)});
+  CHECK(all.AsList().size() == 3);
+  const Value two = shard.Ok("HRANDFIELD", {Bin("h"), I(2)});
+  REQUIRE(two.AsList().size() == 2);
+  CHECK(two.AsList()[0] != two.AsList()[1]);
+  // A negative count may repeat.
+  CHECK(shard.Ok("HRANDFIELD", {Bin("h"), I(-7)}).AsList().size() == 7);
+  const Value pairs = shard.Ok("HRANDFIELD", {Bin("h"), I(-4), Bin("WITHVALUES")});
+  REQUIRE(pairs.AsList().size() == 8);
+  for (size_t i = 0; i < 8; i += 2) {
+    CHECK(shard.Ok("HGET", {Bin("h"), pairs.AsList()[i]}) == pairs.AsList()[i + 1]);
+  }
+  CHECK(shard.Err("HRANDFIELD", {Bin("h"), I(1), Bin("VALUES")}).error == "syntax error");
+  CHECK(shard.Err("HRANDFIELD", {Bin("h"), I(1), Bin("WITHVALUES"), Bin("x")}).error ==
+        "syntax error");
+  CHECK(shard.Err("HRANDFIELD", {Bin("h"), I(-(int64_t{1} << 40))}).error ==
+        "value is out of range");
+  CHECK(shard.Err("HRANDFIELD", {Bin("h"), Bin("x")}).error ==
+        "value is not an integer or out of range");
+}
+
 }  // namespace dbkv::testing
