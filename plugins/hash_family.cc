@@ -287,10 +287,15 @@ Reply Hincrbyfloat(ShardContext& ctx, const CommandArgs& args) {
 // hash in one step, as Redis answers for a hash in its compact encoding (COUNT is a hint it
 // ignores there too). MATCH filters by the field's text.
 Reply Hscan(ShardContext& ctx, const CommandArgs& args) {
-  int64_t cursor;
-  if (!ArgToInt(args[1], &cursor) || cursor < 0) {
+  // Redis's order: the cursor, then the key (missing: an empty scan; another type: WRONGTYPE),
+  // then the options.
+  uint64_t cursor;
+  if (!RedisScanCursor(args[1], &cursor)) {
     return Reply::Error(Code::kInvalidArgument, "invalid cursor");
   }
+  Value hash;
+  if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
+  if (hash.is_null()) return Reply::Of(Value::List({Value::String("0"), Value::List({})}));
   std::string_view pattern;
   bool match = false;
   for (size_t i = 2; i < args.size(); i += 2) {
@@ -306,8 +311,6 @@ Reply Hscan(ShardContext& ctx, const CommandArgs& args) {
       return Reply::Error(SyntaxError());
     }
   }
-  Value hash;
-  if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
   ValueList out;
   if (!hash.is_null()) {
     std::string scratch;

@@ -118,6 +118,8 @@ TEST_CASE("HSCAN and HRANDFIELD", "[hash_family]") {
   CHECK(shard.Ok("HSCAN", {Bin("h"), Bin("0"), Bin("MATCH"), Bin("a*"), Bin("COUNT"), I(1)}) ==
         L({S("0"), L({Bin("apple"), Bin("1"), Bin("avocado"), Bin("2")})}));
   CHECK(shard.Ok("HSCAN", {Bin("missing"), Bin("0")}) == L({S("0"), L({})}));
+  // The key before the options, as Redis: a missing one is an empty scan whatever they are.
+  CHECK(shard.Ok("HSCAN", {Bin("missing"), Bin("-1"), Bin("COUNT"), I(0)}) == L({S("0"), L({})}));
   CHECK(shard.Err("HSCAN", {Bin("h"), Bin("x")}).error == "invalid cursor");
   CHECK(shard.Err("HSCAN", {Bin("h"), Bin("0"), Bin("COUNT"), I(0)}).error == "syntax error");
   CHECK(shard.Err("HSCAN", {Bin("h"), Bin("0"), Bin("MATCH")}).error == "syntax error");

@@ -1,5 +1,6 @@
 #include "plugins/keyspace_family.h"
 
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@
 #include "plugins/api/args.h"
 #include "plugins/api/contexts.h"
 #include "plugins/glob.h"
+#include "plugins/redis_text.h"
 
 namespace dbkv {
 namespace {
@@ -94,11 +96,7 @@ struct ScanOptions {
 
 // Parses SCAN's arguments (every shard does, so that all of them fail alike).
 Status ParseScan(const CommandArgs& args, ScanOptions* o) {
-  int64_t cursor;
-  if (!ArgToInt(args[0], &cursor) || cursor < 0) {
-    return Status::InvalidArgument("invalid cursor");
-  }
-  o->cursor = static_cast<uint64_t>(cursor);
+  if (!RedisScanCursor(args[0], &o->cursor)) return Status::InvalidArgument("invalid cursor");
   for (size_t i = 1; i < args.size(); i += 2) {
     if (i + 1 >= args.size()) return SyntaxError();
     const Value& value = args[i + 1];
@@ -320,8 +318,21 @@ const char* EncodingName(const Record& r) {
   switch (v.stored_type()) {
     case ValueType::kList:
       return "quicklist";  // Redis 7.0 says so for every list
-    case ValueType::kMap:
-      return "hashtable";
+    case ValueType::kMap: {
+      // Redis 7.0's defaults: a listpack up to 512 fields of at most 64 bytes (it never goes
+      // back to one once converted; a map has no history, so this looks at the map as it is).
+      if (v.is_cold()) return "hashtable";
+      const ValueMap& map = v.AsMap();
+      if (map.size() > 512) return "hashtable";
+      std::string scratch;
+      for (const auto& [field, value] : map) {
+        for (const Value* x : {&field, &value}) {
+          const std::optional<std::string_view> text = RedisText(*x, &scratch);
+          if (!text || text->size() > 64) return "hashtable";
+        }
+      }
+      return "listpack";
+    }
     case ValueType::kInt:
     case ValueType::kBool:
       return "int";

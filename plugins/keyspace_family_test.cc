@@ -203,7 +203,12 @@ TEST_CASE("SCAN's arguments are checked as Redis checks them", "[keyspace_family
     return r.error;
   };
   CHECK(err({S("abc")}) == "invalid cursor");
-  CHECK(err({I(-1)}) == "invalid cursor");
+  CHECK(err({S(" 1")}) == "invalid cursor");
+  CHECK(err({S("1.5")}) == "invalid cursor");
+  CHECK(err({S("18446744073709551616")}) == "invalid cursor");
+  // As Redis reads a cursor (strtoul): "" is 0, "-1" wraps (a cursor past the end).
+  CHECK(RunOnShards(shard, {&shard.partition(), &p}, "SCAN", {S("")}).ok());
+  CHECK(RunOnShards(shard, {&shard.partition(), &p}, "SCAN", {S("-1")}).ok());
   CHECK(err({S("0"), S("COUNT"), I(0)}) == "syntax error");
   CHECK(err({S("0"), S("COUNT"), S("x")}) == "value is not an integer or out of range");
   CHECK(err({S("0"), S("BOGUS"), S("x")}) == "syntax error");
@@ -294,9 +299,11 @@ TEST_CASE("OBJECT names Redis's encodings and reads idle time without touching",
   shard.Ok("SET", {S("short"), Value::Bytes("hello")});
   shard.Ok("SET", {S("long"), Value::Bytes(std::string(45, 'x'))});
   shard.Ok("RPUSH", {S("list"), S("a")});
+  shard.Ok("HSET", {S("small"), S("f"), S("v")});
+  shard.Ok("HSET", {S("big"), S("f"), Value::Bytes(std::string(65, 'x'))});
   const std::pair<const char*, const char*> expected[] = {
-      {"int", "int"},      {"typed", "int"}, {"padded", "embstr"},
-      {"short", "embstr"}, {"long", "raw"},  {"list", "quicklist"},
+      {"int", "int"},  {"typed", "int"},      {"padded", "embstr"},  {"short", "embstr"},
+      {"long", "raw"}, {"list", "quicklist"}, {"small", "listpack"}, {"big", "hashtable"},
   };
   for (const auto& [key, encoding] : expected) {
     INFO(key);

@@ -195,11 +195,12 @@ int64_t ResolveIndex(int64_t index, int64_t len) {
 
 // LINDEX key index -> the element, or nil (out of range, or no key).
 Reply Lindex(ShardContext& ctx, const CommandArgs& args) {
-  int64_t index;
-  if (!ArgToInt(args[1], &index)) return Reply::Error(NotAnInteger());
+  // As Redis: the key is looked up before the index is read.
   const Record* e = ctx.Find(KeyArg(args));
   if (e == nullptr) return Reply::Nil();
   if (!IsList(*e)) return WrongType();
+  int64_t index;
+  if (!ArgToInt(args[1], &index)) return Reply::Error(NotAnInteger());
   const ValueRef v = e->value();
   const ValueList& list = v.AsList();
   const int64_t at = ResolveIndex(index, static_cast<int64_t>(list.size()));
@@ -209,12 +210,12 @@ Reply Lindex(ShardContext& ctx, const CommandArgs& args) {
 
 // LSET key index element -> OK.
 Reply Lset(ShardContext& ctx, const CommandArgs& args) {
-  int64_t index;
-  if (!ArgToInt(args[1], &index)) return Reply::Error(NotAnInteger());
   std::string_view key = KeyArg(args);
   const Record* e = ctx.Peek(key);
   if (e == nullptr) return Reply::Error(Code::kNotFound, "no such key");
   if (!IsList(*e)) return WrongType();
+  int64_t index;
+  if (!ArgToInt(args[1], &index)) return Reply::Error(NotAnInteger());
   const int64_t at = ResolveIndex(index, static_cast<int64_t>(e->value().AsList().size()));
   if (at < 0) return Reply::Error(Code::kInvalidArgument, "index out of range");
   EntryRef ref = ctx.UpsertUnmeasured(key);
@@ -360,7 +361,14 @@ Reply Lpos(ShardContext& ctx, const CommandArgs& args) {
     if (!has_next || !(ArgIs(a, "RANK") || ArgIs(a, "COUNT") || ArgIs(a, "MAXLEN"))) {
       return Reply::Error(SyntaxError());
     }
-    if (!ArgToInt(args[++i], &n)) return Reply::Error(NotAnInteger());
+    // As Redis: COUNT's and MAXLEN's own message for a non-integer too.
+    if (!ArgToInt(args[++i], &n)) {
+      if (ArgIs(a, "COUNT")) return Reply::Error(Code::kInvalidArgument, "COUNT can't be negative");
+      if (ArgIs(a, "MAXLEN")) {
+        return Reply::Error(Code::kInvalidArgument, "MAXLEN can't be negative");
+      }
+      return Reply::Error(NotAnInteger());
+    }
     if (ArgIs(a, "RANK")) {
       if (n == 0) {
         return Reply::Error(Code::kInvalidArgument,

@@ -273,6 +273,9 @@ TEST_CASE("LPUSHX, RPUSHX, LINDEX and LSET", "[list_family]") {
   CHECK(shard.Err("LSET", {Bl("l"), I(4), Bl("x")}).error == "index out of range");
   CHECK(shard.Err("LSET", {Bl("missing"), I(0), Bl("x")}).error == "no such key");
   CHECK(shard.Err("LINDEX", {Bl("l"), Bl("x")}).error == "value is not an integer or out of range");
+  // The key first, then the index, as Redis.
+  CHECK(shard.Ok("LINDEX", {Bl("missing"), Bl("x")}).is_null());
+  CHECK(shard.Err("LSET", {Bl("missing"), Bl("x"), Bl("v")}).error == "no such key");
   shard.Ok("SET", {Bl("s"), Bl("v")});
   CHECK(shard.Err("LPUSHX", {Bl("s"), Bl("x")}).code == Code::kWrongType);
   CHECK(shard.Err("LINDEX", {Bl("s"), I(0)}).code == Code::kWrongType);
@@ -306,6 +309,10 @@ TEST_CASE("LINSERT, LREM and LPOS match elements by their text", "[list_family]"
   CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("MAXLEN"), I(-1)}).error ==
         "MAXLEN can't be negative");
   CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("RANK")}).error == "syntax error");
+  CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("MAXLEN"), Bl("x")}).error ==
+        "MAXLEN can't be negative");
+  CHECK(shard.Err("LPOS", {Bl("l"), Bl("a"), Bl("COUNT"), Bl("x")}).error ==
+        "COUNT can't be negative");
   // LREM from the head, the tail, and all.
   CHECK(shard.Ok("LREM", {Bl("l"), I(1), Bl("a")}) == I(1));
   CHECK(shard.Ok("LRANGE", {Bl("l"), I(0), I(-1)}) == Blist({"x", "b", "a", "c", "y", "a"}));

@@ -84,4 +84,20 @@ std::string HumanLongDouble(long double v) {
   return out;
 }
 
+bool RedisScanCursor(const Value& v, uint64_t* out) {
+  if (v.type() == ValueType::kInt) {
+    *out = static_cast<uint64_t>(v.AsInt());
+    return true;
+  }
+  if (!v.is_string_like()) return false;
+  const std::string text(v.AsStringView());
+  if (!text.empty() && std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(text.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || end != text.c_str() + text.size()) return false;
+  *out = n;
+  return true;
+}
+
 }  // namespace dbkv

@@ -4,6 +4,7 @@
 #ifndef DATABRIDGE_PLUGINS_REDIS_TEXT_H_
 #define DATABRIDGE_PLUGINS_REDIS_TEXT_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@ bool ToLongDouble(const Value& v, long double* out);
 
 // Redis's text of a long double (ld2string, LD_STR_HUMAN): 17 decimals, trailing zeros cut.
 std::string HumanLongDouble(long double v);
+
+// A SCAN-family cursor as Redis reads one (strtoul: no leading space, an optional sign, digits
+// to the end; "" is 0 and "-1" wraps to 2^64 - 1): false for anything else ("invalid cursor").
+bool RedisScanCursor(const Value& v, uint64_t* out);
 
 }  // namespace dbkv
 

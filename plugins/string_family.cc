@@ -137,19 +137,22 @@ Reply SetRange(ShardContext& ctx, const CommandArgs& args) {
 // GETEX key [EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST] -> the value, its expiry
 // changed as asked. An absolute time in the past deletes the key (the value is still given).
 Reply GetEx(ShardContext& ctx, const CommandArgs& args) {
+  // As Redis: an option may be repeated (the last time counts), but not mixed with another.
   enum { kKeep, kSet, kPersist } what = kKeep;
   const Value* n = nullptr;
+  std::string_view option;
   int64_t unit_ms = 1, base_ms = 0;
   for (size_t i = 1; i < args.size(); ++i) {
     const Value& a = args[i];
     const bool has_next = i + 1 < args.size();
     if ((ArgIs(a, "EX") || ArgIs(a, "PX") || ArgIs(a, "EXAT") || ArgIs(a, "PXAT")) && has_next &&
-        what == kKeep) {
+        (what == kKeep || (what == kSet && ArgIs(a, option)))) {
       what = kSet;
+      option = ArgText(a);
       unit_ms = ArgIs(a, "EX") || ArgIs(a, "EXAT") ? 1000 : 1;
       base_ms = ArgIs(a, "EX") || ArgIs(a, "PX") ? ctx.now_ms() : 0;
       n = &args[++i];
-    } else if (ArgIs(a, "PERSIST") && what == kKeep) {
+    } else if (ArgIs(a, "PERSIST") && what != kSet) {
       what = kPersist;
     } else {
       return Reply::Error(SyntaxError());
@@ -158,7 +161,10 @@ Reply GetEx(ShardContext& ctx, const CommandArgs& args) {
   const std::string_view key = KeyArg(args);
   const Record* r = ctx.Find(key);
   if (r == nullptr) return Reply::Nil();
-  Reply reply = Reply::Of(r->value().ToValue());
+  Value value = r->value().ToValue();
+  std::string scratch;
+  if (!RedisText(value, &scratch)) return WrongType();  // a list or a map, as Redis
+  Reply reply = Reply::Of(std::move(value));
   if (what == kKeep) return reply;
   int64_t at = kNoExpiry;
   if (what == kSet) {
@@ -258,6 +264,13 @@ int64_t PopCount(std::string_view s) {
 // BITCOUNT key [start end [BYTE | BIT]] -> the bits set in the range (bytes by default; both
 // ends included, negative from the end, as GETRANGE).
 Reply BitCount(ShardContext& ctx, const CommandArgs& args) {
+  // As Redis 7.0: the key is looked up (a missing one counts 0) before the range is read.
+  const Record* r = ctx.Find(KeyArg(args));
+  if (r == nullptr) return Int(0);
+  const Value v = r->value().ToValue();
+  std::string scratch;
+  const std::optional<std::string_view> text = RedisText(v, &scratch);
+  if (!text) return WrongType();
   int64_t start = 0, end = -1;
   bool bits = false;
   const bool ranged = args.size() >= 3;
@@ -266,6 +279,8 @@ Reply BitCount(ShardContext& ctx, const CommandArgs& args) {
     if (!ArgToInt(args[1], &start) || !ArgToInt(args[2], &end)) {
       return Reply::Error(NotAnInteger());
     }
+    // (Redis 7.0 answers an empty negative range before it reads BYTE or BIT.)
+    if (start < 0 && end < 0 && start > end) return Int(0);
     if (args.size() == 4) {
       if (ArgIs(args[3], "BIT")) {
         bits = true;
@@ -274,12 +289,6 @@ Reply BitCount(ShardContext& ctx, const CommandArgs& args) {
       }
     }
   }
-  const Record* r = ctx.Find(KeyArg(args));
-  if (r == nullptr) return Int(0);
-  const Value v = r->value().ToValue();
-  std::string scratch;
-  const std::optional<std::string_view> text = RedisText(v, &scratch);
-  if (!text) return WrongType();
   if (!ranged) return Int(PopCount(*text));
   const int64_t total = static_cast<int64_t>(text->size()) * (bits ? 8 : 1);
   if (start < 0 && end < 0 && start > end) return Int(0);

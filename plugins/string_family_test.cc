@@ -115,6 +115,13 @@ TEST_CASE("GETEX reads and changes the expiry", "[string_family]") {
   CHECK(ErrorText(shard.Err("GETEX", {Bin("k"), Bin("EX"), I(1), Bin("PERSIST")})) ==
         "syntax error");
   CHECK(ErrorText(shard.Err("GETEX", {Bin("k"), Bin("EX")})) == "syntax error");
+  // An option may repeat (the last one counts), not mix with another; a list is WRONGTYPE.
+  CHECK(shard.Ok("GETEX", {Bin("k"), Bin("EX"), I(5), Bin("EX"), I(7)}) == Bin("v"));
+  CHECK(shard.Ok("TTL", {Bin("k")}) == I(7));
+  CHECK(shard.Ok("GETEX", {Bin("k"), Bin("PERSIST"), Bin("PERSIST")}) == Bin("v"));
+  CHECK(shard.Err("GETEX", {Bin("k"), Bin("EX"), I(5), Bin("PX"), I(7)}).error == "syntax error");
+  shard.Ok("RPUSH", {Bin("list"), Bin("a")});
+  CHECK(shard.Err("GETEX", {Bin("list")}).code == Code::kWrongType);
   // An absolute time in the past deletes the key, the value still given.
   CHECK(shard.Ok("GETEX", {Bin("k"), Bin("PXAT"), I(1)}) == Bin("v"));
   CHECK(shard.Ok("EXISTS", {Bin("k")}) == I(0));
@@ -151,6 +158,8 @@ TEST_CASE("SETBIT, GETBIT and BITCOUNT count bits as Redis does", "[string_famil
   CHECK(shard.Ok("BITCOUNT", {Bin("s"), I(-1), I(-2)}) == I(0));
   CHECK(shard.Ok("BITCOUNT", {Bin("missing")}) == I(0));
   CHECK(ErrorText(shard.Err("BITCOUNT", {Bin("s"), I(0)})) == "syntax error");
+  CHECK(shard.Ok("BITCOUNT", {Bin("missing"), I(0)}) == I(0));  // the key first, as Redis 7.0
+  CHECK(shard.Ok("BITCOUNT", {Bin("s"), I(-1), I(-2), Bin("FOO")}) == I(0));
   CHECK(ErrorText(shard.Err("BITCOUNT", {Bin("s"), I(0), I(1), Bin("BITS")})) == "syntax error");
   shard.Ok("RPUSH", {Bin("l"), Bin("a")});
   CHECK(shard.Err("SETBIT", {Bin("l"), I(0), I(1)}).code == Code::kWrongType);

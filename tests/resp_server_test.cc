@@ -291,7 +291,7 @@ TEST_CASE("BLPOP over RESP waits for a push", "[integration][resp]") {
   RespConnection pusher(server.port());
   CHECK(pusher.Call({"RPUSH", "jobs", "j1"}) == ":1\r\n");
   CHECK(waiter.ReadRaw() == "*2\r\n" + Bulk("jobs") + Bulk("j1"));
-  CHECK(waiter.Call({"BLPOP", "jobs", "0.05"}) == "$-1\r\n");
+  CHECK(waiter.Call({"BLPOP", "jobs", "0.05"}) == "*-1\r\n");  // a missing array, as Redis
 
   // A client that leaves while blocked: its BLPOP is dropped and never takes an element.
   auto await_blocked = [&](int64_t n) {
@@ -334,7 +334,7 @@ TEST_CASE("AUTH on RESP: NOAUTH, WRONGPASS, then served", "[integration][resp]")
   pipelined.Send(batch);
   CHECK(pipelined.ReadRaw() == "+OK\r\n");
   CHECK(pipelined.ReadRaw() == "+OK\r\n");
-  CHECK(pipelined.ReadRaw() == "-ERR unknown command 'STRLEN'\r\n");
+  CHECK(pipelined.ReadRaw() == ":100000\r\n");
 
   // Before AUTH, Redis's stricter limits: more than 10 arguments is refused, and closed.
   RespConnection bold(server.port());
