@@ -51,6 +51,19 @@ std::optional<Reply> ReadHash(ShardContext& ctx, std::string_view key, Value* ou
   return std::nullopt;
 }
 
+// Opens key's hash for a change (*ref), creating an empty one if the key does not exist; a
+// WRONGTYPE error (the change aborted) if the key holds another type.
+std::optional<Reply> OpenHash(ShardContext& ctx, std::string_view key, EntryRef* ref) {
+  *ref = ctx.Upsert(key);
+  if (ref->created) {
+    ref->entry->value = Value::Map({});
+  } else if (!IsHash(ref->entry->value)) {
+    ctx.Abort(*ref);
+    return WrongType();
+  }
+  return std::nullopt;
+}
+
 // HSET key field value [field value ...] -> the number of fields added. HMSET: the same,
 // replying OK. Fields are written in order; a field named twice takes its last value.
 Reply SetFields(ShardContext& ctx, const CommandArgs& args, bool reply_ok, const char* name) {
@@ -58,13 +71,8 @@ Reply SetFields(ShardContext& ctx, const CommandArgs& args, bool reply_ok, const
   for (size_t i = 1; i < args.size(); i += 2) {
     if (!ValidField(args[i])) return BadField();
   }
-  EntryRef ref = ctx.Upsert(KeyArg(args));
-  if (ref.created) {
-    ref.entry->value = Value::Map({});
-  } else if (!IsHash(ref.entry->value)) {
-    ctx.Abort(ref);
-    return WrongType();
-  }
+  EntryRef ref;
+  if (std::optional<Reply> err = OpenHash(ctx, KeyArg(args), &ref)) return std::move(*err);
   ValueMap& map = ref.entry->value.MutableMap();
   int64_t added = 0;
   for (size_t i = 1; i < args.size(); i += 2) {
@@ -214,13 +222,8 @@ Reply Hincrby(ShardContext& ctx, const CommandArgs& args) {
   int64_t by;
   if (!ArgToInt(args[2], &by)) return Reply::Error(NotAnInteger());
   if (!ValidField(args[1])) return BadField();
-  EntryRef ref = ctx.Upsert(KeyArg(args));
-  if (ref.created) {
-    ref.entry->value = Value::Map({});
-  } else if (!IsHash(ref.entry->value)) {
-    ctx.Abort(ref);
-    return WrongType();
-  }
+  EntryRef ref;
+  if (std::optional<Reply> err = OpenHash(ctx, KeyArg(args), &ref)) return std::move(*err);
   ValueMap& map = ref.entry->value.MutableMap();
   const int64_t at = FieldIndex(map, args[1]);
   int64_t current = 0;
@@ -251,13 +254,8 @@ Reply Hincrbyfloat(ShardContext& ctx, const CommandArgs& args) {
   }
   if (!std::isfinite(by)) return Reply::Error(Code::kInvalidArgument, "value is NaN or Infinity");
   if (!ValidField(args[1])) return BadField();
-  EntryRef ref = ctx.Upsert(KeyArg(args));
-  if (ref.created) {
-    ref.entry->value = Value::Map({});
-  } else if (!IsHash(ref.entry->value)) {
-    ctx.Abort(ref);
-    return WrongType();
-  }
+  EntryRef ref;
+  if (std::optional<Reply> err = OpenHash(ctx, KeyArg(args), &ref)) return std::move(*err);
   ValueMap& map = ref.entry->value.MutableMap();
   const int64_t at = FieldIndex(map, args[1]);
   long double current = 0;

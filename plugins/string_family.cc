@@ -36,6 +36,23 @@ Value MakeText(ValueType type, std::string_view s) {
   return type == ValueType::kBytes ? Value::Bytes(s) : Value::String(s);
 }
 
+// The text of a key's value for a read: `value` holds the value, `scratch` any text that is not
+// its own bytes; `text` is unset if the key does not exist.
+struct TextOfKey {
+  Value value;
+  std::string scratch;
+  std::optional<std::string_view> text;  // unset: no key
+};
+// Reads key's text into *out; a WRONGTYPE error for a list or a map.
+std::optional<Reply> ReadText(ShardContext& ctx, std::string_view key, TextOfKey* out) {
+  const Record* r = ctx.Find(key);
+  if (r == nullptr) return std::nullopt;
+  out->value = r->value().ToValue();
+  out->text = RedisText(out->value, &out->scratch);
+  if (!out->text) return WrongType();
+  return std::nullopt;
+}
+
 // APPEND key value -> the new length.
 Reply Append(ShardContext& ctx, const CommandArgs& args) {
   std::string arg_scratch;
@@ -240,13 +257,9 @@ Reply SetBit(ShardContext& ctx, const CommandArgs& args) {
 Reply GetBit(ShardContext& ctx, const CommandArgs& args) {
   uint64_t offset;
   if (!BitOffset(args[1], &offset)) return BadBitOffset();
-  const Record* r = ctx.Find(KeyArg(args));
-  if (r == nullptr) return Int(0);
-  const Value v = r->value().ToValue();
-  std::string scratch;
-  const std::optional<std::string_view> text = RedisText(v, &scratch);
-  if (!text) return WrongType();
-  return Int(BitAt(*text, offset));
+  TextOfKey k;
+  if (std::optional<Reply> err = ReadText(ctx, KeyArg(args), &k)) return std::move(*err);
+  return k.text ? Int(BitAt(*k.text, offset)) : Int(0);
 }
 
 int64_t PopCount(std::string_view s) {
@@ -265,12 +278,10 @@ int64_t PopCount(std::string_view s) {
 // ends included, negative from the end, as GETRANGE).
 Reply BitCount(ShardContext& ctx, const CommandArgs& args) {
   // As Redis 7.0: the key is looked up (a missing one counts 0) before the range is read.
-  const Record* r = ctx.Find(KeyArg(args));
-  if (r == nullptr) return Int(0);
-  const Value v = r->value().ToValue();
-  std::string scratch;
-  const std::optional<std::string_view> text = RedisText(v, &scratch);
-  if (!text) return WrongType();
+  TextOfKey k;
+  if (std::optional<Reply> err = ReadText(ctx, KeyArg(args), &k)) return std::move(*err);
+  if (!k.text) return Int(0);
+  const std::optional<std::string_view>& text = k.text;
   int64_t start = 0, end = -1;
   bool bits = false;
   const bool ranged = args.size() >= 3;
