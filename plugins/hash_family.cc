@@ -40,14 +40,16 @@ Reply BadField() {
   return Reply::Error(Code::kInvalidArgument, "hash field must be a string or a number");
 }
 
-// Reads the hash at key into *out (left null if the key does not exist); a WRONGTYPE error if
-// the key holds another type. The map is copied out: a reply needs a copy anyway.
-std::optional<Reply> ReadHash(ShardContext& ctx, std::string_view key, Value* out) {
+// Points *out at the map of key's hash, for reading (valid until the key is written; nullptr
+// if the key does not exist); a WRONGTYPE error if the key holds another type. Nothing is
+// copied: a reply copies what it gives.
+std::optional<Reply> ReadHash(ShardContext& ctx, std::string_view key, const ValueMap** out) {
+  *out = nullptr;
   const Record* r = ctx.Find(key);
   if (r == nullptr) return std::nullopt;
-  Value v = r->value().ToValue();
-  if (!IsHash(v)) return WrongType();
-  *out = std::move(v);
+  const ValueRef v = r->value();  // a map is boxed: AsMap is the record's own
+  if (v.type() != ValueType::kMap) return WrongType();
+  *out = &v.AsMap();
   return std::nullopt;
 }
 
@@ -99,8 +101,8 @@ Reply Hsetnx(ShardContext& ctx, const CommandArgs& args) {
   if (!ValidField(args[1])) return BadField();
   const std::string_view key = KeyArg(args);
   if (const Record* r = ctx.Peek(key)) {
-    const Value v = r->value().ToValue();
-    if (!IsHash(v)) return WrongType();
+    const ValueRef v = r->value();
+    if (v.type() != ValueType::kMap) return WrongType();
     if (FieldIndex(v.AsMap(), args[1]) >= 0) return Int(0);
   }
   EntryRef ref = ctx.Upsert(key);
@@ -112,43 +114,42 @@ Reply Hsetnx(ShardContext& ctx, const CommandArgs& args) {
 
 // HGET key field -> the value, or nil.
 Reply Hget(ShardContext& ctx, const CommandArgs& args) {
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
-  if (hash.is_null()) return Reply::Nil();
-  const int64_t at = FieldIndex(hash.AsMap(), args[1]);
+  if (hash == nullptr) return Reply::Nil();
+  const int64_t at = FieldIndex(*hash, args[1]);
   if (at < 0) return Reply::Nil();
-  return Reply::Of(hash.AsMap()[static_cast<size_t>(at)].second);
+  return Reply::Of((*hash)[static_cast<size_t>(at)].second);
 }
 
 // HMGET key field [field ...] -> a list of the values, nil for each missing one.
 Reply Hmget(ShardContext& ctx, const CommandArgs& args) {
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
   ValueList out;
   out.reserve(args.size() - 1);
   for (size_t i = 1; i < args.size(); ++i) {
-    const int64_t at = hash.is_null() ? -1 : FieldIndex(hash.AsMap(), args[i]);
-    out.push_back(at < 0 ? Value() : hash.AsMap()[static_cast<size_t>(at)].second);
+    const int64_t at = hash == nullptr ? -1 : FieldIndex(*hash, args[i]);
+    out.push_back(at < 0 ? Value() : (*hash)[static_cast<size_t>(at)].second);
   }
   return Reply::Of(Value::List(std::move(out)));
 }
 
 // HGETALL key -> the map (RESP3: a map; RESP2: field, value, field, value ...); empty if none.
 Reply Hgetall(ShardContext& ctx, const CommandArgs& args) {
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
-  if (hash.is_null()) return Reply::Of(Value::Map({}));
-  return Reply::Of(std::move(hash));
+  return Reply::Of(Value::Map(hash == nullptr ? ValueMap() : *hash));
 }
 
 // HKEYS key / HVALS key -> the fields / the values, in order.
 Reply Hpart(ShardContext& ctx, const CommandArgs& args, bool keys) {
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
   ValueList out;
-  if (!hash.is_null()) {
-    out.reserve(hash.AsMap().size());
-    for (auto& [field, value] : hash.MutableMap()) out.push_back(std::move(keys ? field : value));
+  if (hash != nullptr) {
+    out.reserve(hash->size());
+    for (const auto& [field, value] : *hash) out.push_back(keys ? field : value);
   }
   return Reply::Of(Value::List(std::move(out)));
 }
@@ -157,27 +158,27 @@ Reply Hvals(ShardContext& ctx, const CommandArgs& args) { return Hpart(ctx, args
 
 // HLEN key -> the number of fields (0 if none).
 Reply Hlen(ShardContext& ctx, const CommandArgs& args) {
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
-  return Int(hash.is_null() ? 0 : static_cast<int64_t>(hash.AsMap().size()));
+  return Int(hash == nullptr ? 0 : static_cast<int64_t>(hash->size()));
 }
 
 // HEXISTS key field -> 1 or 0.
 Reply Hexists(ShardContext& ctx, const CommandArgs& args) {
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
-  return Int(!hash.is_null() && FieldIndex(hash.AsMap(), args[1]) >= 0 ? 1 : 0);
+  return Int(hash != nullptr && FieldIndex(*hash, args[1]) >= 0 ? 1 : 0);
 }
 
 // HSTRLEN key field -> the length of the value's text (0 if none).
 Reply Hstrlen(ShardContext& ctx, const CommandArgs& args) {
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
-  const int64_t at = hash.is_null() ? -1 : FieldIndex(hash.AsMap(), args[1]);
+  const int64_t at = hash == nullptr ? -1 : FieldIndex(*hash, args[1]);
   if (at < 0) return Int(0);
   std::string scratch;
   const std::optional<std::string_view> text =
-      RedisText(hash.AsMap()[static_cast<size_t>(at)].second, &scratch);
+      RedisText((*hash)[static_cast<size_t>(at)].second, &scratch);
   return Int(text ? static_cast<int64_t>(text->size()) : 0);
 }
 
@@ -187,8 +188,8 @@ Reply Hdel(ShardContext& ctx, const CommandArgs& args) {
   const Record* r = ctx.Peek(key);
   if (r == nullptr) return Int(0);
   {
-    const Value v = r->value().ToValue();
-    if (!IsHash(v)) return WrongType();
+    const ValueRef v = r->value();
+    if (v.type() != ValueType::kMap) return WrongType();
     bool any = false;
     for (size_t i = 1; i < args.size() && !any; ++i) any = FieldIndex(v.AsMap(), args[i]) >= 0;
     if (!any) return Int(0);
@@ -291,9 +292,9 @@ Reply Hscan(ShardContext& ctx, const CommandArgs& args) {
   if (!RedisScanCursor(args[1], &cursor)) {
     return Reply::Error(Code::kInvalidArgument, "invalid cursor");
   }
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
-  if (hash.is_null()) return Reply::Of(Value::List({Value::String("0"), Value::List({})}));
+  if (hash == nullptr) return Reply::Of(Value::List({Value::String("0"), Value::List({})}));
   std::string_view pattern;
   bool match = false;
   for (size_t i = 2; i < args.size(); i += 2) {
@@ -310,15 +311,15 @@ Reply Hscan(ShardContext& ctx, const CommandArgs& args) {
     }
   }
   ValueList out;
-  if (!hash.is_null()) {
+  if (hash != nullptr) {
     std::string scratch;
-    for (auto& [field, value] : hash.MutableMap()) {
+    for (const auto& [field, value] : *hash) {
       if (match) {
         const std::optional<std::string_view> text = RedisText(field, &scratch);
         if (!text || !GlobMatch(pattern, *text)) continue;
       }
-      out.push_back(std::move(field));
-      out.push_back(std::move(value));
+      out.push_back(field);
+      out.push_back(value);
     }
   }
   return Reply::Of(Value::List({Value::String("0"), Value::List(std::move(out))}));
@@ -346,10 +347,10 @@ Reply Hrandfield(ShardContext& ctx, const CommandArgs& args) {
       return Reply::Error(SyntaxError());
     }
   }
-  Value hash;
+  const ValueMap* hash;
   if (std::optional<Reply> err = ReadHash(ctx, KeyArg(args), &hash)) return std::move(*err);
-  if (hash.is_null()) return with_count ? Reply::Of(Value::List({})) : Reply::Nil();
-  const ValueMap& map = hash.AsMap();
+  if (hash == nullptr) return with_count ? Reply::Of(Value::List({})) : Reply::Nil();
+  const ValueMap& map = *hash;
   thread_local std::mt19937_64 rng{std::random_device{}()};
   auto pick = [&] { return std::uniform_int_distribution<size_t>(0, map.size() - 1)(rng); };
   if (!with_count) return Reply::Of(map[pick()].first);

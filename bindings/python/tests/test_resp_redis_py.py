@@ -185,6 +185,37 @@ def test_hashes_survive_a_crash(server_factory, tmp_path):
     r.close()
 
 
+def test_randomkey_object_flushall(server_factory):
+    """RANDOMKEY over keys on every shard, OBJECT, and FLUSHALL across databases (a server of
+    its own: FLUSHALL empties every namespace)."""
+    s = server_factory("--shards", "4")
+    r = connect(s, "one")
+    other = connect(s, "two")
+    assert r.randomkey() is None
+    keys = {f"k{i}".encode() for i in range(12)}
+    r.mset({k: "v" for k in keys})
+    seen = set()
+    for _ in range(500):
+        seen.add(r.randomkey())
+        if seen == keys:
+            break
+    assert seen == keys
+    r.set("n", "10")
+    r.set("long", "x" * 45)
+    r.hset("h", "f", "v")
+    assert r.object("encoding", "n") == b"int"
+    assert r.object("encoding", "k1") == b"embstr"
+    assert r.object("encoding", "long") == b"raw"
+    assert r.object("encoding", "h") == b"listpack"
+    assert r.object("encoding", "missing") is None
+    assert r.object("idletime", "n") == 0
+    other.set("elsewhere", "1")
+    assert r.flushall() is True
+    assert r.dbsize() == 0 and other.dbsize() == 0
+    r.close()
+    other.close()
+
+
 def test_counters(r):
     assert r.incr("c") == 1
     assert r.incrby("c", 10) == 11
